@@ -1,0 +1,84 @@
+"""The ``apptainer`` runtime: rootless, daemonless, allowed on HPC nodes. Hardened by default.
+
+This module is imported whenever sac loads plugins: it only declares the runtime and
+its spec section. Argv building and the instance lifecycle live in their own modules.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Union
+
+import msgspec
+from sac_hookspecs import Agent, CheckResult, Runtime, hookimpl
+from sac_hookspecs.spec import Mount
+
+from sac.paths import sac_home
+from sac.proc import probe
+
+
+class ApptainerSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """``spec.apptainer``."""
+
+    image: str | None = None  # a .sif or sandbox dir; default: $SAC_HOME/containers/sac-base.sif
+    binds: list[Union[str, Mount]] = msgspec.field(default_factory=list)  # like spec.mounts[]
+    env: dict[str, str] = msgspec.field(default_factory=dict)  # set inside the container
+    nv: bool = False  # NVIDIA GPUs (--nv)
+    rocm: bool = False  # AMD GPUs (--rocm)
+    overlay: Union[bool, str, None] = None  # true: a per-agent overlay in the runtime dir; or a path
+    fakeroot: bool = False
+    relaxed: bool = False  # opt out of --containall/--cleanenv hardening
+    raw_args: list[str] = msgspec.field(default_factory=list)  # verbatim, before the image
+
+
+def default_image() -> Path:
+    return sac_home() / "containers" / "sac-base.sif"
+
+
+class ApptainerRuntime(Runtime):
+    name = "apptainer"
+    description = "one Apptainer instance per agent (rootless, no daemon)"
+    isolation = "hardened"
+    priority = 30
+
+    def available(self) -> str | None:
+        if os.environ.get("APPTAINER_CONTAINER"):
+            return "running inside an Apptainer container (nested Apptainer is not used)"
+        return None if shutil.which("apptainer") else "apptainer is not on PATH"
+
+    def check(self, agent: Agent) -> list[CheckResult]:
+        cfg = agent.spec.section("apptainer") or ApptainerSpec()
+        ok, out = probe(["apptainer", "--version"])
+        rows = [
+            CheckResult(
+                name="apptainer",
+                ok=ok,
+                detail=out,
+                fix="" if ok else "install Apptainer (https://apptainer.org/docs/admin/main/installation.html)",
+            )
+        ]
+        image = Path(cfg.image).expanduser() if cfg.image else default_image()
+        if not image.is_absolute():
+            image = agent.spec_path.parent / image
+        present = image.exists()
+        rows.append(
+            CheckResult(
+                name="image",
+                ok=present,
+                detail=str(image) if present else f"{image} does not exist",
+                fix="" if present else "build it with `sac image build base`, or set spec.apptainer.image",
+            )
+        )
+        return rows
+
+
+@hookimpl
+def sac_register_runtimes(register):
+    register(ApptainerRuntime())
+
+
+@hookimpl
+def sac_register_spec_sections(register):
+    register("apptainer", ApptainerSpec)

@@ -1,0 +1,3 @@
+from sac.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""An agent from a reference: find its spec.yaml, validate it completely, resolve names.
+
+Structural problems come from the schema (:mod:`sac.spec.load`); the checks here add
+what only the installed plugins know (runtime and provider names) and rules a type
+cannot say (mount syntax, what each MCP server type needs). All are reported together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sac_hookspecs import Agent, Runtime
+from sac_hookspecs.spec import ProviderConfig, Spec
+
+from sac.config import Settings
+from sac.errors import SacError
+from sac.lookup import resolve
+from sac.paths import runtime_dir
+from sac.plugins import Plugins
+from sac.spec.load import Check, load_file
+from sac.spec.mounts import parse_mount
+
+#: The provider that handles an inline ``{base_url: ...}`` provider with no ``name``.
+GATEWAY_PROVIDER = "gateway"
+
+Found = Iterable[tuple[tuple[Any, ...], str]]
+
+
+def provider_name(spec: Spec, settings: Settings) -> str:
+    p = spec.claude.provider
+    if p is None:
+        return settings.default_provider
+    if isinstance(p, ProviderConfig):
+        return p.name or GATEWAY_PROVIDER
+    return p
+
+
+def spec_checks(plugins: Plugins, settings: Settings) -> list[Check]:
+    def names(kind: str, registry: Any) -> str:
+        return f"installed {kind}s: {', '.join(registry) or 'none'}; see `sac plugins list`"
+
+    def runtime(doc: Any) -> Found:
+        name = doc.spec.runtime
+        if name is not None and name not in plugins.runtimes:
+            yield ("spec", "runtime"), f"unknown runtime {name!r} ({names('runtime', plugins.runtimes)})"
+
+    def provider(doc: Any) -> Found:
+        p = doc.spec.claude.provider
+        if isinstance(p, ProviderConfig) and p.name is None and p.base_url is None:
+            yield ("spec", "claude", "provider"), "needs `name` (a registered provider) or `base_url` (a gateway)"
+            return
+        name = provider_name(doc.spec, settings)
+        if p is not None and name not in plugins.providers:
+            yield ("spec", "claude", "provider"), f"unknown provider {name!r} ({names('provider', plugins.providers)})"
+
+    def mounts(doc: Any) -> Found:
+        for i, entry in enumerate(doc.spec.mounts):
+            try:
+                parse_mount(entry)
+            except ValueError as e:
+                yield ("spec", "mounts", i), str(e)
+
+    def mcp(doc: Any) -> Found:
+        for name, server in doc.spec.mcp_servers.items():
+            if server.type == "stdio" and not server.command:
+                yield ("spec", "mcp_servers", name), "a stdio server needs `command`"
+            if server.type != "stdio" and not server.url:
+                yield ("spec", "mcp_servers", name), f"an {server.type} server needs `url`"
+
+    return [runtime, provider, mounts, mcp]
+
+
+def load_agent(ref: str, plugins: Plugins, settings: Settings) -> Agent:
+    """The agent ``ref`` names (name, folder or spec file), fully validated.
+
+    Raises NotFound, UsageError (bad name) or SpecError (every problem of the file).
+    """
+    name, path = resolve(ref, settings)
+    what = " (expected an agent spec: apiVersion, kind, spec)"
+    document = load_file(path, plugins.spec_type, spec_checks(plugins, settings), what=what)
+    return Agent(name=name, document=document, spec_path=path, runtime_dir=runtime_dir(name))
+
+
+def choose_runtime(agent: Agent, plugins: Plugins, settings: Settings) -> Runtime:
+    """The spec's runtime, else the configured default, else the best available here."""
+    name = agent.spec.runtime or settings.default_runtime
+    if name:
+        return plugins.runtimes.get(name)
+    ranked = sorted((rt for _, rt in plugins.runtimes.items()), key=lambda rt: -rt.priority)
+    reasons = []
+    for rt in ranked:
+        why = rt.available()
+        if why is None:
+            return rt
+        reasons.append(f"{rt.name}: {why}")
+    raise SacError("no runtime is available on this host:\n  " + "\n  ".join(reasons))

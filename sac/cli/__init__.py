@@ -1,0 +1,116 @@
+"""The ``sac`` command. Each command group lives in its own module and is imported only
+when it is used, so ``sac --help`` and ``sac --version`` stay fast: they import click
+and this file, nothing that starts a model, a server or a container."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+import sac
+
+#: Built-in command groups: name -> (module, attribute, one-line help for `sac --help`).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "agents": ("sac.cli.agents", "agents", "Check, start, stop and talk to agents."),
+    "config": ("sac.cli.config", "config", "Show settings and where each comes from."),
+    "plugins": ("sac.cli.plugins", "plugins", "List plugins and what they registered."),
+    "spec": ("sac.cli.spec", "spec", "The spec.yaml schema and validation."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (the pattern of click's docs).
+
+    Plugin commands (``sac_register_commands``) are added when the group lists its
+    commands or is asked for a name it does not know, so a plain ``sac agents ...``
+    never pays for loading plugin commands.
+    """
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, tuple[str, str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+        self._plugin_commands_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugin_commands_added:
+            return
+        self._plugin_commands_added = True
+        from sac.plugins import get_plugins
+
+        plugins = get_plugins()
+        plugins.add_commands(self)
+        warn_plugins(plugins)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return sorted(set(self.lazy_commands) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy_commands and name not in self.commands:
+            import importlib
+
+            module, attr, _ = self.lazy_commands[name]
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        if name not in self.commands:
+            self._add_plugin_commands()
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Built-in help text comes from COMMANDS, so listing them imports nothing.
+        self._add_plugin_commands()
+        rows = [(name, help_) for name, (_, _, help_) in self.lazy_commands.items()]
+        rows += [(n, c.get_short_help_str(60)) for n, c in self.commands.items() if n not in self.lazy_commands]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(sorted(rows))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sac.errors import SacError
+
+        try:
+            return super().invoke(ctx)
+        except SacError as e:
+            ctx.exit(report(e))
+
+
+def report(error: Exception) -> int:
+    """Print a SacError for people (a traceback only with SAC_DEBUG=1); its exit status."""
+    if os.environ.get("SAC_DEBUG"):
+        raise error
+    click.echo(f"sac: error: {error.render()}", err=True)  # type: ignore[attr-defined]
+    return error.exit_code  # type: ignore[attr-defined]
+
+
+def warn_plugins(plugins: Any) -> None:
+    """Print each plugin warning once (a plugin that failed to import, a name clash)."""
+    for message in plugins.warnings:
+        click.echo(f"sac: warning: {message}", err=True)
+    plugins.warnings.clear()
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(sac.__version__, "-V", "--version", prog_name="sac", message="%(prog)s %(version)s")
+def cli() -> None:
+    """sac: one spec.yaml becomes one long-lived, sandboxed Claude Code agent.
+
+    Agents live in folders named after them, each holding a spec.yaml:
+    ./.scitex/agent-container/agents/NAME/ or $SAC_HOME/agents/NAME/
+    ($SAC_HOME defaults to ~/.scitex/agent-container).
+
+    Exit status: 0 ok, 1 something failed, 2 bad input. SAC_DEBUG=1 shows tracebacks.
+    """
+
+
+def main() -> None:
+    from sac.errors import SacError
+
+    try:
+        cli(prog_name="sac")
+    except SacError as e:  # raised while click parsed arguments (e.g. building --help)
+        sys.exit(report(e))
+    except KeyboardInterrupt:
+        click.echo("sac: interrupted", err=True)
+        sys.exit(130)

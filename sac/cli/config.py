@@ -1,0 +1,34 @@
+"""``sac config ...``."""
+
+from __future__ import annotations
+
+import click
+
+from sac.cli import context
+from sac.cli.output import echo_json, table
+
+
+@click.group()
+def config() -> None:
+    """Show settings and where each comes from."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(as_json: bool) -> None:
+    """Each setting, its value and its source (flag > env > project > user > default),
+    plus the directories sac uses."""
+    from sac.config import ENV
+    from sac.lookup import search_path
+    from sac.paths import sac_home
+
+    settings = context.settings()
+    dirs = {"SAC_HOME": str(sac_home()), "agent search path": [str(p) for p in search_path(settings)]}
+    if as_json:
+        echo_json({"settings": settings.as_dict(), "directories": dirs, "config_files": [str(f) for f in settings.files]})
+        return
+    rows = [(k, v["value"], v["source"], ENV[k]) for k, v in settings.as_dict().items()]
+    click.echo(table(("SETTING", "VALUE", "SOURCE", "ENV"), rows))
+    click.echo(f"\nSAC_HOME: {dirs['SAC_HOME']}\nagent search path:")
+    for p in dirs["agent search path"]:
+        click.echo(f"  {p}")

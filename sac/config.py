@@ -1,0 +1,84 @@
+"""Settings, resolved by the cascade: CLI flag > environment variable > project config
+(``./.scitex/agent-container/config.yaml``) > user config (``$SAC_HOME/config.yaml``) >
+built-in default. Each value remembers where it came from (``sac config show``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from sac.paths import project_dir, sac_home
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """config.yaml. Every key is optional; an absent key defers to the next layer."""
+
+    default_runtime: str | msgspec.UnsetType = msgspec.UNSET  # when a spec names none
+    default_provider: str | msgspec.UnsetType = msgspec.UNSET  # when a spec names none
+    agents_path: list[str] | msgspec.UnsetType = msgspec.UNSET  # extra agent directories
+
+
+#: Built-in defaults. ``default_runtime: None`` means the best runtime available here.
+DEFAULTS: dict[str, Any] = {"default_runtime": None, "default_provider": "anthropic", "agents_path": []}
+
+#: The environment variable of each setting. List settings split on os.pathsep.
+ENV = {
+    "default_runtime": "SAC_RUNTIME",
+    "default_provider": "SAC_PROVIDER",
+    "agents_path": "SAC_AGENTS_PATH",
+}
+
+
+class Settings:
+    """Resolved settings: ``settings.default_runtime``, ``settings.source("default_runtime")``."""
+
+    def __init__(self, values: dict[str, Any], sources: dict[str, str], files: list[Path]) -> None:
+        self._values, self._sources, self.files = values, sources, files
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def source(self, name: str) -> str:
+        return self._sources[name]
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {k: {"value": v, "source": self._sources[k]} for k, v in self._values.items()}
+
+
+def config_files() -> list[tuple[str, Path]]:
+    """(label, path) of the config files, lowest precedence first."""
+    return [("user config", sac_home() / "config.yaml"), ("project config", project_dir() / "config.yaml")]
+
+
+def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
+    """Resolve every setting. A broken config file is a SpecError naming file:line:col."""
+    from sac.spec.load import load_file
+
+    values = dict(DEFAULTS)
+    sources = dict.fromkeys(values, "default")
+    files = []
+    for label, path in config_files():
+        if not path.is_file():
+            continue
+        files.append(path)
+        cfg = load_file(path, Config, empty=Config())
+        for name, value in msgspec.structs.asdict(cfg).items():
+            if value is not msgspec.UNSET:
+                values[name], sources[name] = value, f"{label} {path}"
+    for name, var in ENV.items():
+        raw = os.environ.get(var)
+        if raw:
+            values[name] = [p for p in raw.split(os.pathsep) if p] if name == "agents_path" else raw
+            sources[name] = f"environment {var}"
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name], sources[name] = value, "command-line flag"
+    return Settings(values, sources, files)
+

@@ -1,0 +1,60 @@
+"""Finding agents: by name through the search path, or by a path to a folder or spec.yaml.
+
+Search order for a name: the project's ``./.scitex/agent-container/agents``, the user's
+``$SAC_HOME/agents``, then each directory of ``agents_path`` (``SAC_AGENTS_PATH``,
+separated by ':'). A reference containing '/' or ending in .yaml/.yml is a path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from sac.config import Settings
+from sac.errors import NotFound
+from sac.names import check_name
+from sac.paths import project_dir, sac_home
+
+SPEC_FILE = "spec.yaml"
+
+
+def search_path(settings: Settings) -> list[Path]:
+    dirs = [project_dir() / "agents", sac_home() / "agents"]
+    dirs += [Path(p).expanduser() for p in settings.agents_path]
+    return list(dict.fromkeys(dirs))
+
+
+def is_path(ref: str) -> bool:
+    return "/" in ref or ref.endswith((".yaml", ".yml")) or ref in (".", "..")
+
+
+def resolve(ref: str, settings: Settings) -> tuple[str, Path]:
+    """(agent name, spec.yaml path) for an agent name, an agent folder or a spec file."""
+    if is_path(ref):
+        path = Path(ref).expanduser()
+        spec = path / SPEC_FILE if path.is_dir() else path
+        if not spec.is_file():
+            raise NotFound(f"no spec file at {spec}", hint=f"an agent folder holds {SPEC_FILE}")
+        return check_name(spec.resolve().parent.name), spec
+    check_name(ref)
+    searched = []
+    for d in search_path(settings):
+        spec = d / ref / SPEC_FILE
+        if spec.is_file():
+            return ref, spec
+        searched.append(str(spec))
+    raise NotFound(
+        f"agent {ref!r} not found; searched:\n" + "\n".join(f"  {s}" for s in searched),
+        hint=f"create {searched[1]}, or add a folder to SAC_AGENTS_PATH",
+    )
+
+
+def discover(settings: Settings) -> Iterator[tuple[str, Path]]:
+    """Every agent on the search path, first occurrence of a name winning."""
+    seen = set()
+    for d in search_path(settings):
+        for spec in sorted(d.glob(f"*/{SPEC_FILE}")) if d.is_dir() else ():
+            name = spec.parent.name
+            if name not in seen:
+                seen.add(name)
+                yield name, spec

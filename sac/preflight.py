@@ -1,0 +1,65 @@
+"""``sac agents check``: validate a spec, then ask its runtime, provider and transports."""
+
+from __future__ import annotations
+
+import msgspec
+from sac_hookspecs import Agent, CheckResult
+
+from sac.agent import choose_runtime, load_agent, provider_name
+from sac.config import Settings
+from sac.errors import SacError
+from sac.plugins import Plugins
+from sac.spec.errors import Problem, SpecError
+
+
+class Report(msgspec.Struct, kw_only=True):
+    """The preflight of one agent reference."""
+
+    agent: str  # the reference as given (a name or a path)
+    ok: bool
+    spec: str | None = None  # the spec.yaml path, once found
+    runtime: str | None = None
+    provider: str | None = None
+    checks: list[CheckResult] = msgspec.field(default_factory=list)
+    problems: list[Problem] = msgspec.field(default_factory=list)  # spec problems
+    error: str | None = None  # could not even find or name the agent
+    exit_code: int = 0
+
+
+def _safe(what: str, fn, agent: Agent) -> list[CheckResult]:
+    """A plugin's check; a crash in it is a failed row, not a crashed sac."""
+    try:
+        return list(fn(agent))
+    except Exception as e:  # plugin code: report, don't propagate
+        return [CheckResult(name=what, ok=False, detail=f"the check crashed: {type(e).__name__}: {e}",
+                            fix="report this to the plugin's authors; SAC_DEBUG=1 shows more")]  # fmt: skip
+
+
+def preflight(ref: str, plugins: Plugins, settings: Settings) -> Report:
+    try:
+        agent = load_agent(ref, plugins, settings)
+    except SpecError as e:
+        return Report(agent=ref, ok=False, spec=e.problems[0].file, problems=e.problems, exit_code=2)
+    except SacError as e:
+        return Report(agent=ref, ok=False, error=e.render(), exit_code=e.exit_code)
+    report = Report(agent=agent.name, ok=True, spec=str(agent.spec_path))
+    checks = [CheckResult(name="spec", ok=True, detail="valid")]
+    try:
+        runtime = choose_runtime(agent, plugins, settings)
+        report.runtime = runtime.name
+        checks.append(CheckResult(name="runtime", ok=True, detail=f"{runtime.name} (isolation: {runtime.isolation})"))
+        checks += _safe(f"runtime {runtime.name}", runtime.check, agent)
+    except SacError as e:
+        checks.append(CheckResult(name="runtime", ok=False, detail=e.message, fix=e.hint or "see `sac plugins list`"))
+    report.provider = provider_name(agent.spec, settings)
+    try:
+        provider = plugins.providers.get(report.provider)
+        checks += _safe(f"provider {provider.name}", provider.check, agent)
+    except SacError as e:
+        checks.append(CheckResult(name="provider", ok=False, detail=e.message, fix=e.hint))
+    for name, transport in plugins.transports.items():
+        checks += _safe(f"transport {name}", transport.check, agent)
+    report.checks = checks
+    report.ok = all(c.ok for c in checks)
+    report.exit_code = 0 if report.ok else 1
+    return report
