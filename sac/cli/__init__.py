@@ -59,13 +59,23 @@ class LazyGroup(click.Group):
         return self.commands.get(name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # Built-in help text comes from COMMANDS, so listing them imports nothing.
-        self._add_plugin_commands()
+        # Built-in help text comes from COMMANDS and plugin commands from a cache, so
+        # `sac --help` imports no command module and usually loads no plugin.
         rows = [(name, help_) for name, (_, _, help_) in self.lazy_commands.items()]
-        rows += [(n, c.get_short_help_str(60)) for n, c in self.commands.items() if n not in self.lazy_commands]
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(sorted(rows))
+        rows += self._plugin_command_rows()
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+    def _plugin_command_rows(self) -> list[tuple[str, str]]:
+        from sac.cli import help_cache
+
+        key = help_cache.fingerprint()
+        rows = help_cache.read(key)
+        if rows is None:
+            self._add_plugin_commands()
+            rows = [(n, c.get_short_help_str(60)) for n, c in self.commands.items() if n not in self.lazy_commands]
+            help_cache.write(key, rows)
+        return rows
 
     def invoke(self, ctx: click.Context) -> Any:
         from sac.errors import SacError

@@ -22,7 +22,7 @@ from yaml.constructor import SafeConstructor
 from .errors import Problem
 
 _TAG = "tag:yaml.org,2002:"
-STR, INT, FLOAT, BOOL, NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
+STR, INT, FLOAT, BOOL, NULL, MERGE = (_TAG + t for t in ("str", "int", "float", "bool", "null", "merge"))
 
 _SCALAR_KINDS = (
     mi.StrType, mi.IntType, mi.FloatType, mi.BoolType, mi.NoneType, mi.LiteralType, mi.EnumType
@@ -54,8 +54,10 @@ def describe_node(node: yaml.Node) -> str:
 
 
 def describe_type(t: mi.Type) -> str:
-    """What a type accepts, in words."""
-    t = _unwrap(t)[0]
+    """What a type accepts, in words (the ``allowed`` text of its metadata if it has one)."""
+    t, allowed = _unwrap(t)
+    if allowed:
+        return allowed
     if isinstance(t, mi.StrType):
         return "a string"
     if isinstance(t, mi.IntType):
@@ -83,11 +85,17 @@ def describe_type(t: mi.Type) -> str:
 
 
 def _plural(words: str) -> str:
-    for one, many in (("a string", "strings"), ("an integer", "integers"), ("a number", "numbers"),
-                      ("a mapping", "mappings"), ("a list", "lists")):  # fmt: skip
-        if words.startswith(one):
-            return many + words[len(one) :]
-    return words
+    """"a string or a mapping" -> "strings or mappings"."""
+    many = {"a string": "strings", "an integer": "integers", "a number": "numbers", "a mapping": "mappings",
+            "a list": "lists"}  # fmt: skip
+    parts = []
+    for part in words.split(" or "):
+        for one, plural in many.items():
+            if part.startswith(one):
+                part = plural + part[len(one) :]
+                break
+        parts.append(part)
+    return " or ".join(parts)
 
 
 def _unwrap(t: mi.Type) -> tuple[mi.Type, str]:
@@ -108,6 +116,17 @@ def _kind_matches(t: mi.Type, node: yaml.Node) -> bool:
     if isinstance(node, yaml.SequenceNode):
         return isinstance(t, _SEQUENCE_KINDS)
     return isinstance(t, _SCALAR_KINDS)
+
+
+def _tag_fits(t: mi.Type, tag: str) -> bool:
+    """Whether a scalar of YAML ``tag`` is the kind of value ``t`` holds (bounds aside)."""
+    t = _unwrap(t)[0]
+    if isinstance(t, mi.LiteralType):
+        kinds = {type(v) for v in t.values}
+        return (tag == STR and str in kinds) or (tag == INT and int in kinds)
+    return {
+        mi.StrType: tag == STR, mi.IntType: tag == INT, mi.FloatType: tag in (INT, FLOAT), mi.BoolType: tag == BOOL,
+    }.get(type(t), False)  # fmt: skip
 
 
 class Validator:
@@ -151,24 +170,29 @@ class Validator:
         if not isinstance(node, yaml.MappingNode):
             self.report(node, path, f"expected {describe_type(t)}, got {describe_node(node)}")
             return None
+        explicit = sum(1 for k, _ in node.value if k.tag != MERGE)
+        explicit_keys: set[yaml.Node] = set()
+        node = yaml.MappingNode(node.tag, list(node.value), node.start_mark, node.end_mark)  # flatten a copy
         try:
-            self._constructor.flatten_mapping(node)
+            self._constructor.flatten_mapping(node)  # merged pairs first, then the explicit ones
         except yaml.YAMLError as e:
             self.report(node, path, f"bad merge key: {getattr(e, 'problem', e)}")
             return None
-        pairs, first = [], {}
-        for knode, vnode in node.value:
+        merged = len(node.value) - explicit
+        pairs: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for i, (knode, vnode) in enumerate(node.value):
             if not (isinstance(knode, yaml.ScalarNode) and knode.tag == STR):
                 self.report(knode, path, f"keys must be strings, got {describe_node(knode)}")
                 continue
             key = knode.value
-            if key in first:
-                line = first[key].start_mark.line + 1
+            if i >= merged and key in pairs and pairs[key][0] in explicit_keys:
+                line = pairs[key][0].start_mark.line + 1
                 self.report(knode, join(path, key), f"duplicate key (first given at line {line})")
                 continue
-            first[key] = knode
-            pairs.append((key, knode, vnode))
-        return pairs
+            pairs[key] = (knode, vnode)  # an explicit key overrides a merged one, as in YAML
+            if i >= merged:
+                explicit_keys.add(knode)
+        return [(key, k, v) for key, (k, v) in pairs.items()]
 
     def _struct(self, node: yaml.Node, t: mi.StructType, path: str) -> None:
         pairs = self._pairs(node, t, path)
@@ -228,11 +252,16 @@ class Validator:
             trial.check(node, member, path)
             if not trial.problems:
                 return
-            trials.append(trial.problems)
+            trials.append((member, trial.problems))
         if isinstance(node, yaml.ScalarNode):
-            self.report(node, path, f"expected {describe_type(t)}, got {describe_node(node)}")
+            # a value of the right kind but out of bounds: say so, not just "expected X or Y"
+            same_kind = [probs for member, probs in trials if _tag_fits(member, node.tag)]
+            if len(same_kind) == 1:
+                self.problems.extend(same_kind[0])
+            else:
+                self.report(node, path, f"expected {describe_type(t)}, got {describe_node(node)}")
         else:
-            self.problems.extend(min(trials, key=len))
+            self.problems.extend(min((probs for _, probs in trials), key=len))
 
     # -- scalars ----------------------------------------------------------------------
 

@@ -1,0 +1,61 @@
+"""Shared fixtures: an isolated SAC_HOME and project dir, and ways to run the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "agents"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh SAC_HOME, and a fresh working directory so no project config leaks in."""
+    sac_home = tmp_path / "sac-home"
+    sac_home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("SAC_HOME", str(sac_home))
+    for var in ("SAC_AGENTS_PATH", "SAC_RUNTIME", "SAC_PROVIDER", "SAC_PLUGINS", "SAC_DEBUG", "SAC_TRACE_HOOKS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(work)
+    return sac_home
+
+
+def write_agent(root: Path, name: str, text: str) -> Path:
+    """root/name/spec.yaml with ``text``; returns the spec path."""
+    spec = root / name / "spec.yaml"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(text)
+    return spec
+
+
+MINIMAL = """\
+apiVersion: scitex-agent-container/v3
+kind: Agent
+spec:
+  runtime: local
+  claude:
+    provider: scripted
+"""
+
+
+@pytest.fixture
+def sac(home):
+    """Run the real ``sac`` CLI in a subprocess (as users do); returns CompletedProcess."""
+
+    def run(*args: str, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess:
+        full_env = {**os.environ, **(env or {})}
+        done = subprocess.run(
+            [sys.executable, "-m", "sac", *args], capture_output=True, text=True, env=full_env, timeout=60
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"sac {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    return run
