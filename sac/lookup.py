@@ -34,7 +34,8 @@ def resolve(ref: str, settings: Settings) -> tuple[str, Path]:
         path = Path(ref).expanduser()
         spec = path / SPEC_FILE if path.is_dir() else path
         if not spec.is_file():
-            raise NotFound(f"no spec file at {spec}", hint=f"an agent folder holds {SPEC_FILE}")
+            what = f"no {SPEC_FILE} in {path}" if path.is_dir() else f"no agent folder or spec file at {path}"
+            raise NotFound(what, hint=f"an agent is a folder named after it, holding {SPEC_FILE}")
         return check_name(spec.resolve().parent.name), spec
     check_name(ref)
     searched = []

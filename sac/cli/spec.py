@@ -32,6 +32,7 @@ def validate(refs: tuple[str, ...]) -> None:
     """Validate specs; print every problem as file:line:col. Exit 2 if any is invalid."""
     from sac.agent import load_agent
     from sac.errors import SacError
+    from sac.spec.errors import SpecError
 
     plugins, settings = context.plugins(), context.settings()
     status = 0
@@ -40,6 +41,6 @@ def validate(refs: tuple[str, ...]) -> None:
             agent = load_agent(ref, plugins, settings)
             click.echo(f"{agent.spec_path}: ok")
         except SacError as e:
-            click.echo(e.render(), err=True)
+            click.echo(e.render() if isinstance(e, SpecError) else f"sac: error: {e.render()}", err=True)
             status = max(status, e.exit_code)
     sys.exit(status)

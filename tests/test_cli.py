@@ -1,0 +1,116 @@
+"""The CLI as users run it: output, --json, exit status, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import EXAMPLES, MINIMAL, write_agent
+
+
+def test_version_and_help(sac):
+    assert sac("--version", check=True).stdout.strip() == "sac 0.1.0"
+    out = sac("--help", check=True).stdout
+    for group in ("agents", "config", "plugins", "spec"):
+        assert f"  {group} " in out
+
+
+def test_help_imports_nothing_heavy(home):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nsys.argv = ['sac', '--help']\nfrom sac.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('claude_agent_sdk', 'a2a', 'granian', 'sac.plugins', 'msgspec') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
+    )
+    for _ in range(2):  # the first run fills the plugin-command cache, the second uses it
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "HEAVY=\n" in done.stderr or done.stderr.rstrip().endswith("HEAVY=")
+
+
+def test_check_reports_ready_agent_and_exit_0(home, sac):
+    write_agent(home / "agents", "mini", MINIMAL)
+    done = sac("agents", "check", "mini")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["AGENT", "CHECK", "STATUS", "DETAIL"]
+    assert lines[1].split()[:3] == ["mini", "spec", "ok"]
+    assert ["mini", "runtime", "ok", "local", "(isolation:", "none)"] in [ln.split() for ln in lines]
+    assert done.stdout.rstrip().endswith("1 of 1 ready")
+
+
+def test_check_json_and_failures_exit_1_with_a_fix(home, sac):
+    write_agent(home / "agents", "ds", MINIMAL.replace("provider: scripted", "provider: deepseek"))
+    done = sac("agents", "check", "ds", "--json", env={"DEEPSEEK_API_KEY": ""})
+    assert done.returncode == 1
+    [report] = json.loads(done.stdout)
+    assert (report["agent"], report["ok"], report["runtime"], report["provider"]) == ("ds", False, "local", "deepseek")
+    assert {
+        "name": "credentials", "ok": False, "detail": "$DEEPSEEK_API_KEY is not set",
+        "fix": "export DEEPSEEK_API_KEY=<your key> before starting the agent",
+    } in report["checks"]  # fmt: skip
+    done = sac("agents", "check", "ds", env={"DEEPSEEK_API_KEY": "sk-not-shown-anywhere"})
+    assert done.returncode == 0
+    assert "sk-not-shown-anywhere" not in done.stdout + done.stderr
+
+
+def test_check_spec_errors_exit_2_all_problems_no_traceback(home, sac):
+    spec = write_agent(home / "agents", "typo", MINIMAL + "  healht: {}\n  restart: {policy: sometimes}\n")
+    done = sac("agents", "check", "typo", "mini-missing")
+    assert done.returncode == 2
+    assert f"{spec}:7:3: spec.healht: unknown field (did you mean `health`?" in done.stderr
+    assert f"{spec}:8:21: spec.restart.policy: 'sometimes' is not allowed" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "mini-missing  agent  FAIL    agent 'mini-missing' not found; searched:" in done.stdout
+
+
+def test_check_without_arguments_checks_every_agent_on_the_search_path(home, sac):
+    done = sac("agents", "check", "--json", "--runtime", "local", env={"SAC_AGENTS_PATH": str(EXAMPLES)})
+    names = [r["agent"] for r in json.loads(done.stdout)]
+    assert names == ["full-agent", "hello-agent", "minimal-agent"]
+
+
+def test_usage_errors_exit_2_and_debug_shows_traceback(home, sac):
+    done = sac("agents", "check", "../etc")
+    assert done.returncode == 2
+    done = sac("spec", "validate", "bad/name")
+    assert done.returncode == 2 and "sac: error: no agent folder or spec file at bad/name" in done.stderr
+    done = sac("spec", "validate", "-dash")
+    assert done.returncode == 2
+    done = sac("spec", "validate", ".hidden")
+    assert done.returncode == 2 and "invalid agent name '.hidden'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+    (home / "config.yaml").write_text("default_runtime: [x]\n")
+    done = sac("config", "show")
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"sac: error: {home / 'config.yaml'}:1:18: default_runtime: expected a string")
+    done = sac("config", "show", env={"SAC_DEBUG": "1"})
+    assert "Traceback" in done.stderr
+
+
+def test_spec_schema_is_json_schema_with_plugin_sections(sac):
+    schema = json.loads(sac("spec", "schema", check=True).stdout)
+    assert schema["$schema"].endswith("2020-12/schema")
+    spec_def = schema["$defs"][schema["$ref"].rsplit("/", 1)[-1]]["properties"]["spec"]["$ref"].rsplit("/", 1)[-1]
+    props = schema["$defs"][spec_def]["properties"]
+    assert {"runtime", "claude", "mounts", "health", "restart", "apptainer", "docker", "a2a"} <= set(props)
+    assert schema["$defs"]["Restart"]["properties"]["policy"]["enum"] == ["always", "never", "on-failure"]
+
+
+def test_spec_schema_validates_the_examples(sac):
+    """The exported schema agrees with the loader on the bundled examples (jsonschema ships with a2a-sdk's deps)."""
+    import pytest
+    import yaml
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(sac("spec", "schema", check=True).stdout)
+    for spec in sorted(EXAMPLES.glob("*/spec.yaml")):
+        jsonschema.validate(yaml.safe_load(spec.read_text()), schema)
+
+
+def test_config_show(home, sac):
+    data = json.loads(sac("config", "show", "--json", env={"SAC_RUNTIME": "docker"}, check=True).stdout)
+    assert data["settings"]["default_runtime"] == {"value": "docker", "source": "environment SAC_RUNTIME"}
+    assert data["directories"]["SAC_HOME"] == str(home)

@@ -1,0 +1,106 @@
+"""Agent lookup (project, user, extra dirs; paths) and the settings cascade."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import MINIMAL, write_agent
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sac.config import load_settings
+from sac.errors import NotFound, UsageError
+from sac.lookup import discover, resolve
+from sac.names import check_name
+from sac.spec.errors import SpecError
+
+
+def test_project_dir_wins_over_user_dir_over_extra_dirs(home, tmp_path, monkeypatch):
+    extra = tmp_path / "extra"
+    project = tmp_path / "work" / ".scitex" / "agent-container" / "agents"
+    for root in (extra, home / "agents", project):
+        write_agent(root, "a", MINIMAL)
+    write_agent(extra, "only-extra", MINIMAL)
+    monkeypatch.setenv("SAC_AGENTS_PATH", str(extra))
+    settings = load_settings()
+    assert resolve("a", settings) == ("a", project / "a" / "spec.yaml")
+    (project / "a" / "spec.yaml").unlink()
+    assert resolve("a", settings) == ("a", home / "agents" / "a" / "spec.yaml")
+    assert resolve("only-extra", settings)[1] == extra / "only-extra" / "spec.yaml"
+    assert [name for name, _ in discover(settings)] == ["a", "only-extra"]
+
+
+def test_not_found_lists_every_path_searched(home, tmp_path, monkeypatch):
+    monkeypatch.setenv("SAC_AGENTS_PATH", f"{tmp_path}/x:{tmp_path}/y")
+    with pytest.raises(NotFound) as info:
+        resolve("ghost", load_settings())
+    searched = [line.strip() for line in info.value.message.splitlines()[1:]]
+    assert searched == [
+        str(tmp_path / "work/.scitex/agent-container/agents/ghost/spec.yaml"),
+        str(home / "agents/ghost/spec.yaml"),
+        str(tmp_path / "x/ghost/spec.yaml"),
+        str(tmp_path / "y/ghost/spec.yaml"),
+    ]
+
+
+def test_paths_to_a_folder_or_a_file_name_the_agent_by_its_folder(home, tmp_path):
+    spec = write_agent(tmp_path / "anywhere", "my-agent", MINIMAL)
+    settings = load_settings()
+    assert resolve(str(spec.parent), settings) == ("my-agent", spec)
+    assert resolve(str(spec), settings) == ("my-agent", spec)
+    with pytest.raises(NotFound, match="no agent folder or spec file at"):
+        resolve(str(tmp_path / "nope/"), settings)
+
+
+@pytest.mark.parametrize("bad", ["", ".hidden", "-flag", "a/b", "..", "a..b", "x" * 64, "sp ace", "é"])
+def test_bad_agent_names_are_refused(bad):
+    with pytest.raises(UsageError, match="invalid agent name"):
+        check_name(bad)
+
+
+@given(st.text(min_size=1, max_size=80))
+def test_an_accepted_name_is_always_one_safe_path_component(name):
+    try:
+        check_name(name)
+    except UsageError:
+        return
+    assert "/" not in name and ".." not in name and not name.startswith((".", "-")) and len(name) <= 63
+    assert name.isascii() and name.strip() == name
+
+
+def test_cascade_flag_over_env_over_project_over_user_over_default(home, tmp_path, monkeypatch):
+    assert load_settings().default_provider == "anthropic"
+    assert load_settings().source("default_provider") == "default"
+
+    (home / "config.yaml").write_text("default_provider: deepseek\ndefault_runtime: docker\n")
+    s = load_settings()
+    assert (s.default_provider, s.default_runtime) == ("deepseek", "docker")
+    assert s.source("default_provider") == f"user config {home / 'config.yaml'}"
+
+    project = tmp_path / "work" / ".scitex" / "agent-container"
+    project.mkdir(parents=True)
+    (project / "config.yaml").write_text("default_provider: mimo\n")
+    s = load_settings()
+    assert (s.default_provider, s.default_runtime) == ("mimo", "docker")  # an absent key defers downwards
+
+    monkeypatch.setenv("SAC_PROVIDER", "litellm")
+    assert load_settings().default_provider == "litellm"
+    assert load_settings().source("default_provider") == "environment SAC_PROVIDER"
+
+    s = load_settings({"default_provider": "scripted", "default_runtime": None})
+    assert (s.default_provider, s.source("default_provider")) == ("scripted", "command-line flag")
+    assert s.default_runtime == "docker"  # a flag left unset does not override
+
+
+def test_a_broken_config_file_is_a_located_error(home):
+    (home / "config.yaml").write_text("default_runtime: docker\ndefualt_provider: x\n")
+    with pytest.raises(SpecError) as info:
+        load_settings()
+    assert info.value.problems[0].render() == (
+        f"{home / 'config.yaml'}:2:1: defualt_provider: unknown field "
+        "(did you mean `default_provider`? allowed: default_runtime, default_provider, agents_path)"
+    )
+
+
+def test_an_empty_config_file_is_fine(home):
+    (home / "config.yaml").write_text("# nothing yet\n")
+    assert load_settings().default_provider == "anthropic"
