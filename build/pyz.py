@@ -5,10 +5,10 @@ The pyz holds the core (``sac``), ``sac-hookspecs``, every first-party plugin un
 ``plugins/`` and all their dependencies from PyPI. Two variants:
 
 * full (default, ``dist/sac.pyz``): claude-agent-sdk's platform wheel, which bundles the
-  claude CLI binary (~380 MB unpacked); the pyz is ~190 MB.
+  claude CLI binary (~380 MB unpacked); the pyz is ~185 MB.
 * ``--lean`` (``dist/sac-lean.pyz``): claude-agent-sdk built from its sdist
   (``--no-binary claude-agent-sdk``), which has no bundled binary; the SDK then uses a
-  ``claude`` found on PATH. The pyz is ~20 MB.
+  ``claude`` found on PATH. The pyz is ~11 MB.
 
 Steps:
 1. Build wheels of our own packages (``pip wheel --no-deps``) into a fresh temporary dir.
@@ -32,6 +32,7 @@ of the interpreter running this script, so it runs only on that minor version.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -106,8 +107,11 @@ def strip_machine_specific(site: Path) -> None:
 
 def build(output: Path, lean: bool) -> None:
     variant = "lean" if lean else "full"
+    if importlib.util.find_spec("shiv") is None:
+        raise BuildError(f"shiv is not installed for {sys.executable}: run `make dev`, then use .venv/bin/python")
+    # SOURCE_DATE_EPOCH reaches shiv and the wheel builds (hatchling honours it); a fixed
+    # hash seed keeps any set-ordering in a build backend's output stable.
     env = dict(os.environ, SOURCE_DATE_EPOCH=source_date_epoch(), PYTHONHASHSEED="0")
-    env.pop("PIP_REQUIRE_VIRTUALENV", None)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
     wheels = CACHE / f"wheels-{variant}"
     wheels.mkdir(parents=True, exist_ok=True)
@@ -118,8 +122,10 @@ def build(output: Path, lean: bool) -> None:
 
         # 1. Our own wheels.
         projects = first_party_projects()
-        log(f"building {len(projects)} first-party wheels: {', '.join(p.relative_to(ROOT).as_posix() or '.' for p in projects)}")
-        run("building first-party wheels", [*pip, "wheel", "-q", "--no-deps", "-w", str(local), *map(str, projects)], env)
+        names = ", ".join(p.relative_to(ROOT).as_posix() for p in projects)
+        log(f"building {len(projects)} first-party wheels: {names}")
+        build_ours = [*pip, "wheel", "-q", "--no-deps", "-w", str(local), *map(str, projects)]
+        run("building first-party wheels", build_ours, env)
         ours = sorted(local.glob("*.whl"))
         if len(ours) != len(projects):
             raise BuildError(f"expected {len(projects)} first-party wheels, got {[w.name for w in ours]}")
@@ -154,16 +160,19 @@ def build(output: Path, lean: bool) -> None:
             raise BuildError("full build lacks claude_agent_sdk/_bundled/claude (no platform wheel for this machine?)")
 
         # 5. Zip it. Write next to the target and rename, so a failed build leaves no half file.
-        log("zipping with shiv (the full variant compresses ~380 MB: about a minute)")
+        log("zipping with shiv" + ("" if lean else " (~380 MB to compress: ~20 s)"))
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(output.name + ".partial")
-        run(
-            "shiv",
-            [sys.executable, "-m", "shiv", "--site-packages", str(site), "-c", "sac", "-p", SHEBANG,
-             "--reproducible", "-o", str(partial)],
-            env,
-        )
-        partial.replace(output)
+        try:
+            run(
+                "shiv",
+                [sys.executable, "-m", "shiv", "--site-packages", str(site), "-c", "sac", "-p", SHEBANG,
+                 "--reproducible", "-o", str(partial)],
+                env,
+            )
+            partial.replace(output)
+        finally:
+            partial.unlink(missing_ok=True)
 
     size = output.stat().st_size
     log(f"built {output} ({variant}): {size / 1e6:.1f} MB ({size} bytes) in {time.perf_counter() - START:.1f} s")
@@ -171,7 +180,7 @@ def build(output: Path, lean: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lean", action="store_true", help="no bundled claude CLI binary (~20 MB instead of ~190 MB)")
+    parser.add_argument("--lean", action="store_true", help="no bundled claude CLI binary (~11 MB instead of ~185 MB)")
     parser.add_argument("-o", "--output", type=Path, help="output file (default dist/sac.pyz or dist/sac-lean.pyz)")
     args = parser.parse_args()
     output = (args.output or ROOT / "dist" / ("sac-lean.pyz" if args.lean else "sac.pyz")).absolute()

@@ -18,7 +18,11 @@ from sac.paths import sac_home
 
 
 def _path():
-    return sac_home() / "cache" / "plugin-commands.json"
+    # one file per installation (a venv and a pyz sharing SAC_HOME keep their own)
+    import hashlib
+
+    where = hashlib.sha256("\0".join(sys.path).encode()).hexdigest()[:12]
+    return sac_home() / "cache" / f"plugin-commands-{where}.json"
 
 
 def fingerprint() -> list:

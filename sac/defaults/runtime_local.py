@@ -16,26 +16,21 @@ class LocalRuntime(Runtime):
     priority = 0  # the fallback: any container runtime that is available wins
 
     def check(self, agent: Agent) -> list[CheckResult]:
+        isolation = CheckResult(name="isolation", ok=True, detail="none: the agent's tools run on this host as you")
         cli = find_claude()
         if cli is None:
-            return [
-                CheckResult(
-                    name="claude CLI",
-                    ok=False,
-                    detail="not found (not bundled, not on PATH)",
-                    fix="pip install claude-agent-sdk (it bundles the CLI), or set SAC_CLAUDE_CLI=/path/to/claude",
-                )
-            ]
-        ok = os.access(cli, os.X_OK)
-        return [
-            CheckResult(
+            found = CheckResult(
                 name="claude CLI",
-                ok=ok,
-                detail=str(cli) if ok else f"{cli} is not executable",
-                fix="" if ok else f"chmod +x {cli}",
-            ),
-            CheckResult(name="isolation", ok=True, detail="none: the agent's tools run on this host as you"),
-        ]
+                ok=False,
+                detail="not found (no bundled binary, none on PATH)",
+                fix="use the full sac.pyz or the claude-agent-sdk wheel (both bundle it), "
+                "put `claude` on PATH, or set SAC_CLAUDE_CLI=/path/to/claude",
+            )
+        elif not os.access(cli, os.X_OK):
+            found = CheckResult(name="claude CLI", ok=False, detail=f"{cli} is not executable", fix=f"chmod +x {cli}")
+        else:
+            found = CheckResult(name="claude CLI", ok=True, detail=str(cli))
+        return [found, isolation]
 
 
 @hookimpl

@@ -1,0 +1,122 @@
+"""The zipapp: build the lean pyz (build/pyz.py), check it is reproducible, and run it the
+way an air-gapped user would: empty environment, fresh HOME, no network (``unshare -n``).
+
+Slow (two builds, ~15 s each with a warm build/.cache/, longer the first time): run with
+``pytest tests/test_pyz.py`` or ``make test``; ``make test-fast`` skips it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sac
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD = REPO / "build" / "pyz.py"
+MINIMAL_AGENT = REPO / "examples" / "agents" / "minimal-agent" / "spec.yaml"
+FIRST_PARTY = {"apptainer", "docker", "deepseek", "a2a"}  # entry-point names under plugins/
+DEFAULTS = {"runtime_local", "providers", "credentials"}  # built into the core
+
+# The pyz holds native modules for this CPython minor, so run it with the interpreter this
+# venv was made from (not the venv's, whose site-packages has sac installed editable).
+BASE_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def build_pyz(output: Path) -> Path:
+    # build/pyz.py defaults SOURCE_DATE_EPOCH to the last commit's time; pin it, so a commit
+    # landing between the two builds can't make them differ.
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+    result = subprocess.run(
+        [sys.executable, str(BUILD), "--lean", "-o", str(output)],
+        capture_output=True, text=True, timeout=1200, env=env,
+    )
+    assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
+    return output
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def pyz(tmp_path_factory) -> Path:
+    return build_pyz(tmp_path_factory.mktemp("pyz1") / "sac-lean.pyz")
+
+
+@pytest.fixture(scope="module")
+def air_gapped(tmp_path_factory, pyz):
+    """run(*args, isolated=True): the pyz under ``env -i HOME=.. SHIV_ROOT=.. unshare -n``.
+
+    One SHIV_ROOT for the module: the first call extracts, the others run warm.
+    isolated adds python's -S, so nothing can come from the host interpreter's
+    site-packages (pyenv's has click, pluggy, yaml) and hide something missing in the pyz.
+    """
+    if not BASE_PYTHON.exists():
+        pytest.skip(f"no base interpreter at {BASE_PYTHON}")
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare not installed")
+    probe = subprocess.run([unshare, "-n", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"`unshare -n` not permitted here: {probe.stderr.strip()}")
+    tmp = tmp_path_factory.mktemp("airgap")
+    home, shiv_root = tmp / "home", tmp / "shiv"
+    home.mkdir()
+    shiv_root.mkdir()
+
+    def run(*args: str, isolated: bool = True) -> subprocess.CompletedProcess:
+        flags = ["-S"] if isolated else []
+        cmd = ["env", "-i", f"HOME={home}", f"SHIV_ROOT={shiv_root}",
+               unshare, "-n", str(BASE_PYTHON), *flags, str(pyz), *args]
+        return subprocess.run(cmd, cwd=home, capture_output=True, text=True, timeout=300)
+
+    return run
+
+
+def test_build_is_reproducible(pyz, tmp_path):
+    second = build_pyz(tmp_path / "sac-lean.pyz")
+    assert sha256(second) == sha256(pyz)
+
+
+def test_version_air_gapped(air_gapped):
+    result = air_gapped("--version", isolated=False)  # exactly as a user would run it
+    assert result.returncode == 0, result.stderr
+    assert sac.__version__ in result.stdout
+
+
+def test_plugins_list_has_every_first_party_plugin(air_gapped):
+    result = air_gapped("plugins", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+    assert FIRST_PARTY | DEFAULTS <= plugins.keys()
+    for name in FIRST_PARTY | DEFAULTS:
+        assert plugins[name]["error"] is None, (name, plugins[name]["error"])
+        assert plugins[name]["default"] is (name in DEFAULTS)
+
+
+def test_agents_check_minimal_agent(air_gapped):
+    assert MINIMAL_AGENT.exists(), f"missing example: {MINIMAL_AGENT}"
+    result = air_gapped("agents", "check", str(MINIMAL_AGENT), "--json")
+    # 0: ready; 1: a check failed (the lean pyz has no claude binary and env -i no PATH);
+    # 2 would mean bad input, i.e. the pyz could not read or validate the spec.
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    [report] = json.loads(result.stdout)
+    assert report["error"] is None
+    assert report["exit_code"] == result.returncode
+    assert (report["runtime"], report["provider"]) == ("local", "scripted")
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["spec"]["ok"] is True, checks["spec"]
+    assert checks["spec"]["detail"] == "valid"
+    failed = {name for name, c in checks.items() if not c["ok"]}
+    assert failed <= {"claude CLI"}, report  # nothing else may fail, not even offline
+    assert report["ok"] is (not failed)
