@@ -13,7 +13,7 @@ A third-party plugin depends on this package only (pluggy + msgspec)::
 """
 
 from .hookspecs import hookimpl, hookspec
-from .types import Agent, CheckResult, CredentialStore, Isolation, Provider, Runtime, Transport
+from .types import Agent, CheckResult, CredentialStore, Instance, Isolation, Launch, Provider, Runtime, Transport
 
 __version__ = "0.1.0"
 
@@ -21,7 +21,9 @@ __all__ = [
     "Agent",
     "CheckResult",
     "CredentialStore",
+    "Instance",
     "Isolation",
+    "Launch",
     "Provider",
     "Runtime",
     "Transport",

@@ -80,6 +80,7 @@ class Claude(_Section):
     account: str | None = None  # a stored credential, see `sac accounts`
     allowed_tools: list[str] = field(default_factory=list)
     permission_mode: Literal["default", "acceptEdits", "plan", "bypassPermissions"] | None = None
+    turn_timeout: PositiveSeconds = 600.0  # a turn running longer is interrupted and reported
 
 
 class Health(_Section):

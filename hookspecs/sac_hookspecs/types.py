@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Callable, ClassVar, Literal
 
 import msgspec
 
-from .spec import AgentSpec, Spec
+from .spec import AgentSpec, Mount, Spec
 
 Isolation = Literal["hardened", "custom", "none"]
 
@@ -45,11 +45,39 @@ class Agent:
         return self.document.spec
 
 
+class Launch(msgspec.Struct, kw_only=True):
+    """What the runner asks a runtime to start, in host paths."""
+
+    claude_cli: str  # the claude binary on the host (bind it read-only into a container)
+    home: str  # the agent's HOME, persisted in its runtime dir
+    workdir: str  # bound read-write at /work
+    mounts: list[Mount]  # spec.mounts with targets filled in; the only other host paths
+    env: dict[str, str]  # non-secret environment for the agent (secrets never come here)
+
+
+class Instance(msgspec.Struct, kw_only=True):
+    """A started runtime instance. Persisted in the agent's state.json, so a later
+    ``sac agents stop`` (another process) can act on it."""
+
+    runtime: str
+    id: str  # container or instance name; "" for the host
+    cli: str  # the claude binary as seen where it runs
+    home: str  # HOME as seen where the CLI runs
+    workdir: str  # the working directory as seen where the CLI runs
+    isolation: Isolation = "hardened"
+    relaxed: list[str] = msgspec.field(default_factory=list)  # hardening the spec turned off
+    data: dict[str, str] = msgspec.field(default_factory=dict)  # runtime-specific
+
+
 class Runtime:
     """Where an agent's tools run: a container engine, or the host itself.
 
     ``name`` is what users write in ``spec.runtime``. When a spec names no runtime,
     sac picks the available runtime with the highest ``priority``.
+
+    The lifecycle (``start``, ``command``, ``alive``, ``stop``) is called by the agent's
+    runner process. Failures raise an exception whose message says what failed and
+    what to try; sac shows it to the user as is.
     """
 
     name: ClassVar[str] = ""
@@ -70,6 +98,29 @@ class Runtime:
         and before a start. May run quick probes (a ``--version``)."""
         return []
 
+    def start(self, agent: Agent, launch: Launch) -> Instance:
+        """Start (or adopt) the agent's instance; return it once it can run commands."""
+        raise NotImplementedError(f"runtime {self.name!r} cannot start agents")
+
+    def command(self, agent: Agent, instance: Instance, args: list[str], env_names: list[str]) -> list[str]:
+        """The argv that runs ``claude *args`` in the instance. The variables named in
+        ``env_names`` are set in the environment of that argv's process and must reach
+        the CLI without their values appearing in the argv (``docker exec -e NAME``)."""
+        raise NotImplementedError(f"runtime {self.name!r} cannot run commands")
+
+    def alive(self, agent: Agent, instance: Instance) -> bool:
+        """Whether the instance still runs. Cheap: called at every health probe."""
+        return True
+
+    def stop(self, agent: Agent, instance: Instance, grace: float) -> None:
+        """Stop and remove the instance (give processes ``grace`` seconds). Idempotent:
+        stopping an instance that is already gone is not an error."""
+
+    def build_image(self, target: str, log: Callable[[str], None]) -> str:
+        """Build a base image (``sac image build base --runtime NAME``); report progress
+        through ``log``; return the image's reference."""
+        raise NotImplementedError(f"runtime {self.name!r} has no images to build")
+
 
 class Provider:
     """Where an agent's model runs: turns ``spec.claude.provider`` into the CLI's setup."""
@@ -82,6 +133,14 @@ class Provider:
         """Preflight: is the key there, is the base URL well formed, ... Never print
         a secret in ``detail``: name the variable or account instead."""
         return []
+
+    def environment(self, agent: Agent) -> dict[str, str]:
+        """The claude CLI's environment for this provider: ANTHROPIC_BASE_URL, the key or
+        token, model names, traffic settings. Called in the agent's runner process just
+        before the CLI starts; may start in-process helpers (the scripted provider
+        starts its model server here). Secrets returned here reach the CLI only through
+        its process environment."""
+        return {}
 
 
 class Transport:
@@ -119,4 +178,6 @@ class CredentialStore:
         raise NotImplementedError(f"credential store {self.name!r} is read-only")
 
 
-__all__ = ["Agent", "CheckResult", "CredentialStore", "Isolation", "Provider", "Runtime", "Transport"]
+__all__ = [
+    "Agent", "CheckResult", "CredentialStore", "Instance", "Isolation", "Launch", "Provider", "Runtime", "Transport",
+]  # fmt: skip

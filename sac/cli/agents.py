@@ -1,13 +1,15 @@
-"""``sac agents ...``: the agent lifecycle. This issue's part: ``check``."""
+"""``sac agents ...``: check, start, stop, restart, delete, status, health, send, tail, recall, find."""
 
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
 from sac.cli import context
 from sac.cli.output import echo_json, table
+from sac.errors import SacError, UsageError
 
 
 @click.group()
@@ -15,9 +17,16 @@ def agents() -> None:
     """Check, start, stop and talk to agents."""
 
 
+def _common_runtime_option(f):
+    return click.option("--runtime", help="Use this runtime when a spec names none (default: the best available).")(f)
+
+
+# -- check ------------------------------------------------------------------------------
+
+
 @agents.command("check")
 @click.argument("refs", nargs=-1, metavar="[NAME|DIR|SPEC.yaml]...")
-@click.option("--runtime", help="Use this runtime when a spec names none (default: the best available).")
+@_common_runtime_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report.")
 def check(refs: tuple[str, ...], runtime: str | None, as_json: bool) -> None:
     """Validate specs and preflight their runtime, provider and transports.
@@ -56,3 +65,330 @@ def _print_reports(reports) -> None:
     click.echo(table(("AGENT", "CHECK", "STATUS", "DETAIL"), rows))
     bad = [r.agent for r in reports if not r.ok]
     click.echo(f"\n{len(reports) - len(bad)} of {len(reports)} ready" + (f"; not ready: {', '.join(bad)}" if bad else ""))
+
+
+# -- start / stop / restart / delete ----------------------------------------------------
+
+
+@agents.command("start")
+@click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
+@_common_runtime_option
+@click.option("--foreground", is_flag=True, help="Run the agent in this process, printing what it does (one agent).")
+@click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for each agent to be ready.")
+@click.option("--resume", is_flag=True, help="Resume the agent's last session whatever spec.claude.session says.")
+@click.option("--parent", hidden=True, help="The agent that asked for this one (recorded as lineage).")
+@click.option("--json", "as_json", is_flag=True, help="Print the agents' status as JSON.")
+def start(refs, runtime, foreground, timeout, resume, parent, as_json) -> None:
+    """Start agents; return when each is ready, or say why it failed.
+
+    A running agent is left as it is (exit 0). Each agent runs in its own detached
+    runner process; `--foreground` runs one in this terminal instead (Ctrl-C stops it).
+    """
+    from sac import lifecycle
+    from sac.agent import load_agent
+
+    plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
+    if foreground:
+        if len(refs) != 1:
+            raise UsageError("--foreground runs exactly one agent")
+        agent = load_agent(refs[0], plugins, settings)
+        sys.exit(lifecycle.run_foreground(agent, plugins, settings, resume=resume, parent=parent,
+                                          echo=lambda line: click.echo(line, err=True)))  # fmt: skip
+    agents_ = [load_agent(ref, plugins, settings) for ref in refs]  # every spec valid before any starts
+    rows, failed = [], False
+    for agent in agents_:
+        current = lifecycle.status(agent.name)
+        if current.state in ("ready", "busy", "starting"):
+            click.echo(f"{agent.name}: already running (pid {current.pid})", err=True)
+            rows.append(current)
+            continue
+        try:
+            lifecycle.preflight_or_raise(agent, plugins, settings)
+            proc = lifecycle.spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent)
+            st = lifecycle.wait_ready(agent.name, proc, timeout)
+        except SacError as e:
+            click.echo(f"sac: error: {e.render()}", err=True)
+            failed = True
+            continue
+        rows.append(st)
+        if st.state == "failed":
+            failed = True
+            click.echo(f"{agent.name}: failed: {st.last_error}", err=True)
+        else:
+            click.echo(f"{agent.name}: {st.state} on {st.runtime} (pid {st.pid})", err=True)
+    if as_json:
+        echo_json(rows)
+    sys.exit(1 if failed else 0)
+
+
+@agents.command("stop")
+@click.argument("names", nargs=-1, required=True)
+def stop(names: tuple[str, ...]) -> None:
+    """Stop agents: end the session, stop the container; SIGKILL after 5 s."""
+    from sac import lifecycle
+
+    status = 0
+    for name in names:
+        try:
+            what = lifecycle.stop_and_clean(name, context.plugins)
+            click.echo(f"{name}: {what}")
+        except SacError as e:
+            click.echo(f"sac: error: {e.render()}", err=True)
+            status = max(status, e.exit_code)
+    sys.exit(status)
+
+
+@agents.command("restart")
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--timeout", default=180.0, show_default=True)
+@click.pass_context
+def restart(ctx: click.Context, refs: tuple[str, ...], timeout: float) -> None:
+    """Stop and start agents; each resumes its Claude session."""
+    from sac import lifecycle
+    from sac.lookup import is_path
+
+    for ref in refs:
+        name = ref if not is_path(ref) else None
+        if name:
+            try:
+                lifecycle.stop_and_clean(name, context.plugins)
+            except SacError:
+                pass  # not started before: a plain start
+    ctx.invoke(start, refs=refs, runtime=None, foreground=False, timeout=timeout, resume=True, parent=None,
+               as_json=False)  # fmt: skip
+
+
+@agents.command("delete")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask.")
+def delete(names: tuple[str, ...], yes: bool) -> None:
+    """Stop agents and remove their spec folders and runtime dirs."""
+    from sac import lifecycle
+    from sac.lookup import resolve
+
+    settings = context.settings()
+    targets = []
+    for name in names:
+        try:
+            spec_dir = resolve(name, settings)[1].parent
+        except SacError:
+            spec_dir = None
+        targets.append((name, spec_dir))
+    if not yes:
+        listing = "\n".join(f"  {n}: {d or '(no spec)'} and its runtime dir" for n, d in targets)
+        if not sys.stdin.isatty():
+            raise UsageError(f"delete needs confirmation:\n{listing}", hint="add -y")
+        click.confirm(f"Delete:\n{listing}\n", abort=True)
+    import shutil
+
+    for name, spec_dir in targets:
+        try:
+            lifecycle.stop_and_clean(name, context.plugins)
+        except SacError:
+            pass
+        lifecycle.delete_runtime(name)
+        if spec_dir is not None:
+            shutil.rmtree(spec_dir)
+        click.echo(f"{name}: deleted")
+
+
+# -- status / health --------------------------------------------------------------------
+
+
+def _ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else (f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s")
+
+
+@agents.command("status")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(name: str | None, as_json: bool) -> None:
+    """The fleet (or one agent): state, runtime, pid, uptime, restarts, turns, cost, last error."""
+    from sac import lifecycle
+    from sac.config import load_settings
+    from sac.lookup import discover
+
+    specs = {n: p for n, p in discover(load_settings())}
+    names = [name] if name else lifecycle.known_agents(specs)
+    rows = [lifecycle.status(n, str(specs[n]) if n in specs else None) for n in names]
+    if as_json:
+        echo_json(rows[0] if name else rows)
+        return
+    if not rows:
+        click.echo("no agents yet: put one in $SAC_HOME/agents/NAME/spec.yaml (see examples/agents)")
+        return
+    click.echo(table(
+        ("NAME", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "TURNS", "COST", "LAST ERROR"),
+        [(r.name, r.runtime or "-", r.state, r.pid or "-", _ago(r.uptime_s), r.restarts, r.turns,
+          f"${r.cost_usd:.4f}", (r.last_error or "")[:60]) for r in rows],
+    ))  # fmt: skip
+
+
+agents.add_command(status, "list")
+
+
+@agents.command("health")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def health(name: str, as_json: bool) -> None:
+    """Ask a running agent how it is (exit 1 if it is not running or not healthy)."""
+    from sac import lifecycle
+    from sac.runner import control
+    from sac.state import AgentDir
+
+    try:
+        report = control.call(AgentDir(name).socket, {"op": "health"}, timeout=10)
+    except control.NotRunning:
+        st = lifecycle.status(name)
+        report = {"ok": False, "state": st.state, "last_error": st.last_error}
+    healthy = report.get("ok") and report.get("state") in ("ready", "busy") and report.get("cli_alive", False)
+    report["healthy"] = bool(healthy)
+    if as_json:
+        echo_json(report)
+    else:
+        for k, v in report.items():
+            click.echo(f"{k}: {v}")
+    sys.exit(0 if healthy else 1)
+
+
+# -- send / tail / recall / find ---------------------------------------------------------
+
+
+@agents.command("send")
+@click.argument("name")
+@click.argument("prompt", required=False)
+@click.option("--key", type=click.Choice(["ESC"], case_sensitive=False), help="Send a key: ESC interrupts the turn.")
+@click.option("--timeout", type=float, help="Seconds to wait for the reply (default: spec.claude.turn_timeout).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
+def send(name: str, prompt: str | None, key: str | None, timeout: float | None, as_json: bool) -> None:
+    """Send a prompt to a running agent and print its reply."""
+    from sac.state import AgentDir
+
+    sock = AgentDir(name).socket
+    if key:
+        answer = _call(name, sock, {"op": "interrupt"}, 10)
+        click.echo("interrupted" if answer.get("interrupted") else "no turn was running")
+        return
+    if not prompt:
+        if sys.stdin.isatty():
+            raise UsageError("give a prompt, or pipe one on standard input")
+        prompt = sys.stdin.read()
+    request = {"op": "send", "text": prompt}
+    if timeout:
+        request["timeout"] = timeout
+    answer = _call(name, sock, request, None)
+    if as_json:
+        echo_json(answer)
+    elif answer.get("ok"):
+        click.echo(answer.get("text", ""))
+    if not answer.get("ok"):
+        if not as_json:
+            click.echo(f"sac: error: {name}: {answer.get('error')}", err=True)
+        sys.exit(1)
+
+
+def _call(name: str, sock, request: dict, timeout: float | None) -> dict:
+    from sac import lifecycle
+    from sac.runner import control
+
+    try:
+        return control.call(sock, request, timeout=timeout)
+    except control.NotRunning:
+        st = lifecycle.status(name)
+        raise SacError(f"agent {name} is not running (state: {st.state})",
+                       hint=f"start it with `sac agents start {name}`") from None  # fmt: skip
+
+
+@agents.command("tail")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the transcript events as JSON lines.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events (Ctrl-C to end).")
+@click.option("-n", "--lines", default=50, show_default=True, help="How many past events (0: all).")
+def tail(names: tuple[str, ...], as_json: bool, follow: bool, lines: int) -> None:
+    """The structured transcript (session.jsonl) of agents."""
+    from sac.state import AgentDir
+    from sac.transcript import read_events
+
+    prefix = len(names) > 1
+    offsets = {}
+    for name in names:
+        path = AgentDir(name).transcript
+        if not path.exists() and not AgentDir(name).root.exists():
+            raise UsageError(f"agent {name!r} has no transcript (never started here)")
+        events, offsets[name] = read_events(path, 0)
+        for ev in events[-lines:] if lines else events:
+            _emit(name, ev, as_json, prefix)
+    while follow:
+        time.sleep(0.2)
+        for name in names:
+            events, offsets[name] = read_events(AgentDir(name).transcript, offsets[name])
+            for ev in events:
+                _emit(name, ev, as_json, prefix)
+
+
+def _emit(name: str, ev: dict, as_json: bool, prefix: bool) -> None:
+    import msgspec
+
+    from sac.transcript import render
+
+    if as_json:
+        click.echo(msgspec.json.encode({"agent": name, **ev} if prefix else ev).decode())
+    else:
+        click.echo((f"{name}: " if prefix else "") + render(ev))
+
+
+@agents.command("recall")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def recall(name: str, as_json: bool) -> None:
+    """A readable summary of the agent's session: turns, tools, cost, last exchange."""
+    from sac import lifecycle
+    from sac.state import AgentDir
+    from sac.transcript import read_events, summarize
+
+    events, _ = read_events(AgentDir(name).transcript, 0)
+    summary = summarize(events)
+    summary["state"] = lifecycle.status(name).state
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"{name} ({summary['state']}), session {summary['session_id'] or '-'}")
+    click.echo(f"{summary['turns']} turns, {summary['errors']} errors, ${summary['cost_usd']:.4f}, "
+               f"{summary['input_tokens']} tokens in / {summary['output_tokens']} out")  # fmt: skip
+    if summary["tools"]:
+        click.echo("tools: " + ", ".join(f"{k} x{v}" for k, v in summary["tools"].items()))
+    if summary["first_prompt"]:
+        click.echo(f"first prompt: {summary['first_prompt']}")
+    if summary["last_prompt"]:
+        click.echo(f"last prompt:  {summary['last_prompt']}")
+        click.echo(f"last reply:   {summary['last_reply']}")
+
+
+@agents.command("find")
+@click.argument("capability")
+@click.option("--json", "as_json", is_flag=True)
+def find(capability: str, as_json: bool) -> None:
+    """Agents whose metadata.labels.capabilities include CAPABILITY."""
+    from sac import lifecycle
+    from sac.agent import load_agent
+    from sac.lookup import discover
+
+    plugins, settings = context.plugins(), context.settings()
+    found = []
+    for name, path in discover(settings):
+        try:
+            agent = load_agent(str(path), plugins, settings)
+        except SacError:
+            continue  # `sac agents check` reports broken specs; find lists the good ones
+        if capability in agent.document.metadata.capabilities:
+            found.append({"name": name, "spec": str(path), "state": lifecycle.status(name).state,
+                          "capabilities": agent.document.metadata.capabilities})  # fmt: skip
+    if as_json:
+        echo_json(found)
+    else:
+        for f in found:
+            click.echo(f"{f['name']}  {f['state']}  {f['spec']}")
+    sys.exit(0 if found else 1)

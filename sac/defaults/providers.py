@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from sac_hookspecs import Agent, CheckResult, Provider, hookimpl
@@ -34,19 +35,39 @@ class AnthropicProvider(Provider):
             )
         ]
 
+    def environment(self, agent: Agent) -> dict[str, str]:
+        return {var: os.environ[var] for var in ANTHROPIC_KEY_VARS if os.environ.get(var)}
+
 
 class ScriptedProvider(Provider):
     name = "scripted"
     description = "a built-in offline model that plays a script (no network, no key)"
 
-    def check(self, agent: Agent) -> list[CheckResult]:
+    def script_path(self, agent: Agent) -> Path | None:
         p = agent.spec.claude.provider
-        script = p.script if isinstance(p, ProviderConfig) else None
-        if script is None:
+        if not (isinstance(p, ProviderConfig) and p.script):
+            return None
+        path = Path(p.script).expanduser()
+        return path if path.is_absolute() else agent.spec_path.parent / path
+
+    def environment(self, agent: Agent) -> dict[str, str]:
+        """Start this runner's model server (a thread, gone with the runner)."""
+        from sac.model.script import Script, load_script
+        from sac.model.server import ModelServer
+
+        path = self.script_path(agent)
+        script = load_script(path) if path else Script()
+        server = ModelServer(script, log=agent.runtime_dir / "model.log").start()
+        return {
+            "ANTHROPIC_BASE_URL": server.url,
+            "ANTHROPIC_API_KEY": f"sac-scripted-{secrets.token_hex(8)}",
+            "CLAUDE_CODE_MAX_RETRIES": "0",  # a scripted failure should fail now, not after retries
+        }
+
+    def check(self, agent: Agent) -> list[CheckResult]:
+        path = self.script_path(agent)
+        if path is None:
             return [CheckResult(name="model", ok=True, detail="offline scripted model, default script")]
-        path = Path(script).expanduser()
-        if not path.is_absolute():
-            path = agent.spec_path.parent / path
         ok = path.is_file()
         return [
             CheckResult(

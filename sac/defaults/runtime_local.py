@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from sac_hookspecs import Agent, CheckResult, Runtime, hookimpl
+from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
 
 from sac.claude_cli import find_claude
 
@@ -31,6 +31,13 @@ class LocalRuntime(Runtime):
         else:
             found = CheckResult(name="claude CLI", ok=True, detail=str(cli))
         return [found, isolation]
+
+    def start(self, agent: Agent, launch: Launch) -> Instance:
+        return Instance(runtime=self.name, id="", cli=launch.claude_cli, home=launch.home,
+                        workdir=launch.workdir, isolation="none")  # fmt: skip
+
+    def command(self, agent: Agent, instance: Instance, args: list[str], env_names: list[str]) -> list[str]:
+        return [instance.cli, *args]  # a host process inherits the environment as it is
 
 
 @hookimpl

@@ -7,7 +7,7 @@ import shutil
 from typing import Union
 
 import msgspec
-from sac_hookspecs import Agent, CheckResult, Runtime, hookimpl
+from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
 
 from sac.proc import probe
 
@@ -68,6 +68,38 @@ class DockerRuntime(Runtime):
                 )
             )
         return rows
+
+    def _cfg(self, agent: Agent) -> DockerSpec:
+        return agent.spec.section("docker") or DockerSpec()
+
+    def start(self, agent: Agent, launch: Launch) -> Instance:
+        from . import engine
+
+        cfg = self._cfg(agent)
+        relaxed = list(engine.HARDENING) if cfg.relaxed else []
+        return engine.start(agent.name, cfg, launch, relaxed)
+
+    def command(self, agent: Agent, instance: Instance, args: list[str], env_names: list[str]) -> list[str]:
+        from . import engine
+
+        return engine.exec_argv(instance, args, env_names)
+
+    def alive(self, agent: Agent, instance: Instance) -> bool:
+        from . import engine
+
+        return engine.running(instance)
+
+    def stop(self, agent: Agent, instance: Instance, grace: float) -> None:
+        from . import engine
+
+        engine.remove(instance, 0)  # the CLI has been told to stop already; the container only sleeps
+
+    def build_image(self, target: str, log) -> str:
+        from . import engine
+
+        if target != "base":
+            raise ValueError(f"unknown image {target!r} for docker (known: base)")
+        return engine.build_base(DEFAULT_IMAGE, log)
 
 
 @hookimpl

@@ -1,0 +1,126 @@
+"""Docker commands for an agent: the pure argv builders, and the calls that run them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sac_hookspecs import Instance, Launch
+
+CLI_IN_CONTAINER = "/opt/sac/bin/claude"
+HOME_IN_CONTAINER = "/home/agent"
+WORKDIR_IN_CONTAINER = "/work"
+HARDENING = ("no-new-privileges", "cap-drop ALL", "pids-limit")
+
+
+def container_name(agent: str) -> str:
+    return f"sac-{agent}"
+
+
+def run_argv(agent: str, cfg, launch: Launch, *, uid: int, gid: int) -> list[str]:
+    """``docker run`` for the agent's long-lived container (it only sleeps; the CLI is
+    started in it with ``docker exec``)."""
+    argv = ["docker", "run", "-d", "--name", container_name(agent), "--label", f"sac.agent={agent}",
+            "--network", cfg.network, "--init", "--user", cfg.user or f"{uid}:{gid}",
+            "-v", f"{launch.claude_cli}:{CLI_IN_CONTAINER}:ro",
+            "-v", f"{launch.workdir}:{WORKDIR_IN_CONTAINER}:rw",
+            "-v", f"{launch.home}:{HOME_IN_CONTAINER}:rw",
+            "-w", WORKDIR_IN_CONTAINER, "-e", f"HOME={HOME_IN_CONTAINER}",
+            # the container is the sandbox: let the CLI accept bypassPermissions as root in it
+            "-e", "IS_SANDBOX=1"]  # fmt: skip
+    for m in launch.mounts:
+        argv += ["-v", f"{m.source}:{m.target}:{m.mode}"]
+    for key, value in {**launch.env, **cfg.env}.items():
+        argv += ["-e", f"{key}={value}"]
+    if not cfg.relaxed:
+        argv += ["--security-opt", "no-new-privileges", "--cap-drop", "ALL", "--pids-limit", "4096"]
+    if cfg.gpus:
+        argv += ["--gpus", cfg.gpus]
+    if cfg.memory:
+        argv += ["--memory", cfg.memory]
+    if cfg.cpus:
+        argv += ["--cpus", f"{cfg.cpus:g}"]
+    argv += list(cfg.raw_args)
+    return [*argv, cfg.image, "sleep", "infinity"]
+
+
+def exec_argv(instance: Instance, args: list[str], env_names: list[str]) -> list[str]:
+    """``docker exec`` of the CLI; ``-e NAME`` passes each variable from the caller's
+    environment by name, so no value is ever in the argv."""
+    argv = ["docker", "exec", "-i", "-w", instance.workdir]
+    for name in env_names:
+        argv += ["-e", name]
+    return [*argv, instance.id, instance.cli, *args]
+
+
+def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def fail(what: str, done: subprocess.CompletedProcess, hint: str) -> RuntimeError:
+    detail = (done.stderr or done.stdout).strip().splitlines()
+    return RuntimeError(f"{what}: {detail[-1] if detail else f'exit {done.returncode}'} ({hint})")
+
+
+def start(agent: str, cfg, launch: Launch, relaxed: list[str]) -> Instance:
+    docker("rm", "-f", container_name(agent))  # a leftover of a killed runner
+    done = docker(*run_argv(agent, cfg, launch, uid=os.getuid(), gid=os.getgid())[1:], timeout=120)
+    if done.returncode != 0:
+        hint = "build the image with `sac image build base --runtime docker`" if "No such image" in done.stderr \
+            or "Unable to find image" in done.stderr else "see `docker info`; is dockerd running?"  # fmt: skip
+        raise fail(f"docker could not start the container for {agent}", done, hint)
+    return Instance(runtime="docker", id=container_name(agent), cli=CLI_IN_CONTAINER, home=HOME_IN_CONTAINER,
+                    workdir=WORKDIR_IN_CONTAINER, isolation="custom" if relaxed else "hardened",
+                    relaxed=relaxed, data={"image": cfg.image})  # fmt: skip
+
+
+def running(instance: Instance) -> bool:
+    done = docker("inspect", "-f", "{{.State.Running}}", instance.id, timeout=15)
+    return done.returncode == 0 and done.stdout.strip() == "true"
+
+
+def remove(instance: Instance, grace: float) -> None:
+    if grace > 0:
+        docker("stop", "-t", str(int(grace)), instance.id, timeout=grace + 30)
+    docker("rm", "-f", instance.id, timeout=60)
+
+
+def build_base(image: str, log: Callable[[str], None]) -> str:
+    """debootstrap a minimal Debian from the host's mirror and ``docker import`` it as
+    ``image:<timestamp>`` and ``image:latest``. No registry is involved."""
+    from sac.debian import host_mirror
+
+    if shutil.which("debootstrap") is None:
+        raise RuntimeError("debootstrap is not installed (apt-get install debootstrap)")
+    mirror, suite = host_mirror()
+    version = time.strftime("%Y%m%d-%H%M%S")
+    repo = image.split(":", 1)[0]
+    with tempfile.TemporaryDirectory(prefix="sac-rootfs-") as tmp:
+        root = Path(tmp) / "rootfs"
+        log(f"debootstrap --variant=minbase {suite} from {mirror} (about a minute)")
+        proc = subprocess.Popen(["debootstrap", "--variant=minbase", suite, str(root), mirror],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(("I: Retrieving", "I: Validating", "I: Extracting", "I: Installing",
+                                "I: Configuring", "I: Base system", "E:", "W:")):  # fmt: skip
+                log(line.rstrip())
+        if proc.wait() != 0:
+            raise RuntimeError(f"debootstrap failed (exit {proc.returncode}); see the lines above")
+        log(f"docker import as {repo}:{version}")
+        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+        done = subprocess.run(["docker", "import", "-c", 'CMD ["sleep", "infinity"]', "-", f"{repo}:{version}"],
+                              stdin=tar.stdout, capture_output=True, text=True)  # fmt: skip
+        tar.wait()
+        if done.returncode != 0:
+            raise fail("docker import failed", done, "is dockerd running?")
+    tagged = docker("tag", f"{repo}:{version}", f"{repo}:latest")
+    if tagged.returncode != 0:
+        raise fail("docker tag failed", tagged, "see `docker images`")
+    return f"{repo}:{version}"

@@ -1,0 +1,36 @@
+"""``sac image ...``: container images, built by the runtime plugins."""
+
+from __future__ import annotations
+
+import click
+
+from sac.cli import context
+from sac.errors import SacError
+
+
+@click.group()
+def image() -> None:
+    """Build and manage agent images."""
+
+
+@image.command("build")
+@click.argument("target", default="base")
+@click.option("--runtime", help="The runtime to build for (default: the configured or best available one).")
+def build(target: str, runtime: str | None) -> None:
+    """Build an image locally (TARGET: base). No registry is needed: the base image is
+    bootstrapped from the Debian mirror this host uses."""
+    plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
+    name = settings.default_runtime
+    if name:
+        rt = plugins.runtimes.get(name)
+    else:
+        ranked = sorted((r for _, r in plugins.runtimes.items() if r.available() is None), key=lambda r: -r.priority)
+        if not ranked:
+            raise SacError("no runtime is available to build images", hint="see `sac plugins list`")
+        rt = ranked[0]
+    click.echo(f"building {target} for {rt.name}", err=True)
+    try:
+        ref = rt.build_image(target, lambda line: click.echo(f"  {line}", err=True))
+    except (NotImplementedError, ValueError, RuntimeError, OSError) as e:
+        raise SacError(f"image build failed: {e}") from None
+    click.echo(ref)

@@ -1,0 +1,229 @@
+"""Starting, stopping and inspecting agents: the logic behind ``sac agents ...``.
+
+A started agent is a detached runner process (``sac agents start --foreground NAME``
+spawned in its own session). Everything here talks to runners through their state files
+and control sockets, so the CLI, the Python API and the control plane share it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgspec
+
+from sac.errors import NotFound, SacError
+from sac.paths import sac_home
+from sac.state import AgentDir, AgentState
+
+LIVE = ("starting", "ready", "busy", "stopping")
+KILL_AFTER = 5.0  # seconds between asking a runner to stop and SIGKILL
+
+
+class Status(msgspec.Struct, kw_only=True):
+    """One row of ``sac agents status``: what the files say, checked against the process table."""
+
+    name: str
+    state: str  # starting|ready|busy|stopping|stopped|failed|dead|unresponsive|never-started
+    runtime: str | None = None
+    isolation: str | None = None
+    pid: int | None = None
+    uptime_s: float | None = None
+    restarts: int = 0
+    turns: int = 0
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    session_id: str | None = None
+    last_error: str | None = None
+    spec: str | None = None
+    parent: str | None = None
+
+
+def status(name: str, spec: str | None = None) -> Status:
+    """The truthful status of one agent. Cheap: no plugins, no spec parsing."""
+    d = AgentDir(name)
+    st = d.read_state()
+    if st is None:
+        return Status(name=name, state="never-started", spec=spec)
+    phase = st.state
+    alive = d.runner_alive(st)
+    if phase in LIVE and not alive:
+        phase = "dead"
+        st.last_error = st.last_error or f"the runner (pid {st.pid}) is gone without stopping its agent"
+    elif alive and phase in LIVE:
+        beat = d.read_heartbeat()
+        if beat and beat.state == "busy" and phase == "ready":
+            phase = "busy"
+        if beat and time.time() - beat.time > 30:
+            phase = "unresponsive"
+    return Status(
+        name=name, state=phase, runtime=st.runtime, isolation=st.isolation,
+        pid=st.pid if alive else None, uptime_s=time.time() - st.started_at if alive else None,
+        restarts=st.restarts, turns=st.turns, cost_usd=st.cost_usd, input_tokens=st.input_tokens,
+        output_tokens=st.output_tokens, session_id=st.session_id, last_error=st.last_error,
+        spec=spec or st.spec_path, parent=st.parent,
+    )  # fmt: skip
+
+
+def known_agents(specs: dict[str, Path]) -> list[str]:
+    """Agents with a spec on the search path or a runtime dir (a deleted spec may still run)."""
+    root = sac_home() / "runtime"
+    names = set(specs)
+    if root.is_dir():
+        names |= {p.name for p in root.iterdir() if (p / "state.json").is_file()}
+    return sorted(names)
+
+
+def self_command() -> list[str]:
+    """How this process was started (interpreter and script/-m/pyz), to spawn a runner
+    the same way: a venv console script, ``python -m sac`` and ``python sac.pyz`` alike."""
+    tail = len(sys.argv) - 1
+    orig = list(getattr(sys, "orig_argv", []))
+    script = sys.argv[0] if sys.argv else ""
+    if orig and script.endswith(("sac", ".pyz", "__main__.py")) and len(orig) > tail:
+        prefix = orig[: len(orig) - tail] if tail else orig
+        return [sys.executable, *prefix[1:]]
+    return [sys.executable, "-m", "sac"]
+
+
+def spawn_runner(name: str, spec_path: Path, *, resume: bool, parent: str | None = None) -> subprocess.Popen:
+    d = AgentDir(name)
+    d.root.mkdir(parents=True, exist_ok=True)
+    cmd = [*self_command(), "agents", "start", "--foreground", str(spec_path)]
+    if resume:
+        cmd.append("--resume")
+    if parent:
+        cmd += ["--parent", parent]
+    log = open(d.path("runner.log"), "ab")  # noqa: SIM115 - handed to the child
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True, cwd=os.getcwd())  # fmt: skip
+    finally:
+        log.close()
+
+
+def wait_ready(name: str, proc: subprocess.Popen, timeout: float) -> Status:
+    """Wait until the runner reports ready or failed, or exits."""
+    from sac.runner.runner import ALREADY_RUNNING
+
+    d = AgentDir(name)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = d.read_state()
+        code = proc.poll()
+        if st is not None and st.pid == proc.pid and st.state in ("ready", "failed", "stopped"):
+            return status(name)
+        if code == ALREADY_RUNNING:
+            return _wait_other(name, deadline)
+        if code is not None:
+            st = d.read_state()
+            why = st.last_error if st and st.pid == proc.pid and st.last_error else f"the runner exited with {code}"
+            raise SacError(f"agent {name} failed to start: {why}", hint=f"see {d.path('runner.log')}")
+        time.sleep(0.05)
+    raise SacError(f"agent {name} did not become ready within {timeout:g} s",
+                   hint=f"it may still be starting: `sac agents status {name}`; log: {d.path('runner.log')}")  # fmt: skip
+
+
+def _wait_other(name: str, deadline: float) -> Status:
+    """Another start won the lock: wait for that runner instead."""
+    while time.monotonic() < deadline:
+        s = status(name)
+        if s.state not in ("starting", "never-started", "stopped"):
+            return s
+        time.sleep(0.05)
+    return status(name)
+
+
+def stop(name: str, *, kill_after: float = KILL_AFTER) -> str:
+    """Stop a running agent; returns what happened, in words."""
+    from sac.runner import control
+
+    d = AgentDir(name)
+    st = d.read_state()
+    if st is None:
+        if not d.root.exists():
+            raise NotFound(f"agent {name!r} has never been started here (no {d.root})",
+                           hint="`sac agents status` lists the agents sac knows")  # fmt: skip
+        return "not running"
+    if not d.runner_alive(st):
+        return "not running" if st.state in ("stopped", "failed") else f"not running (its runner, pid {st.pid}, was gone)"
+    try:
+        control.call(d.socket, {"op": "stop"}, timeout=5)
+    except SacError:
+        os.kill(st.pid, signal.SIGTERM)
+    deadline = time.monotonic() + kill_after
+    while time.monotonic() < deadline:
+        if not d.runner_alive(st):
+            return "stopped"
+        time.sleep(0.05)
+    try:
+        os.killpg(st.pid, signal.SIGKILL)  # the runner leads its own session: take the CLI too
+    except ProcessLookupError:
+        pass
+    return f"killed (it did not stop within {kill_after:g} s)"
+
+
+def delete_runtime(name: str) -> None:
+    d = AgentDir(name)
+    if d.root.exists():
+        shutil.rmtree(d.root)
+
+
+def preflight_or_raise(agent, plugins, settings) -> None:
+    """Run the preflight before spawning anything; a failure says what and how to fix it."""
+    from sac.preflight import preflight
+
+    report = preflight(str(agent.spec_path), plugins, settings)
+    failed = [c for c in report.checks if not c.ok]
+    if failed:
+        lines = [f"{c.name}: {c.detail}" + (f"\n    fix: {c.fix}" if c.fix else "") for c in failed]
+        raise SacError(f"agent {agent.name} cannot start:\n  " + "\n  ".join(lines))
+
+
+def run_foreground(agent, plugins, settings, *, resume: bool = False, parent: str | None = None, echo=print) -> int:
+    """Run the agent's runner in this process until it stops; its exit status."""
+    import asyncio
+
+    from sac.agent import choose_runtime, provider_name
+    from sac.claude_cli import find_claude
+    from sac.runner.runner import Runner
+
+    runtime = choose_runtime(agent, plugins, settings)
+    provider = plugins.providers.get(provider_name(agent.spec, settings))
+    cli = find_claude()
+    if cli is None:
+        raise SacError("the claude CLI was not found", hint="set SAC_CLAUDE_CLI or use the full sac.pyz")
+    os.environ["CLAUDE_AGENT_SDK_SKIP_VERSION_CHECK"] = "1"  # the wrapper is not the CLI
+    runner = Runner(agent, runtime, provider, claude_cli=str(cli), resume=resume, parent=parent, echo=echo)
+    return asyncio.run(runner.run())
+
+
+def stop_and_clean(name: str, plugins_factory) -> str:
+    """Stop the agent; if its runner died and left an instance behind, remove that too."""
+    what = stop(name)
+    st = AgentDir(name).read_state()
+    if st is not None and st.instance is not None and not AgentDir(name).runner_alive(st):
+        plugins = plugins_factory()
+        runtime = plugins.runtimes.get(st.instance.runtime)
+        from sac_hookspecs import Agent
+
+        from sac.agent import load_agent
+        from sac.config import load_settings
+
+        try:
+            agent = load_agent(st.spec_path, plugins, load_settings())
+        except SacError:
+            agent = Agent(name=name, document=plugins.spec_type(apiVersion="scitex-agent-container/v3", kind="Agent"),
+                          spec_path=Path(st.spec_path), runtime_dir=AgentDir(name).root)  # fmt: skip
+        runtime.stop(agent, st.instance, 1.0)
+        st.instance = None
+        st.state = "stopped" if st.state != "failed" else "failed"
+        AgentDir(name).write_state(st)
+        what += "; removed its leftover instance"
+    return what

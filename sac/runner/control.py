@@ -1,0 +1,83 @@
+"""The runner's control socket: one JSON request per connection, one JSON answer.
+
+Requests: ``{"op": "send", "text": ..., "timeout": s}``, ``{"op": "interrupt"}``,
+``{"op": "status"}``, ``{"op": "health"}``, ``{"op": "stop"}``. Answers carry ``ok``;
+failures carry ``error``, a sentence for people. The socket file is 0600 inside the
+agent's runtime dir: only its owner can talk to the agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sac.errors import SacError
+
+MAX_REQUEST = 8 * 1024 * 1024
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class NotRunning(SacError):
+    """Nothing answers on the agent's control socket."""
+
+
+async def serve(path: Path, handle: Handler) -> asyncio.AbstractServer:
+    """Serve ``handle`` on a Unix socket at ``path`` (replacing a stale socket file)."""
+    path.unlink(missing_ok=True)
+    if len(str(path)) > 107:
+        raise SacError(f"the control socket path is too long for Unix sockets: {path}",
+                       hint="set SAC_HOME to a shorter directory")  # fmt: skip
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            try:
+                request = json.loads(line)
+                answer = await handle(request) if isinstance(request, dict) else {"ok": False, "error": "not an object"}
+            except ValueError:
+                answer = {"ok": False, "error": "the request is not JSON"}
+            writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the caller went away; a turn it started still finishes
+        finally:
+            writer.close()
+
+    old = os.umask(0o177)  # the socket is created 0600
+    try:
+        server = await asyncio.start_unix_server(client, path=str(path), limit=MAX_REQUEST)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    return server
+
+
+def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> dict[str, Any]:
+    """Send one request to a runner and return its answer (blocking)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            raise NotRunning(f"nothing answers on {path} ({e.strerror})") from None
+        s.sendall(json.dumps(request).encode() + b"\n")
+        chunks = []
+        try:
+            while not chunks or not chunks[-1].endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except socket.timeout:
+            raise SacError(f"the agent did not answer within {timeout:g} s",
+                           hint="it may still be working; see `sac agents tail`") from None  # fmt: skip
+    data = b"".join(chunks)
+    if not data:
+        raise SacError("the agent closed the connection without answering (did it stop or die?)",
+                       hint="see `sac agents status` and its runner.log")  # fmt: skip
+    return json.loads(data)

@@ -1,0 +1,361 @@
+"""The per-agent runner: one process that owns the agent's session, state and socket.
+
+Life of a runner (``sac agents start NAME`` spawns one, ``--foreground`` runs one here):
+
+1. take the agent's lock (a second runner exits at once: the agent is already running);
+2. prepare HOME and the workdir (``to_home/``, ``dot_claude/``, ``spec.mcp_servers``);
+3. ask the provider for the CLI's environment and the runtime for an instance;
+4. open the SDK session, the CLI running inside the instance through a wrapper script
+   built from ``Runtime.command`` (secrets pass by variable name, never in argv);
+5. serve the control socket, send ``startup_prompts``, report ``ready``;
+6. tick: heartbeat, health probes, restarts per ``spec.restart`` with backoff; every
+   restart resumes the same Claude session;
+7. on SIGTERM or ``stop``: close the session, stop the instance, report ``stopped``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from sac_hookspecs import Agent, Instance, Launch, Provider, Runtime
+from sac_hookspecs.spec import Backoff
+
+from sac.atomic import write_atomic
+from sac.home import mirror
+from sac.runner import control
+from sac.runner.session import Session, SessionDied, TurnResult
+from sac.spec.mounts import parse_mount
+from sac.state import AgentDir, AgentState, Heartbeat, append_event, process_start
+
+TICK = 1.0  # seconds between heartbeats
+ALREADY_RUNNING = 3  # the runner's exit status when another runner holds the lock
+
+#: Variables the SDK sets for the CLI; they must reach it inside a container too.
+SDK_ENV = (
+    "CLAUDE_CODE_ENTRYPOINT", "CLAUDE_AGENT_SDK_VERSION", "CLAUDE_CODE_SDK_READS_SESSION_STATE",
+    "CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING", "CLAUDE_AGENT_SDK_CLIENT_APP", "CLAUDE_CODE_CLIENT_APP",
+)  # fmt: skip
+#: The CLI's environment everywhere: no updates, no telemetry, nothing but the model API.
+BASE_ENV = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+    "DISABLE_TELEMETRY": "1",
+}
+
+
+def backoff_delay(backoff: float | Backoff, attempt: int) -> float:
+    """Seconds to wait before restart number ``attempt`` (0-based)."""
+    b = Backoff(initial=backoff) if isinstance(backoff, (int, float)) else backoff
+    return min(b.initial * b.factor**attempt, b.max)
+
+
+class Runner:
+    def __init__(self, agent: Agent, runtime: Runtime, provider: Provider, *, claude_cli: str,
+                 resume: bool = False, parent: str | None = None, echo: Any = None) -> None:  # fmt: skip
+        self.agent, self.runtime, self.provider = agent, runtime, provider
+        self.dir = AgentDir(agent.name, agent.runtime_dir)
+        self.claude_cli = claude_cli
+        self.resume = resume  # a restart of the agent: resume its session whatever the spec says
+        self.parent = parent
+        self.echo = echo or (lambda line: None)
+        self.stopping = asyncio.Event()
+        self.instance: Instance | None = None
+        self.session: Session | None = None
+        self.state: AgentState | None = None
+        self.env: dict[str, str] = {}
+        self.failure: str | None = None  # set when a turn finds the CLI dead; the supervisor acts on it
+
+    # -- state ----------------------------------------------------------------------
+
+    def set(self, phase: str | None = None, **fields: Any) -> None:
+        assert self.state is not None
+        if phase:
+            self.state.state = phase  # type: ignore[assignment]
+        for k, v in fields.items():
+            setattr(self.state, k, v)
+        self.dir.write_state(self.state)
+
+    def beat(self) -> None:
+        assert self.state is not None
+        busy = self.session.busy_since if self.session else None
+        phase = "busy" if busy and self.state.state == "ready" else self.state.state
+        self.dir.write_heartbeat(Heartbeat(time=time.time(), state=phase, pid=os.getpid(), busy_since=busy))
+
+    # -- preparing --------------------------------------------------------------------
+
+    def prepare(self) -> Launch:
+        spec = self.agent.spec
+        home = self.dir.home
+        workdir = Path(spec.workdir).expanduser() if spec.workdir else self.dir.root / "work"
+        if not workdir.is_absolute():
+            workdir = self.agent.spec_path.parent / workdir
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        workdir.mkdir(parents=True, exist_ok=True)
+        here = self.agent.spec_path.parent
+        mirror(here / "to_home", home, claude_dirs=False)
+        mirror(here / "dot_claude", workdir, claude_dirs=True, mcp_servers=spec.mcp_servers)
+        mounts = [parse_mount(m) for m in spec.mounts]
+        for m in mounts:
+            if not Path(m.source).expanduser().exists():
+                raise RuntimeError(f"mount source {m.source} does not exist (spec.mounts)")
+        mounts = [type(m)(source=str(Path(m.source).expanduser()), target=m.target, mode=m.mode) for m in mounts]
+        return Launch(claude_cli=self.claude_cli, home=str(home), workdir=str(workdir), mounts=mounts, env={})
+
+    def wrapper(self, instance: Instance) -> Path:
+        """The script the SDK runs as ``claude``: records the CLI's pid, then execs the
+        runtime's command. Names of variables only: values stay in the environment."""
+        names = sorted(set(self.env) | set(SDK_ENV))
+        argv = self.runtime.command(self.agent, instance, [], names)
+        pid_file = self.dir.path("cli.pid")
+        script = f"#!/bin/sh\necho $$ > {shlex.quote(str(pid_file))}\nexec {shlex.join(argv)} \"$@\"\n"
+        path = self.dir.path("claude-wrapper")
+        write_atomic(path, script.encode(), mode=0o700)
+        return path
+
+    def options(self, wrapper: Path, workdir: str) -> Any:
+        from claude_agent_sdk import ClaudeAgentOptions
+
+        claude = self.agent.spec.claude
+        extra: dict[str, str | None] = {}
+        for flag in claude.flags:  # "--name value" or "--name=value" or "--switch"
+            name, _, value = flag.lstrip("-").partition("=")
+            extra[name] = value or None
+
+        def make(resume: str | None, cont: bool) -> Any:
+            return ClaudeAgentOptions(
+                cli_path=str(wrapper),
+                cwd=workdir,
+                env=self.env,
+                model=None if "ANTHROPIC_MODEL" in self.env else claude.model,
+                allowed_tools=list(claude.allowed_tools),
+                permission_mode=claude.permission_mode,
+                resume=resume,
+                continue_conversation=cont,
+                extra_args=extra,
+                stderr=lambda line: self.echo(f"[claude] {line}"),
+            )
+
+        return make
+
+    # -- running ----------------------------------------------------------------------
+
+    async def open_session(self, first: bool) -> None:
+        """Start the instance if needed, then open the session (resuming when we can)."""
+        assert self.state is not None
+        if self.instance is None or not await asyncio.to_thread(self.runtime.alive, self.agent, self.instance):
+            if self.instance is not None:
+                await asyncio.to_thread(self.runtime.stop, self.agent, self.instance, 2.0)
+            self.instance = await asyncio.to_thread(self.runtime.start, self.agent, self.launch)
+            self.env["HOME"] = self.instance.home
+            self.set(instance=self.instance, isolation=self.instance.isolation)
+        wrapper = self.wrapper(self.instance)
+        self.session = self.session or Session(self.options(wrapper, self.launch.workdir), self.dir.transcript)
+        self.session._make_options = self.options(wrapper, self.launch.workdir)
+        mode = self.agent.spec.claude.session
+        saved = self.state.session_id
+        if not first or self.resume:
+            resume, cont = saved, False
+        elif mode.startswith("resume "):
+            resume, cont = mode.split(" ", 1)[1], False
+        else:
+            resume, cont = None, mode == "continue"
+        await self.session.open(resume=resume, continue_conversation=cont)
+
+    async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "send":
+            text = request.get("text")
+            if not isinstance(text, str) or not text.strip():
+                return {"ok": False, "error": "the prompt is empty"}
+            return await self.send(text, float(request.get("timeout") or self.agent.spec.claude.turn_timeout),
+                                   source=str(request.get("source", "send")))  # fmt: skip
+        if op == "interrupt":
+            done = self.session is not None and await self.session.interrupt()
+            return {"ok": True, "interrupted": done}
+        if op in ("status", "health"):
+            return {"ok": True, **self.health_report()}
+        if op == "stop":
+            self.stopping.set()
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown op {op!r}"}
+
+    async def send(self, text: str, timeout: float, source: str = "send") -> dict[str, Any]:
+        import msgspec
+
+        if self.state is None or self.state.state not in ("ready", "starting") or self.session is None:
+            phase = self.state.state if self.state else "starting"
+            return {"ok": False, "error": f"the agent is {phase}, not ready for a turn"}
+        try:
+            result = await self.session.turn(text, timeout, source=source)
+        except SessionDied as e:
+            self.failure = str(e)
+            return {"ok": False, "error": f"the agent's CLI died during the turn ({e}); it will be restarted per its policy"}
+        self.account(result)
+        return msgspec.to_builtins(result)
+
+    def account(self, result: TurnResult) -> None:
+        assert self.state is not None
+        self.set(
+            turns=self.state.turns + 1,
+            cost_usd=self.state.cost_usd + result.cost_usd,
+            input_tokens=self.state.input_tokens + result.input_tokens,
+            output_tokens=self.state.output_tokens + result.output_tokens,
+            session_id=result.session_id or self.state.session_id,
+            last_error=result.error if not result.ok else self.state.last_error,
+        )
+
+    def health_report(self) -> dict[str, Any]:
+        assert self.state is not None
+        return {
+            "state": self.state.state,
+            "cli_alive": self.cli_alive(),
+            "busy_since": self.session.busy_since if self.session else None,
+            "session_id": self.state.session_id,
+            "restarts": self.state.restarts,
+            "last_error": self.state.last_error,
+        }
+
+    def cli_alive(self) -> bool:
+        try:
+            pid = int(self.dir.path("cli.pid").read_text())
+        except (OSError, ValueError):
+            return False
+        return process_start(pid) is not None
+
+    async def healthy(self) -> str | None:
+        """None if healthy, else what is wrong."""
+        if self.failure:
+            return self.failure
+        assert self.instance is not None
+        if not await asyncio.to_thread(self.runtime.alive, self.agent, self.instance):
+            return f"the {self.runtime.name} instance {self.instance.id or ''} is gone".replace("  ", " ")
+        if self.session and self.session.busy_since is None and not self.cli_alive():
+            return "the claude CLI process exited"
+        return None
+
+    async def supervise(self) -> None:
+        """Heartbeat every tick; health every ``spec.health.interval``; restart on failure."""
+        health = self.agent.spec.health
+        restart = self.agent.spec.restart
+        next_probe = time.monotonic() + health.interval
+        attempt = 0
+        while not self.stopping.is_set():
+            self.beat()
+            try:
+                await asyncio.wait_for(self.stopping.wait(), TICK)
+                return
+            except asyncio.TimeoutError:
+                pass
+            if not (health.enabled or self.failure) or (time.monotonic() < next_probe and not self.failure):
+                continue
+            next_probe = time.monotonic() + health.interval
+            problem = await self.healthy()
+            if problem is None:
+                attempt = 0
+                continue
+            self.echo(f"unhealthy: {problem}")
+            append_event(self.dir.transcript, {"type": "error", "error": problem})
+            unlimited = restart.policy == "always"
+            if restart.policy == "never" or (not unlimited and attempt >= restart.max_retries):
+                why = "restart policy is never" if restart.policy == "never" else f"{attempt} restarts did not help"
+                self.set("failed", last_error=f"{problem} ({why})")
+                self.stopping.set()
+                return
+            delay = backoff_delay(restart.backoff, attempt)
+            self.set("starting", last_error=problem)
+            self.echo(f"restarting in {delay:g} s (attempt {attempt + 1})")
+            if await self._sleep_or_stop(delay):
+                return
+            attempt += 1
+            try:
+                if self.session:
+                    await self.session.close()
+                self.failure = None
+                await self.open_session(first=False)
+                assert self.state is not None
+                self.set("ready", restarts=self.state.restarts + 1)
+                append_event(self.dir.transcript, {"type": "restart", "attempt": attempt,
+                                                   "session_id": self.state.session_id})  # fmt: skip
+            except Exception as e:  # noqa: BLE001 - a failed restart is one more failure
+                self.failure = f"restart failed: {e}"
+
+    async def _sleep_or_stop(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def run(self) -> int:
+        """Run the agent until it is stopped; the exit status of the runner process."""
+        try:
+            with self.dir.lock():
+                return await self._run_locked()
+        except BlockingIOError:
+            self.echo(f"agent {self.agent.name} is already running")
+            return ALREADY_RUNNING
+
+    async def _run_locked(self) -> int:
+        previous = self.dir.read_state()
+        me = os.getpid()
+        self.state = AgentState(
+            name=self.agent.name, state="starting", pid=me, pid_start=process_start(me) or 0,
+            spec_path=str(self.agent.spec_path), runtime=self.runtime.name, isolation=self.runtime.isolation,
+            started_at=time.time(), parent=self.parent,
+            session_id=previous.session_id if previous else None,
+            restarts=previous.restarts if previous and self.resume else 0,
+            turns=previous.turns if previous else 0, cost_usd=previous.cost_usd if previous else 0.0,
+            input_tokens=previous.input_tokens if previous else 0,
+            output_tokens=previous.output_tokens if previous else 0,
+        )  # fmt: skip
+        if previous and previous.instance:  # a runner killed with -9 left its instance behind
+            await asyncio.to_thread(self.runtime.stop, self.agent, previous.instance, 1.0)
+        self.set()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(sig, self.stopping.set)
+        server = None
+        try:
+            self.launch = self.prepare()
+            self.env = {**BASE_ENV, **await asyncio.to_thread(self.provider.environment, self.agent)}
+            self.set(model_url=self.env.get("ANTHROPIC_BASE_URL") if self.provider.name == "scripted" else None)
+            await self.open_session(first=True)
+            server = await control.serve(self.dir.socket, self.handle)
+            self.echo(f"agent {self.agent.name}: session open on {self.runtime.name}")
+            for prompt in self.agent.spec.startup_prompts:
+                answer = await self.send(prompt, self.agent.spec.claude.turn_timeout, source="startup")
+                self.echo(f"startup: {answer.get('text') or answer.get('error')}")
+            self.set("ready")
+            await self.supervise()
+            return 0 if self.state.state != "failed" else 1
+        except Exception as e:  # noqa: BLE001 - report, clean up, exit 1
+            message = str(e) or type(e).__name__
+            self.set("failed", last_error=message)
+            append_event(self.dir.transcript, {"type": "error", "error": message})
+            self.echo(f"failed: {message}")
+            if os.environ.get("SAC_DEBUG"):
+                raise
+            return 1
+        finally:
+            final = self.state.state if self.state.state == "failed" else "stopped"
+            if self.state.state != "failed":
+                self.set("stopping")
+            if server is not None:
+                server.close()
+            self.dir.socket.unlink(missing_ok=True)
+            if self.session is not None:
+                await self.session.close()
+            if self.instance is not None:
+                try:
+                    await asyncio.to_thread(self.runtime.stop, self.agent, self.instance, 5.0)
+                except Exception as e:  # noqa: BLE001 - keep the first error; note this one
+                    self.echo(f"stopping the instance failed: {e}")
+            self.set(final, instance=None)
+            self.beat()

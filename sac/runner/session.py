@@ -1,0 +1,172 @@
+"""One long-lived Claude session: the SDK client, its turns, and the transcript.
+
+Turns are serialised (an asyncio lock is FIFO, so concurrent callers are answered in the
+order they arrived, each with its own reply). Every message of a turn becomes an event in
+``session.jsonl``. claude_agent_sdk is imported here and only here, when a runner opens
+a session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from sac.state import append_event
+
+
+class TurnResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The answer to one prompt, as ``send`` and ``/v1/turn`` return it."""
+
+    ok: bool
+    text: str = ""
+    session_id: str | None = None
+    turn: int = 0
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    duration_ms: int = 0
+    error: str | None = None
+
+
+class SessionDied(Exception):
+    """The CLI process is gone or the connection to it broke."""
+
+
+class Session:
+    """``await open(resume)``, then ``await turn(text, timeout)`` as often as needed."""
+
+    def __init__(self, options: Callable[[str | None, bool], Any], transcript: Path) -> None:
+        self._make_options = options  # (resume session id, continue?) -> ClaudeAgentOptions
+        self._transcript = transcript
+        self._client: Any = None
+        self._lock = asyncio.Lock()
+        self.session_id: str | None = None
+        self.turns = 0
+        self.busy_since: float | None = None
+
+    async def open(self, resume: str | None = None, continue_conversation: bool = False) -> None:
+        from claude_agent_sdk import ClaudeSDKClient
+
+        self._client = ClaudeSDKClient(self._make_options(resume, continue_conversation))
+        await self._client.connect()
+        if resume:
+            self.session_id = resume
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await asyncio.wait_for(client.disconnect(), 10)
+            except Exception:  # a dead CLI cannot be disconnected cleanly; it is gone anyway
+                pass
+
+    async def interrupt(self) -> bool:
+        """Interrupt the running turn; False if no turn was running."""
+        if self._client is None or self.busy_since is None:
+            return False
+        await self._client.interrupt()
+        append_event(self._transcript, {"type": "interrupt", "turn": self.turns})
+        return True
+
+    async def turn(self, text: str, timeout: float, source: str = "send") -> TurnResult:
+        async with self._lock:
+            if self._client is None:
+                raise SessionDied("the session is not open")
+            self.turns += 1
+            n = self.turns
+            self.busy_since = time.time()
+            append_event(self._transcript, {"type": "prompt", "turn": n, "text": text, "source": source})
+            try:
+                return await asyncio.wait_for(self._run(n, text), timeout)
+            except asyncio.TimeoutError:
+                await self._abort(n)
+                message = f"the turn took longer than {timeout:g} s and was interrupted"
+                append_event(self._transcript, {"type": "error", "turn": n, "error": message})
+                return TurnResult(ok=False, turn=n, session_id=self.session_id, error=message)
+            except SessionDied as e:
+                append_event(self._transcript, {"type": "error", "turn": n, "error": str(e)})
+                raise
+            finally:
+                self.busy_since = None
+
+    async def _abort(self, n: int) -> None:
+        """After a timeout: interrupt the CLI and drain the aborted turn's messages."""
+
+        async def drain() -> None:
+            async for _ in self._client.receive_response():
+                pass
+
+        try:
+            await asyncio.wait_for(self._client.interrupt(), 5)
+            await asyncio.wait_for(drain(), 10)
+        except Exception:  # the turn is abandoned either way; health checks judge the CLI
+            pass
+
+    async def _run(self, n: int, text: str) -> TurnResult:
+        from claude_agent_sdk import (
+            AssistantMessage,
+            ClaudeSDKError,
+            ResultMessage,
+            SystemMessage,
+            TextBlock,
+            ToolResultBlock,
+            ToolUseBlock,
+            UserMessage,
+        )
+
+        texts: list[str] = []
+        try:
+            await self._client.query(text)
+            async for msg in self._client.receive_response():
+                if isinstance(msg, AssistantMessage):
+                    for block in msg.content:
+                        if isinstance(block, TextBlock):
+                            texts.append(block.text)
+                            append_event(self._transcript, {"type": "text", "turn": n, "text": block.text})
+                        elif isinstance(block, ToolUseBlock):
+                            append_event(self._transcript, {"type": "tool_use", "turn": n, "id": block.id,
+                                                            "name": block.name, "input": block.input})  # fmt: skip
+                elif isinstance(msg, UserMessage) and isinstance(msg.content, list):
+                    for block in msg.content:
+                        if isinstance(block, ToolResultBlock):
+                            append_event(self._transcript, {"type": "tool_result", "turn": n,
+                                                            "id": block.tool_use_id, "content": block.content,
+                                                            "is_error": bool(block.is_error)})  # fmt: skip
+                elif isinstance(msg, SystemMessage) and msg.subtype == "init":
+                    self.session_id = msg.data.get("session_id", self.session_id)
+                elif isinstance(msg, ResultMessage):
+                    return self._result(n, msg, texts)
+        except ClaudeSDKError as e:
+            raise SessionDied(f"{type(e).__name__}: {e}") from e
+        raise SessionDied("the CLI ended the turn without a result")
+
+    def _result(self, n: int, msg: Any, texts: list[str]) -> TurnResult:
+        self.session_id = msg.session_id or self.session_id
+        usage = msg.usage or {}
+        result = TurnResult(
+            ok=not msg.is_error,
+            text=(msg.result if msg.result is not None else "\n".join(texts)).strip(),
+            session_id=self.session_id,
+            turn=n,
+            cost_usd=msg.total_cost_usd or 0.0,
+            input_tokens=int(usage.get("input_tokens") or 0),
+            output_tokens=int(usage.get("output_tokens") or 0),
+            duration_ms=msg.duration_ms,
+        )
+        if msg.is_error:
+            status = f"HTTP {msg.api_error_status} from the model API: " if msg.api_error_status else ""
+            detail = "; ".join(msg.errors or []) or result.text or msg.subtype
+            result.error = f"{status}{detail}"
+            if msg.terminal_reason in ("aborted_streaming", "aborted_tools"):
+                result.error = "the turn was interrupted"
+        append_event(self._transcript, {"type": "result", "turn": n, "ok": result.ok, "text": result.text,
+                                        "error": result.error, "session_id": result.session_id,
+                                        "cost_usd": result.cost_usd, "input_tokens": result.input_tokens,
+                                        "output_tokens": result.output_tokens,
+                                        "duration_ms": result.duration_ms})  # fmt: skip
+        return result

@@ -1,0 +1,138 @@
+"""What sac keeps about an agent in ``runtime/<name>/``, and how to read it truthfully.
+
+Files (all written atomically):
+
+- ``state.json``: :class:`AgentState`, rewritten on every change of state;
+- ``heartbeat.json``: :class:`Heartbeat`, rewritten by the runner every tick;
+- ``session.jsonl``: the structured transcript (appended, one event per line);
+- ``lock``: held (flock) by the one runner of the agent for its whole life;
+- ``control.sock``: the runner's control socket (0600);
+- ``runner.log``: the runner's own output;
+- ``home/``: the agent's HOME (its Claude sessions live there, so they survive restarts).
+
+A state file says what the runner last wrote; whether the runner still lives is checked
+against the process table (pid plus its start time, so a reused pid is not mistaken for
+the runner) before anything is reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from sac_hookspecs import Instance
+
+from sac.atomic import write_atomic
+from sac.paths import runtime_dir
+
+Phase = Literal["starting", "ready", "busy", "stopping", "stopped", "failed"]
+
+
+class AgentState(msgspec.Struct, kw_only=True):
+    name: str
+    state: Phase
+    pid: int
+    pid_start: int  # the runner's start time in clock ticks since boot (/proc/PID/stat)
+    spec_path: str
+    runtime: str
+    isolation: str = "none"
+    instance: Instance | None = None
+    started_at: float = 0.0
+    updated_at: float = 0.0
+    restarts: int = 0
+    turns: int = 0
+    cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    session_id: str | None = None
+    last_error: str | None = None
+    model_url: str | None = None  # the scripted model's address, when the provider is scripted
+    parent: str | None = None  # the agent that asked for this one, when brokered
+
+
+class Heartbeat(msgspec.Struct, kw_only=True):
+    time: float
+    state: Phase
+    pid: int
+    busy_since: float | None = None
+
+
+def process_start(pid: int) -> int | None:
+    """The start time of ``pid`` (clock ticks since boot), or None if it is gone (or a
+    zombie: exited, not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else int(fields[19])
+
+
+class AgentDir:
+    """The runtime directory of one agent."""
+
+    def __init__(self, name: str, root: Path | None = None) -> None:
+        self.name = name
+        self.root = root or runtime_dir(name)
+
+    def path(self, file: str) -> Path:
+        return self.root / file
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "control.sock"
+
+    @property
+    def transcript(self) -> Path:
+        return self.root / "session.jsonl"
+
+    def read_state(self) -> AgentState | None:
+        try:
+            return msgspec.json.decode(self.path("state.json").read_bytes(), type=AgentState)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            return None
+
+    def write_state(self, state: AgentState) -> None:
+        state.updated_at = time.time()
+        write_atomic(self.path("state.json"), msgspec.json.encode(state))
+
+    def read_heartbeat(self) -> Heartbeat | None:
+        try:
+            return msgspec.json.decode(self.path("heartbeat.json").read_bytes(), type=Heartbeat)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            return None
+
+    def write_heartbeat(self, beat: Heartbeat) -> None:
+        write_atomic(self.path("heartbeat.json"), msgspec.json.encode(beat))
+
+    def runner_alive(self, state: AgentState | None = None) -> bool:
+        state = state or self.read_state()
+        return bool(state and state.pid and process_start(state.pid) == state.pid_start)
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the agent's lock, or raise BlockingIOError at once if a runner holds it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path("lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+def append_event(path: Path, event: dict) -> None:
+    """Append one transcript event (a JSON line; one write call, so lines never interleave)."""
+    event.setdefault("ts", time.time())
+    with open(path, "ab") as f:
+        f.write(msgspec.json.encode(event) + b"\n")
