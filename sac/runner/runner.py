@@ -156,7 +156,9 @@ class Runner:
             self.env["HOME"] = self.instance.home
             self.set(instance=self.instance, isolation=self.instance.isolation)
         wrapper = self.wrapper(self.instance)
-        self.session = self.session or Session(self.options(wrapper, self.launch.workdir), self.dir.transcript)
+        if self.session is None:
+            self.session = Session(self.options(wrapper, self.launch.workdir), self.dir.transcript)
+            self.session.on_busy = self.beat
         self.session._make_options = self.options(wrapper, self.launch.workdir)
         mode = self.agent.spec.claude.session
         saved = self.state.session_id

@@ -41,18 +41,19 @@ class Session:
     """``await open(resume)``, then ``await turn(text, timeout)`` as often as needed."""
 
     def __init__(self, options: Callable[[str | None, bool], Any], transcript: Path) -> None:
-        self._make_options = options  # (resume session id, continue?) -> ClaudeAgentOptions
+        self.make_options = options  # (resume session id, continue?) -> ClaudeAgentOptions
         self._transcript = transcript
         self._client: Any = None
         self._lock = asyncio.Lock()
         self.session_id: str | None = None
         self.turns = 0
         self.busy_since: float | None = None
+        self.on_busy: Callable[[], None] = lambda: None  # told when a turn starts or ends
 
     async def open(self, resume: str | None = None, continue_conversation: bool = False) -> None:
         from claude_agent_sdk import ClaudeSDKClient
 
-        self._client = ClaudeSDKClient(self._make_options(resume, continue_conversation))
+        self._client = ClaudeSDKClient(self.make_options(resume, continue_conversation))
         await self._client.connect()
         if resume:
             self.session_id = resume
@@ -80,6 +81,7 @@ class Session:
             self.turns += 1
             n = self.turns
             self.busy_since = time.time()
+            self.on_busy()
             append_event(self._transcript, {"type": "prompt", "turn": n, "text": text, "source": source})
             try:
                 return await asyncio.wait_for(self._run(n, text), timeout)
@@ -93,6 +95,7 @@ class Session:
                 raise
             finally:
                 self.busy_since = None
+                self.on_busy()
 
     async def _abort(self, n: int) -> None:
         """After a timeout: interrupt the CLI and drain the aborted turn's messages."""

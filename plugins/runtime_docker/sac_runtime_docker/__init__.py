@@ -77,7 +77,7 @@ class DockerRuntime(Runtime):
 
         cfg = self._cfg(agent)
         relaxed = list(engine.HARDENING) if cfg.relaxed else []
-        return engine.start(agent.name, cfg, launch, relaxed)
+        return engine.start(agent.name, agent.runtime_dir, cfg, launch, relaxed)
 
     def command(self, agent: Agent, instance: Instance, args: list[str], env_names: list[str]) -> list[str]:
         from . import engine

@@ -18,14 +18,18 @@ WORKDIR_IN_CONTAINER = "/work"
 HARDENING = ("no-new-privileges", "cap-drop ALL", "pids-limit")
 
 
-def container_name(agent: str) -> str:
-    return f"sac-{agent}"
+def container_name(agent: str, runtime_dir: Path) -> str:
+    """``sac-NAME-HASH``: the hash of the agent's runtime dir keeps two SAC_HOMEs on one
+    Docker host (two users, two test runs) from taking each other's containers."""
+    import hashlib
+
+    return f"sac-{agent}-{hashlib.sha256(str(runtime_dir).encode()).hexdigest()[:8]}"
 
 
-def run_argv(agent: str, cfg, launch: Launch, *, uid: int, gid: int) -> list[str]:
-    """``docker run`` for the agent's long-lived container (it only sleeps; the CLI is
-    started in it with ``docker exec``)."""
-    argv = ["docker", "run", "-d", "--name", container_name(agent), "--label", f"sac.agent={agent}",
+def run_argv(agent: str, name: str, cfg, launch: Launch, *, uid: int, gid: int) -> list[str]:
+    """``docker run`` for the agent's long-lived container ``name`` (it only sleeps; the
+    CLI is started in it with ``docker exec``)."""
+    argv = ["docker", "run", "-d", "--name", name, "--label", f"sac.agent={agent}",
             "--network", cfg.network, "--init", "--user", cfg.user or f"{uid}:{gid}",
             "-v", f"{launch.claude_cli}:{CLI_IN_CONTAINER}:ro",
             "-v", f"{launch.workdir}:{WORKDIR_IN_CONTAINER}:rw",
@@ -68,14 +72,15 @@ def fail(what: str, done: subprocess.CompletedProcess, hint: str) -> RuntimeErro
     return RuntimeError(f"{what}: {detail[-1] if detail else f'exit {done.returncode}'} ({hint})")
 
 
-def start(agent: str, cfg, launch: Launch, relaxed: list[str]) -> Instance:
-    docker("rm", "-f", container_name(agent))  # a leftover of a killed runner
-    done = docker(*run_argv(agent, cfg, launch, uid=os.getuid(), gid=os.getgid())[1:], timeout=120)
+def start(agent: str, runtime_dir: Path, cfg, launch: Launch, relaxed: list[str]) -> Instance:
+    name = container_name(agent, runtime_dir)
+    docker("rm", "-f", name)  # a leftover of a killed runner
+    done = docker(*run_argv(agent, name, cfg, launch, uid=os.getuid(), gid=os.getgid())[1:], timeout=120)
     if done.returncode != 0:
         hint = "build the image with `sac image build base --runtime docker`" if "No such image" in done.stderr \
             or "Unable to find image" in done.stderr else "see `docker info`; is dockerd running?"  # fmt: skip
         raise fail(f"docker could not start the container for {agent}", done, hint)
-    return Instance(runtime="docker", id=container_name(agent), cli=CLI_IN_CONTAINER, home=HOME_IN_CONTAINER,
+    return Instance(runtime="docker", id=name, cli=CLI_IN_CONTAINER, home=HOME_IN_CONTAINER,
                     workdir=WORKDIR_IN_CONTAINER, isolation="custom" if relaxed else "hardened",
                     relaxed=relaxed, data={"image": cfg.image})  # fmt: skip
 

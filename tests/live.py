@@ -1,0 +1,106 @@
+"""Helpers for tests that run real agents: the real claude CLI, the scripted model, a
+real runtime (local, or a real Docker Engine)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+SCRIPT = """\
+rules:
+  - match: "write the proof"
+    tools:
+      - name: Bash
+        input:
+          command: "echo \\"proof from HOME=$HOME\\" > proof.txt"
+          description: write a proof file
+    then: "I wrote proof.txt in the workdir."
+  - match: "please fail"
+    status: 500
+  - match: "please hang"
+    stall: 30
+"""
+
+
+def agent_spec(name: str, runtime: str, *, restart: str = "on-failure", interval: float = 60, extra: str = "") -> str:
+    return f"""\
+apiVersion: scitex-agent-container/v3
+kind: Agent
+metadata:
+  labels:
+    capabilities: [greeting, arithmetic]
+spec:
+  runtime: {runtime}
+  claude:
+    model: haiku
+    provider: {{name: scripted, script: script.yaml}}
+    allowed_tools: [Bash]
+  startup_prompts:
+    - "Reply with the string 'Hello! I am {name}' and nothing else."
+  health:
+    enabled: true
+    interval: {interval}
+  restart:
+    policy: {restart}
+    max_retries: 3
+    backoff: {{initial: 0.2, factor: 2, max: 1}}
+{extra}"""
+
+
+def make_agent(home: Path, name: str, runtime: str, **kw) -> Path:
+    folder = home / "agents" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "spec.yaml").write_text(agent_spec(name, runtime, **kw))
+    (folder / "script.yaml").write_text(SCRIPT)
+    return folder / "spec.yaml"
+
+
+def docker_ready() -> str | None:
+    """None if a Docker Engine answers, else why not."""
+    if shutil.which("docker") is None:
+        return "docker is not installed"
+    done = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True)
+    return None if done.returncode == 0 else f"no Docker Engine: {done.stderr.strip()[:200]}"
+
+
+def ensure_docker_image(sac) -> None:
+    if subprocess.run(["docker", "image", "inspect", "sac-base:latest"], capture_output=True).returncode == 0:
+        return
+    done = sac("image", "build", "base", "--runtime", "docker")
+    assert done.returncode == 0, done.stderr
+
+
+RUNTIMES = ["local", "docker"]
+
+
+def need_runtime(runtime: str, sac) -> None:
+    if runtime == "docker":
+        why = docker_ready()
+        if why:
+            pytest.skip(why)
+        ensure_docker_image(sac)
+
+
+def status(sac, name: str) -> dict:
+    done = sac("agents", "status", name, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def wait_for(predicate, timeout: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def transcript(home: Path, name: str) -> list[dict]:
+    path = home / "runtime" / name / "session.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

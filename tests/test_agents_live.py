@@ -1,0 +1,192 @@
+"""Agents end to end: the real claude CLI, driven by the scripted model, on local and on a
+real Docker Engine. Each test starts real runner processes and cleans up after itself."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import signal
+import subprocess
+import time
+
+import msgspec
+import pytest
+from live import RUNTIMES, make_agent, need_runtime, status, transcript, wait_for
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture
+def fleet(home, sac):
+    """Stops every agent the test started, whatever happened."""
+    yield home
+    runtime = home / "runtime"
+    names = [p.name for p in runtime.iterdir()] if runtime.is_dir() else []
+    if names:
+        sac("agents", "stop", *names)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_quickstart(fleet, sac, runtime):
+    need_runtime(runtime, sac)
+    home = fleet
+    for n in (1, 2):
+        make_agent(home, f"hello-agent-{n}", runtime)
+
+    done = sac("agents", "start", "hello-agent-1", "hello-agent-2")
+    assert done.returncode == 0, done.stderr
+    rows = {r["name"]: r for r in json.loads(sac("agents", "status", "--json", check=True).stdout)}
+    for n in (1, 2):
+        row = rows[f"hello-agent-{n}"]
+        assert (row["state"], row["runtime"]) == ("ready", runtime)
+        assert row["isolation"] == ("none" if runtime == "local" else "hardened")
+        texts = [e["text"] for e in transcript(home, f"hello-agent-{n}") if e["type"] == "text"]
+        assert texts == [f"Hello! I am hello-agent-{n}"]  # the startup prompt's reply
+
+    done = sac("agents", "send", "hello-agent-1", "What is 2+2?")
+    assert (done.returncode, done.stdout) == (0, "4\n")
+
+    done = sac("agents", "send", "hello-agent-1", "please write the proof")
+    assert (done.returncode, done.stdout) == (0, "I wrote proof.txt in the workdir.\n"), done.stderr
+    proof = (home / "runtime" / "hello-agent-1" / "work" / "proof.txt").read_text()
+    agent_home = "/home/agent" if runtime == "docker" else str(home / "runtime" / "hello-agent-1" / "home")
+    assert proof == f"proof from HOME={agent_home}\n"  # the tool ran where the runtime puts the agent
+
+    done = sac("agents", "tail", "hello-agent-1", "hello-agent-2", "--json", "-n", "0")
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {e["agent"] for e in events} == {"hello-agent-1", "hello-agent-2"}
+    kinds = [e["type"] for e in events if e["agent"] == "hello-agent-1"]
+    assert kinds.count("prompt") == 3 and "tool_use" in kinds and "tool_result" in kinds
+    assert "[2] < 4" in sac("agents", "tail", "hello-agent-1").stdout
+
+    recall = json.loads(sac("agents", "recall", "hello-agent-1", "--json", check=True).stdout)
+    assert recall["turns"] == 3 and recall["tools"] == {"Bash": 1} and recall["session_id"]
+    assert json.loads(sac("agents", "find", "arithmetic", "--json", check=True).stdout)[0]["state"] == "ready"
+
+    health = json.loads(sac("agents", "health", "hello-agent-1", "--json", check=True).stdout)
+    assert health["healthy"] is True and health["cli_alive"] is True
+
+    assert sac("agents", "stop", "hello-agent-1", "hello-agent-2").returncode == 0
+    assert status(sac, "hello-agent-1")["state"] == "stopped"
+    if runtime == "docker":
+        ps = subprocess.run(["docker", "ps", "-q", "--filter", "label=sac.agent=hello-agent-1"],
+                            capture_output=True, text=True)  # fmt: skip
+        assert ps.stdout.strip() == ""
+    done = sac("agents", "delete", "hello-agent-1", "hello-agent-2", "-y")
+    assert done.returncode == 0
+    assert not (home / "agents" / "hello-agent-1").exists() and not (home / "runtime" / "hello-agent-1").exists()
+
+
+def test_second_start_of_a_running_agent_says_so(fleet, sac):
+    make_agent(fleet, "a1", "local")
+    sac("agents", "start", "a1", check=True)
+    pid = status(sac, "a1")["pid"]
+    done = sac("agents", "start", "a1")
+    assert done.returncode == 0 and f"a1: already running (pid {pid})" in done.stderr
+    assert status(sac, "a1")["pid"] == pid
+
+
+def test_two_concurrent_starts_make_one_agent(fleet, sac):
+    make_agent(fleet, "c1", "local")
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: sac("agents", "start", "c1"), range(2)))
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    st = status(sac, "c1")
+    assert st["state"] == "ready"
+    runners = subprocess.run(["pgrep", "-f", "agents start --foreground .*c1/spec.yaml"], capture_output=True, text=True)
+    assert len(runners.stdout.split()) == 1, runners.stdout
+    assert [e["text"] for e in transcript(fleet, "c1") if e["type"] == "prompt"] == ["Reply with the string 'Hello! I am c1' and nothing else."]
+
+
+def test_kill_9_of_a_runner_is_reported_and_start_recovers(fleet, sac):
+    make_agent(fleet, "k1", "local")
+    sac("agents", "start", "k1", check=True)
+    before = status(sac, "k1")
+    os.killpg(before["pid"], signal.SIGKILL)  # the runner and its CLI, as a crash would
+    wait_for(lambda: status(sac, "k1")["state"] == "dead", what="status to say dead")
+    st = status(sac, "k1")
+    assert st["pid"] is None and "is gone" in st["last_error"]
+    assert "dead" in sac("agents", "status").stdout
+    done = sac("agents", "start", "k1")
+    assert done.returncode == 0, done.stderr
+    after = status(sac, "k1")
+    assert after["state"] == "ready" and after["pid"] != before["pid"]
+    assert sac("agents", "send", "k1", "What is 3*4?").stdout == "12\n"
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_dead_cli_or_container_is_restarted_and_the_session_resumed(fleet, sac, runtime):
+    need_runtime(runtime, sac)
+    make_agent(fleet, "r1", runtime, interval=0.5)
+    sac("agents", "start", "r1", check=True)
+    session = status(sac, "r1")["session_id"]
+    assert session
+    if runtime == "docker":
+        container = subprocess.run(["docker", "ps", "-q", "--filter", "label=sac.agent=r1"],
+                                   capture_output=True, text=True).stdout.split()  # fmt: skip
+        assert len(container) == 1
+        subprocess.run(["docker", "kill", container[0]], check=True, capture_output=True)
+    else:
+        os.kill(int((fleet / "runtime" / "r1" / "cli.pid").read_text()), signal.SIGKILL)
+    wait_for(lambda: status(sac, "r1")["restarts"] == 1 and status(sac, "r1")["state"] == "ready",
+             timeout=60, what="a restart")  # fmt: skip
+    st = status(sac, "r1")
+    assert st["session_id"] == session
+    done = sac("agents", "send", "r1", "What is 5+5?")
+    assert done.stdout == "10\n", done.stderr
+    assert status(sac, "r1")["session_id"] == session  # the conversation goes on
+    assert any(e["type"] == "restart" for e in transcript(fleet, "r1"))
+
+
+def test_restart_policy_never_leaves_the_agent_failed(fleet, sac):
+    make_agent(fleet, "n1", "local", restart="never", interval=0.5)
+    sac("agents", "start", "n1", check=True)
+    os.kill(int((fleet / "runtime" / "n1" / "cli.pid").read_text()), signal.SIGKILL)
+    wait_for(lambda: status(sac, "n1")["state"] == "failed", what="failed state")
+    assert "restart policy is never" in status(sac, "n1")["last_error"]
+
+
+def test_model_failures_reach_the_caller_and_the_agent_stays_up(fleet, sac):
+    make_agent(fleet, "m1", "local")
+    spec = fleet / "agents" / "m1" / "spec.yaml"
+    spec.write_text(spec.read_text().replace("    allowed_tools: [Bash]\n", "    allowed_tools: [Bash]\n    turn_timeout: 3\n"))
+    sac("agents", "start", "m1", check=True)
+
+    done = sac("agents", "send", "m1", "please fail")
+    assert done.returncode == 1
+    assert "sac: error: m1: HTTP 500 from the model API" in done.stderr
+
+    t0 = time.monotonic()
+    done = sac("agents", "send", "m1", "please hang")
+    assert done.returncode == 1 and "the turn took longer than 3 s and was interrupted" in done.stderr
+    assert time.monotonic() - t0 < 25
+
+    assert status(sac, "m1")["state"] == "ready"
+    done = sac("agents", "send", "m1", "What is 6*7?")
+    assert (done.returncode, done.stdout) == (0, "42\n"), done.stderr
+
+
+def test_stop_of_an_unknown_agent_is_a_clear_error(fleet, sac):
+    done = sac("agents", "stop", "ghost")
+    assert done.returncode == 2
+    assert "sac: error: agent 'ghost' has never been started here" in done.stderr
+    done = sac("agents", "send", "ghost", "hi")
+    assert done.returncode == 1 and "agent ghost is not running (state: never-started)" in done.stderr
+
+
+def test_state_files_are_never_half_written(fleet, sac):
+    make_agent(fleet, "w1", "local")
+    sac("agents", "start", "w1", check=True)
+    root = fleet / "runtime" / "w1"
+    stop = time.monotonic() + 3
+    reads = 0
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        sends = pool.submit(lambda: [sac("agents", "send", "w1", f"What is {i}+1?") for i in range(5)])
+        while time.monotonic() < stop or not sends.done():
+            for name in ("state.json", "heartbeat.json"):
+                msgspec.json.decode((root / name).read_bytes())  # never a partial file
+                reads += 1
+        assert [r.stdout for r in sends.result()] == [f"{i + 1}\n" for i in range(5)]
+    assert reads > 100
+    assert not list(root.glob(".*.tmp"))
