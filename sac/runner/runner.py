@@ -159,7 +159,7 @@ class Runner:
         if self.session is None:
             self.session = Session(self.options(wrapper, self.launch.workdir), self.dir.transcript)
             self.session.on_busy = self.beat
-        self.session._make_options = self.options(wrapper, self.launch.workdir)
+        self.session.make_options = self.options(wrapper, self.launch.workdir)
         mode = self.agent.spec.claude.session
         saved = self.state.session_id
         if not first or self.resume:
