@@ -16,9 +16,8 @@ $(VENV)/.installed: pyproject.toml hookspecs/pyproject.toml plugins/*/pyproject.
 
 dev: $(VENV)/.installed  ## .venv with every package installed editable
 
-demo: dev  ## check the bundled example agents on the best runtime here
-	SAC_AGENTS_PATH=$(CURDIR)/examples/agents $(VENV)/bin/sac plugins list
-	SAC_AGENTS_PATH=$(CURDIR)/examples/agents $(VENV)/bin/sac agents check hello-agent minimal-agent full-agent --runtime local || true
+demo: dev  ## two example agents, end to end, on the best runtime here, offline
+	bash examples/demo.sh
 
 test: dev  ## the whole suite (builds the pyz too)
 	$(PY) -m pytest
@@ -38,4 +37,4 @@ bench: dev  ## start-up times and pyz sizes, printed as numbers
 	$(PY) bench/startup.py
 
 clean:
-	rm -rf dist build/.cache .pytest_cache
+	rm -rf dist build/.cache .pytest_cache .demo

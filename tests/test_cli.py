@@ -68,7 +68,7 @@ def test_check_spec_errors_exit_2_all_problems_no_traceback(home, sac):
 def test_check_without_arguments_checks_every_agent_on_the_search_path(home, sac):
     done = sac("agents", "check", "--json", "--runtime", "local", env={"SAC_AGENTS_PATH": str(EXAMPLES)})
     names = [r["agent"] for r in json.loads(done.stdout)]
-    assert names == ["full-agent", "hello-agent", "minimal-agent"]
+    assert names == ["full-agent", "hello-agent", "minimal-agent", "offline-agent"]
 
 
 def test_usage_errors_exit_2_and_debug_shows_traceback(home, sac):
