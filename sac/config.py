@@ -59,8 +59,6 @@ def config_files() -> list[tuple[str, Path]]:
 
 def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
     """Resolve every setting. A broken config file is a SpecError naming file:line:col."""
-    from sac.spec.load import load_file
-
     values = dict(DEFAULTS)
     sources = dict.fromkeys(values, "default")
     files = []
@@ -68,6 +66,8 @@ def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
         if not path.is_file():
             continue
         files.append(path)
+        from sac.spec.load import load_file  # YAML is only imported when there is a file
+
         cfg = load_file(path, Config, empty=Config())
         for name, value in msgspec.structs.asdict(cfg).items():
             if value is not msgspec.UNSET:
