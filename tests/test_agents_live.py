@@ -190,3 +190,88 @@ def test_state_files_are_never_half_written(fleet, sac):
         assert [r.stdout for r in sends.result()] == [f"{i + 1}\n" for i in range(5)]
     assert reads > 100
     assert not list(root.glob(".*.tmp"))
+
+
+def test_control_socket_and_secrets_stay_private(fleet, sac):
+    import stat
+
+    make_agent(fleet, "p1", "local")
+    sac("agents", "start", "p1", check=True)
+    root = fleet / "runtime" / "p1"
+    assert stat.S_IMODE((root / "control.sock").stat().st_mode) == 0o600
+    assert stat.S_IMODE((root / "home").stat().st_mode) == 0o700
+    cli_pid = int((root / "cli.pid").read_text())
+    env = open(f"/proc/{cli_pid}/environ", "rb").read().decode(errors="replace")
+    secret = next(v.split("=", 1)[1] for v in env.split("\0") if v.startswith("ANTHROPIC_API_KEY="))
+    assert secret.startswith("sac-scripted-")
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                assert secret not in open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+            except OSError:
+                pass
+    for name in ("state.json", "heartbeat.json", "session.jsonl", "runner.log", "model.log", "claude-wrapper"):
+        assert secret not in (root / name).read_text(), name
+    assert secret not in sac("agents", "status", "--json").stdout + sac("agents", "tail", "p1", "--json").stdout
+
+
+def test_restart_command_resumes_the_session(fleet, sac):
+    make_agent(fleet, "s1", "local")
+    sac("agents", "start", "s1", check=True)
+    session = status(sac, "s1")["session_id"]
+    done = sac("agents", "restart", "s1")
+    assert done.returncode == 0, done.stderr
+    assert status(sac, "s1")["session_id"] == session
+    assert sac("agents", "send", "s1", "What is 9-2?").stdout == "7\n"
+    assert status(sac, "s1")["session_id"] == session
+
+
+def test_session_resume_by_id_and_fresh(fleet, sac):
+    make_agent(fleet, "f1", "local")
+    sac("agents", "start", "f1", check=True)
+    first = status(sac, "f1")["session_id"]
+    sac("agents", "stop", "f1", check=True)
+    sac("agents", "start", "f1", check=True)  # session: fresh (the default) starts a new one
+    second = status(sac, "f1")["session_id"]
+    assert second and second != first
+    sac("agents", "stop", "f1", check=True)
+    spec = fleet / "agents" / "f1" / "spec.yaml"
+    spec.write_text(spec.read_text().replace("    model: haiku\n", f"    model: haiku\n    session: resume {first}\n"))
+    sac("agents", "start", "f1", check=True)
+    assert status(sac, "f1")["session_id"] == first
+
+
+def test_escape_interrupts_the_running_turn(fleet, sac):
+    make_agent(fleet, "e1", "local")
+    sac("agents", "start", "e1", check=True)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        hanging = pool.submit(sac, "agents", "send", "e1", "please hang")
+        wait_for(lambda: status(sac, "e1")["state"] == "busy", what="the turn to start")
+        done = sac("agents", "send", "e1", "--key", "ESC")
+        assert (done.returncode, done.stdout) == (0, "interrupted\n")
+        result = hanging.result(timeout=30)
+    assert result.returncode == 1 and "interrupted" in result.stderr
+    assert sac("agents", "send", "e1", "What is 2*2?").stdout == "4\n"
+
+
+def test_sigterm_stops_gracefully(fleet, sac):
+    make_agent(fleet, "t1", "local")
+    sac("agents", "start", "t1", check=True)
+    pid = status(sac, "t1")["pid"]
+    os.kill(pid, signal.SIGTERM)
+    wait_for(lambda: status(sac, "t1")["state"] == "stopped", what="a graceful stop")
+    assert not (fleet / "runtime" / "t1" / "control.sock").exists()
+
+
+def test_foreground_runs_in_this_process_until_stopped(fleet, sac, home):
+    import sys
+
+    make_agent(fleet, "g1", "local")
+    proc = subprocess.Popen([sys.executable, "-m", "sac", "agents", "start", "--foreground", "g1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    wait_for(lambda: status(sac, "g1")["state"] == "ready", what="ready")
+    assert status(sac, "g1")["pid"] == proc.pid
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "startup: Hello! I am g1" in err
