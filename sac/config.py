@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from sac_hookspecs.spec import ProviderConfig
 
 from sac.paths import project_dir, sac_home
 
@@ -20,16 +21,25 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defa
     default_runtime: str | msgspec.UnsetType = msgspec.UNSET  # when a spec names none
     default_provider: str | msgspec.UnsetType = msgspec.UNSET  # when a spec names none
     agents_path: list[str] | msgspec.UnsetType = msgspec.UNSET  # extra agent directories
+    default_account: str | msgspec.UnsetType = msgspec.UNSET  # `sac accounts switch NAME`
+    credential_store: str | msgspec.UnsetType = msgspec.UNSET  # where accounts live
+    # per-provider overrides: base_url, model, small_model, auth_token_env, extra_headers
+    providers: dict[str, ProviderConfig] | msgspec.UnsetType = msgspec.UNSET
 
 
 #: Built-in defaults. ``default_runtime: None`` means the best runtime available here.
-DEFAULTS: dict[str, Any] = {"default_runtime": None, "default_provider": "anthropic", "agents_path": []}
+DEFAULTS: dict[str, Any] = {
+    "default_runtime": None, "default_provider": "anthropic", "agents_path": [], "default_account": None,
+    "credential_store": "file", "providers": {},
+}  # fmt: skip
 
 #: The environment variable of each setting. List settings split on os.pathsep.
 ENV = {
     "default_runtime": "SAC_RUNTIME",
     "default_provider": "SAC_PROVIDER",
     "agents_path": "SAC_AGENTS_PATH",
+    "default_account": "SAC_ACCOUNT",
+    "credential_store": "SAC_CREDENTIAL_STORE",
 }
 
 
@@ -49,7 +59,7 @@ class Settings:
         return self._sources[name]
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
-        return {k: {"value": v, "source": self._sources[k]} for k, v in self._values.items()}
+        return {k: {"value": msgspec.to_builtins(v), "source": self._sources[k]} for k, v in self._values.items()}
 
 
 def config_files() -> list[tuple[str, Path]]:
@@ -82,3 +92,19 @@ def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
             values[name], sources[name] = value, "command-line flag"
     return Settings(values, sources, files)
 
+
+
+def set_user_setting(name: str, value: Any) -> Path:
+    """Set one key of the user config.yaml (atomically; other keys kept, comments not)."""
+    import yaml
+
+    from sac.atomic import write_atomic
+
+    path = sac_home() / "config.yaml"
+    data = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    if value is None:
+        data.pop(name, None)
+    else:
+        data[name] = value
+    write_atomic(path, yaml.safe_dump(data, sort_keys=False).encode())
+    return path

@@ -194,13 +194,16 @@ def run_foreground(agent, plugins, settings, *, resume: bool = False, parent: st
     from sac.claude_cli import find_claude
     from sac.runner.runner import Runner
 
+    from sac.credentials import provider_context
+
     runtime = choose_runtime(agent, plugins, settings)
     provider = plugins.providers.get(provider_name(agent.spec, settings))
+    ctx = provider_context(agent, provider, settings, plugins)
     cli = find_claude()
     if cli is None:
         raise SacError("the claude CLI was not found", hint="set SAC_CLAUDE_CLI or use the full sac.pyz")
     os.environ["CLAUDE_AGENT_SDK_SKIP_VERSION_CHECK"] = "1"  # the wrapper is not the CLI
-    runner = Runner(agent, runtime, provider, claude_cli=str(cli), resume=resume, parent=parent, echo=echo)
+    runner = Runner(agent, runtime, provider, ctx, claude_cli=str(cli), resume=resume, parent=parent, echo=echo)
     return asyncio.run(runner.run())
 
 

@@ -53,8 +53,11 @@ def preflight(ref: str, plugins: Plugins, settings: Settings) -> Report:
         checks.append(CheckResult(name="runtime", ok=False, detail=e.message, fix=e.hint or "see `sac plugins list`"))
     report.provider = provider_name(agent.spec, settings)
     try:
+        from sac.credentials import provider_context
+
         provider = plugins.providers.get(report.provider)
-        checks += _safe(f"provider {provider.name}", provider.check, agent)
+        ctx = provider_context(agent, provider, settings, plugins)
+        checks += _safe(f"provider {provider.name}", lambda a: provider.check(a, ctx), agent)
     except SacError as e:
         checks.append(CheckResult(name="provider", ok=False, detail=e.message, fix=e.hint))
     for name, transport in plugins.transports.items():

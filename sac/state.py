@@ -53,6 +53,8 @@ class AgentState(msgspec.Struct, kw_only=True):
     last_error: str | None = None
     model_url: str | None = None  # the scripted model's address, when the provider is scripted
     parent: str | None = None  # the agent that asked for this one, when brokered
+    provider: str | None = None
+    account: str | None = None  # the stored credential the agent uses, for usage per account
 
 
 class Heartbeat(msgspec.Struct, kw_only=True):

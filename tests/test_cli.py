@@ -47,8 +47,8 @@ def test_check_json_and_failures_exit_1_with_a_fix(home, sac):
     [report] = json.loads(done.stdout)
     assert (report["agent"], report["ok"], report["runtime"], report["provider"]) == ("ds", False, "local", "deepseek")
     assert {
-        "name": "credentials", "ok": False, "detail": "$DEEPSEEK_API_KEY is not set",
-        "fix": "export DEEPSEEK_API_KEY=<your key> before starting the agent",
+        "name": "credentials", "ok": False, "detail": "no key: $DEEPSEEK_API_KEY (empty)",
+        "fix": "export DEEPSEEK_API_KEY=<your key>",
     } in report["checks"]  # fmt: skip
     done = sac("agents", "check", "ds", env={"DEEPSEEK_API_KEY": "sk-not-shown-anywhere"})
     assert done.returncode == 0

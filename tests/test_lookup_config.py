@@ -97,7 +97,8 @@ def test_a_broken_config_file_is_a_located_error(home):
         load_settings()
     assert info.value.problems[0].render() == (
         f"{home / 'config.yaml'}:2:1: defualt_provider: unknown field "
-        "(did you mean `default_provider`? allowed: default_runtime, default_provider, agents_path)"
+        "(did you mean `default_provider`? allowed: default_runtime, default_provider, agents_path, "
+        "default_account, credential_store, providers)"
     )
 
 

@@ -13,7 +13,7 @@ A third-party plugin depends on this package only (pluggy + msgspec)::
 """
 
 from .hookspecs import hookimpl, hookspec
-from .types import Agent, CheckResult, CredentialStore, Instance, Isolation, Launch, Provider, Runtime, Transport
+from .types import Agent, CheckResult, CredentialStore, Instance, Isolation, Launch, Provider, ProviderContext, Runtime, Transport
 
 __version__ = "0.1.0"
 
@@ -25,6 +25,7 @@ __all__ = [
     "Isolation",
     "Launch",
     "Provider",
+    "ProviderContext",
     "Runtime",
     "Transport",
     "hookimpl",

@@ -13,7 +13,7 @@ from typing import Callable, ClassVar, Literal
 
 import msgspec
 
-from .spec import AgentSpec, Mount, Spec
+from .spec import AgentSpec, Mount, ProviderConfig, Spec
 
 Isolation = Literal["hardened", "custom", "none"]
 
@@ -122,24 +122,39 @@ class Runtime:
         raise NotImplementedError(f"runtime {self.name!r} has no images to build")
 
 
+class ProviderContext(msgspec.Struct, kw_only=True):
+    """What sac resolved for a provider before calling it."""
+
+    options: ProviderConfig  # the spec's inline options over the config's `providers.NAME`
+    secret: str | None  # the key or token, from the account or the variable; None if absent
+    secret_source: str  # where sac looked, for messages: "$DEEPSEEK_API_KEY", "account 'work'"
+    home: str  # the agent's HOME on the host (for a credentials file, mode 0600)
+    account: str | None = None  # the stored credential used, when the secret comes from one
+
+
 class Provider:
-    """Where an agent's model runs: turns ``spec.claude.provider`` into the CLI's setup."""
+    """Where an agent's model runs: turns ``spec.claude.provider`` into the CLI's setup.
+
+    sac resolves the secret for the provider: from the credential store when the spec
+    names an account, else from the variable ``options.auth_token_env`` or ``key_env``.
+    """
 
     name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    key_env: ClassVar[str | None] = None  # the variable holding the key by default; None: no key
 
-    def check(self, agent: Agent) -> list[CheckResult]:
-        """Preflight: is the key there, is the base URL well formed, ... Never print
-        a secret in ``detail``: name the variable or account instead."""
+    def check(self, agent: Agent, ctx: ProviderContext) -> list[CheckResult]:
+        """Preflight: is the key there, is the base URL well formed, ... Never put the
+        secret in ``detail``: name ``ctx.secret_source`` instead."""
         return []
 
-    def environment(self, agent: Agent) -> dict[str, str]:
+    def environment(self, agent: Agent, ctx: ProviderContext) -> dict[str, str]:
         """The claude CLI's environment for this provider: ANTHROPIC_BASE_URL, the key or
-        token, model names, traffic settings. Called in the agent's runner process just
-        before the CLI starts; may start in-process helpers (the scripted provider
-        starts its model server here). Secrets returned here reach the CLI only through
-        its process environment."""
+        token, model names. Called in the agent's runner process just before the CLI
+        starts; may start in-process helpers (the scripted provider starts its model
+        server here) and may write files into ``ctx.home`` (mode 0600 for secrets).
+        Values returned here reach the CLI only through its process environment."""
         return {}
 
 
@@ -179,5 +194,6 @@ class CredentialStore:
 
 
 __all__ = [
-    "Agent", "CheckResult", "CredentialStore", "Instance", "Isolation", "Launch", "Provider", "Runtime", "Transport",
+    "Agent", "CheckResult", "CredentialStore", "Instance", "Isolation", "Launch", "Provider", "ProviderContext",
+    "Runtime", "Transport",
 ]  # fmt: skip

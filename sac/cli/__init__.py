@@ -14,6 +14,7 @@ import sac
 
 #: Built-in command groups: name -> (module, attribute, one-line help for `sac --help`).
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "accounts": ("sac.cli.accounts", "accounts", "Stored credentials: list, save, delete, switch, status."),
     "agents": ("sac.cli.agents", "agents", "Check, start, stop and talk to agents."),
     "config": ("sac.cli.config", "config", "Show settings and where each comes from."),
     "image": ("sac.cli.image", "image", "Build and manage agent images."),

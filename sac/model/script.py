@@ -59,6 +59,7 @@ class Answer(msgspec.Struct, kw_only=True):
     status: int | None = None
     stall: float | None = None
     delay: float = 0.0
+    prompt: str = ""  # the prompt this answers
 
 
 def load_script(path: Path) -> Script:
@@ -123,8 +124,9 @@ def answer(script: Script, prompt: str) -> Answer:
             continue
         tools = [ToolCall(name=t.name, input=_fill(t.input, prompt, groups)) for t in rule.tools]
         text = _fill(rule.reply, prompt, groups) if rule.reply is not None else ("" if tools else _builtin(prompt))
-        return Answer(text=text, tools=tools, rule=i, status=rule.status, stall=rule.stall, delay=rule.delay)
-    return Answer(text=_builtin(prompt))
+        return Answer(text=text, tools=tools, rule=i, status=rule.status, stall=rule.stall, delay=rule.delay,
+                      prompt=prompt)  # fmt: skip
+    return Answer(text=_builtin(prompt), prompt=prompt)
 
 
 def continuation(script: Script, rule: int, prompt: str) -> Answer:
@@ -132,5 +134,5 @@ def continuation(script: Script, rule: int, prompt: str) -> Answer:
     if 0 <= rule < len(script.rules):
         r = script.rules[rule]
         groups = re.search(r.regex, prompt).groups() if r.regex and re.search(r.regex, prompt) else ()
-        return Answer(text=_fill(r.then, prompt, groups), rule=rule, delay=r.delay)
-    return Answer(text="Done.")
+        return Answer(text=_fill(r.then, prompt, groups), rule=rule, delay=r.delay, prompt=prompt)
+    return Answer(text="Done.", prompt=prompt)

@@ -202,7 +202,7 @@ class ModelServer(ThreadingHTTPServer):
                 "tools": [t.name for t in ans.tools],
                 "x-api-key": _mask(handler.headers.get("x-api-key")),
                 "authorization": _mask(handler.headers.get("authorization")),
-                "prompt": _text_of((body.get("messages") or [{}])[-1].get("content")),
+                "prompt": ans.prompt,
             }  # fmt: skip
             with open(self.log, "a") as f:
                 f.write(json.dumps(entry) + "\n")

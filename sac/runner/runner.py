@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sac_hookspecs import Agent, Instance, Launch, Provider, Runtime
+from sac_hookspecs import Agent, Instance, Launch, Provider, ProviderContext, Runtime
 from sac_hookspecs.spec import Backoff
 
 from sac.atomic import write_atomic
@@ -57,9 +57,9 @@ def backoff_delay(backoff: float | Backoff, attempt: int) -> float:
 
 
 class Runner:
-    def __init__(self, agent: Agent, runtime: Runtime, provider: Provider, *, claude_cli: str,
-                 resume: bool = False, parent: str | None = None, echo: Any = None) -> None:  # fmt: skip
-        self.agent, self.runtime, self.provider = agent, runtime, provider
+    def __init__(self, agent: Agent, runtime: Runtime, provider: Provider, provider_ctx: ProviderContext, *,
+                 claude_cli: str, resume: bool = False, parent: str | None = None, echo: Any = None) -> None:  # fmt: skip
+        self.agent, self.runtime, self.provider, self.provider_ctx = agent, runtime, provider, provider_ctx
         self.dir = AgentDir(agent.name, agent.runtime_dir)
         self.claude_cli = claude_cli
         self.resume = resume  # a restart of the agent: resume its session whatever the spec says
@@ -310,7 +310,8 @@ class Runner:
         self.state = AgentState(
             name=self.agent.name, state="starting", pid=me, pid_start=process_start(me) or 0,
             spec_path=str(self.agent.spec_path), runtime=self.runtime.name, isolation=self.runtime.isolation,
-            started_at=time.time(), parent=self.parent,
+            started_at=time.time(), parent=self.parent, provider=self.provider.name,
+            account=self.provider_ctx.account,
             session_id=previous.session_id if previous else None,
             restarts=previous.restarts if previous and self.resume else 0,
             turns=previous.turns if previous else 0, cost_usd=previous.cost_usd if previous else 0.0,
@@ -326,7 +327,8 @@ class Runner:
         server = None
         try:
             self.launch = self.prepare()
-            self.env = {**BASE_ENV, **await asyncio.to_thread(self.provider.environment, self.agent)}
+            provided = await asyncio.to_thread(self.provider.environment, self.agent, self.provider_ctx)
+            self.env = {**BASE_ENV, **provided}
             self.set(model_url=self.env.get("ANTHROPIC_BASE_URL") if self.provider.name == "scripted" else None)
             await self.open_session(first=True)
             server = await control.serve(self.dir.socket, self.handle)

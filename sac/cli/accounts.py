@@ -1,0 +1,141 @@
+"""``sac accounts ...``: stored credentials, the default account, usage per account.
+
+A secret is never an argument (argv is visible to every user of the host): ``save``
+reads it from a variable, standard input, or your Claude login file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from sac.cli import context
+from sac.cli.output import echo_json, table
+from sac.errors import SacError, UsageError
+
+
+@click.group()
+def accounts() -> None:
+    """Stored credentials: list, save, delete, switch, status."""
+
+
+def _store(name: str | None):
+    settings = context.settings()
+    return context.plugins().credential_stores.get(name or settings.credential_store), settings
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_(as_json: bool) -> None:
+    """Accounts in every credential store (names only), and which is the default."""
+    plugins, settings = context.plugins(), context.settings()
+    rows = []
+    for store_name, store in plugins.credential_stores.items():
+        try:
+            keys = store.list()
+        except NotImplementedError:
+            keys = []
+        rows += [{"name": k, "store": store_name, "default": k == settings.default_account} for k in keys]
+    if as_json:
+        echo_json(rows)
+    elif rows:
+        click.echo(table(("ACCOUNT", "STORE", "DEFAULT"), [(r["name"], r["store"], "*" if r["default"] else "")
+                                                         for r in rows]))  # fmt: skip
+    else:
+        click.echo("no accounts: `sac accounts save NAME --from-env VAR` stores one")
+
+
+@accounts.command("save")
+@click.argument("name")
+@click.option("--from-env", "var", metavar="VAR", help="Read the secret from this environment variable.")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the secret from standard input.")
+@click.option("--login", is_flag=True, help="Store your Claude login (~/.claude/.credentials.json).")
+@click.option("--store", help="The credential store (default: the credential_store setting, `file`).")
+def save(name: str, var: str | None, from_stdin: bool, login: bool, store: str | None) -> None:
+    """Store a secret under NAME (0600, written atomically)."""
+    from sac.names import check_name
+
+    check_name(name, "account name")
+    if sum(map(bool, (var, from_stdin, login))) != 1:
+        raise UsageError("give exactly one of --from-env VAR, --stdin or --login")
+    if var:
+        value = os.environ.get(var, "")
+        where = f"${var}"
+    elif from_stdin:
+        value = sys.stdin.read().strip()
+        where = "standard input"
+    else:
+        path = Path("~/.claude/.credentials.json").expanduser()
+        if not path.is_file():
+            raise SacError(f"no Claude login at {path}", hint="run `claude /login` first")
+        value, where = path.read_text(), str(path)
+    if not value.strip():
+        raise UsageError(f"the secret from {where} is empty; nothing saved")
+    s, _ = _store(store)
+    if not s.writable:
+        raise UsageError(f"the {s.name} store is read-only")
+    s.put(name, value)
+    click.echo(f"saved account {name!r} in the {s.name} store (from {where})")
+
+
+@accounts.command("delete")
+@click.argument("name")
+@click.option("--store", help="The credential store (default: the credential_store setting).")
+def delete(name: str, store: str | None) -> None:
+    """Forget a stored account."""
+    s, settings = _store(store)
+    if not s.delete(name):
+        raise UsageError(f"no account {name!r} in the {s.name} store", hint="`sac accounts list`")
+    if settings.default_account == name:
+        from sac.config import set_user_setting
+
+        set_user_setting("default_account", None)
+    click.echo(f"deleted account {name!r}")
+
+
+@accounts.command("switch")
+@click.argument("name")
+def switch(name: str) -> None:
+    """Make NAME the default account (for agents whose spec names none)."""
+    from sac.config import set_user_setting
+    from sac.credentials import account_ref
+
+    settings = context.settings()
+    store_name, key = account_ref(name, settings)
+    store = context.plugins().credential_stores.get(store_name)
+    if store.get(key) is None:
+        raise UsageError(f"no account {key!r} in the {store_name} store", hint="`sac accounts save` it first")
+    path = set_user_setting("default_account", name)
+    click.echo(f"default account: {name} (in {path})")
+
+
+@accounts.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """Usage per account and per agent: turns, tokens and cost the runners recorded."""
+    from sac.state import AgentDir
+    from sac.paths import sac_home
+
+    per_account: dict[str, dict] = {}
+    root = sac_home() / "runtime"
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        st = AgentDir(d.name, d).read_state()
+        if st is None:
+            continue
+        key = st.account or f"({st.provider or 'default'} key)"
+        acc = per_account.setdefault(key, {"account": st.account, "agents": [], "turns": 0, "input_tokens": 0,
+                                           "output_tokens": 0, "cost_usd": 0.0})  # fmt: skip
+        acc["agents"].append(st.name)
+        acc["turns"] += st.turns
+        acc["input_tokens"] += st.input_tokens
+        acc["output_tokens"] += st.output_tokens
+        acc["cost_usd"] += st.cost_usd
+    if as_json:
+        echo_json(per_account)
+        return
+    click.echo(table(("ACCOUNT", "AGENTS", "TURNS", "TOKENS IN", "TOKENS OUT", "COST"),
+                     [(k, ",".join(v["agents"]), v["turns"], v["input_tokens"], v["output_tokens"],
+                       f"${v['cost_usd']:.4f}") for k, v in per_account.items()]))  # fmt: skip

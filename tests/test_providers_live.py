@@ -1,0 +1,135 @@
+"""Providers end to end: the scripted model stands in for each vendor's endpoint, and the
+real claude CLI inside Docker must send it the right auth header and model name. The
+secret must appear nowhere but in the CLI's environment."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+from live import need_runtime, status, transcript
+
+from sac.model.script import Script
+from sac.model.server import ModelServer
+
+pytestmark = pytest.mark.live
+
+SECRET = "sk-test-provider-secret-7q4z"
+
+# provider in the spec, config override, the variable with the key, expected model, header
+CASES = {
+    "deepseek": ({"deepseek": {}}, "DEEPSEEK_API_KEY", "deepseek-v4-pro", "x-api-key"),
+    "mimo": ({"mimo": {}}, "MIMO_API_KEY", "mimo-v2.5-pro", "authorization"),
+    "xiaomi": ({"xiaomi": {"model": "mimo-custom"}}, "MIMO_API_KEY", "mimo-custom", "authorization"),
+    "litellm": ({"litellm": {"model": "local-llama"}}, "LITELLM_API_KEY", "local-llama", "authorization"),
+    "gateway": ({}, "GW_TOKEN", "gw-model", "authorization"),
+}
+
+
+@pytest.fixture
+def vendor(tmp_path):
+    server = ModelServer(Script(), log=tmp_path / "vendor.log").start()
+    yield server
+    server.stop()
+
+
+def requests(server: ModelServer) -> list[dict]:
+    return [json.loads(line) for line in server.log.read_text().splitlines()]
+
+
+def write(home, name: str, provider_yaml: str, runtime: str = "docker", extra: str = "") -> None:
+    folder = home / "agents" / name
+    folder.mkdir(parents=True)
+    (folder / "spec.yaml").write_text(f"""\
+apiVersion: scitex-agent-container/v3
+kind: Agent
+spec:
+  runtime: {runtime}
+  claude:
+    model: sonnet
+    provider: {provider_yaml}
+{extra}""")
+
+
+def assert_secret_nowhere(home, sac, name: str, secret: str) -> None:
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        assert secret not in cmdline, f"pid {pid}: {cmdline!r}"
+    root = home / "runtime" / name
+    for path in root.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".jsonl", ".log", "") and "home" not in path.parts:
+            assert secret not in path.read_text(errors="replace"), path
+    outputs = [sac("agents", "status", "--json"), sac("agents", "tail", name, "--json"), sac("accounts", "status")]
+    assert all(secret not in o.stdout + o.stderr for o in outputs)
+
+
+@pytest.mark.parametrize("provider", list(CASES))
+def test_vendor_gets_its_header_and_model_from_the_cli_in_docker(home, sac, vendor, provider):
+    need_runtime("docker", sac)
+    overrides, var, model, header = CASES[provider]
+    providers = {name: {**cfg, "base_url": vendor.url} for name, cfg in overrides.items()}
+    (home / "config.yaml").write_text(yaml.safe_dump({"providers": providers}))
+    inline = provider if provider != "gateway" else f"{{base_url: '{vendor.url}', auth_token_env: GW_TOKEN, model: gw-model}}"
+    write(home, "v1", inline)
+    try:
+        done = sac("agents", "start", "v1", env={var: SECRET})
+        assert done.returncode == 0, done.stderr
+        assert sac("agents", "send", "v1", "What is 2+2?").stdout == "4\n"
+        sent = [r for r in requests(vendor) if r["prompt"] == "What is 2+2?"]
+        assert sent, requests(vendor)
+        assert sent[-1]["model"] == model
+        want = "...7q4z" if header == "x-api-key" else "Bearer ...7q4z"
+        assert sent[-1][header] == want
+        other = "authorization" if header == "x-api-key" else "x-api-key"
+        assert sent[-1][other] is None
+        assert status(sac, "v1")["runtime"] == "docker"
+        assert_secret_nowhere(home, sac, "v1", SECRET)
+    finally:
+        sac("agents", "stop", "v1")
+
+
+def test_anthropic_with_a_stored_account(home, sac, vendor):
+    need_runtime("docker", sac)
+    (home / "config.yaml").write_text(yaml.safe_dump({"providers": {"anthropic": {"base_url": vendor.url}}}))
+    done = sac("accounts", "save", "work", "--from-env", "K", env={"K": SECRET})
+    assert done.returncode == 0 and SECRET not in done.stdout
+    write(home, "a1", "anthropic")
+    spec = home / "agents" / "a1" / "spec.yaml"
+    spec.write_text(spec.read_text().replace("    model: sonnet\n", "    model: haiku\n    account: work\n"))
+    env = {k: "" for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")}
+    try:
+        assert sac("agents", "start", "a1", env=env).returncode == 0
+        assert sac("agents", "send", "a1", "What is 2+2?", env=env).stdout == "4\n"
+        sent = [r for r in requests(vendor) if r["prompt"] == "What is 2+2?"][-1]
+        assert sent["model"].startswith("claude-haiku") and sent["x-api-key"] == "...7q4z"
+        usage = json.loads(sac("accounts", "status", "--json").stdout)
+        assert usage["work"]["agents"] == ["a1"] and usage["work"]["turns"] == 1 and usage["work"]["input_tokens"] > 0
+        assert_secret_nowhere(home, sac, "a1", SECRET)
+    finally:
+        sac("agents", "stop", "a1")
+
+
+def test_missing_key_message_names_the_variable(home, sac, monkeypatch):
+    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    write(home, "nokey", "deepseek", runtime="local")
+    for env in ({}, {"DEEPSEEK_API_KEY": ""}):
+        done = sac("agents", "start", "nokey", env=env)
+        assert done.returncode == 1
+        assert "agent nokey cannot start" in done.stderr and "$DEEPSEEK_API_KEY" in done.stderr
+        assert "fix: export DEEPSEEK_API_KEY=<your key>" in done.stderr
+        assert not (home / "runtime" / "nokey" / "state.json").exists()  # no runner was spawned
+    assert transcript(home, "nokey") == []
+
+
+def test_unknown_account_is_a_clear_error(home, sac):
+    write(home, "acc", "deepseek", runtime="local")
+    spec = home / "agents" / "acc" / "spec.yaml"
+    spec.write_text(spec.read_text().replace("    model: sonnet\n", "    model: sonnet\n    account: nobody\n"))
+    done = sac("agents", "start", "acc")
+    assert done.returncode == 1
+    assert "no key: account 'nobody' in the file store (not found)" in done.stderr
