@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "agents": ("sac.cli.agents", "agents", "Check, start, stop and talk to agents."),
     "config": ("sac.cli.config", "config", "Show settings and where each comes from."),
     "image": ("sac.cli.image", "image", "Build and manage agent images."),
+    "listen": ("sac.cli.listen", "listen", "The per-host HTTP control plane (bearer token, loopback)."),
     "model": ("sac.cli.model", "model", "The built-in scripted model (offline, for dry runs and tests)."),
     "plugins": ("sac.cli.plugins", "plugins", "List plugins and what they registered."),
     "spec": ("sac.cli.spec", "spec", "The spec.yaml schema and validation."),

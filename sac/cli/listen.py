@@ -1,0 +1,108 @@
+"""``sac listen``: the per-host control plane."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import click
+
+from sac.cli.output import echo_json
+from sac.errors import SacError
+
+
+@click.group(invoke_without_command=True)
+@click.option("--bind", default="127.0.0.1:7878", show_default=True, help="HOST:PORT to listen on.")
+@click.option("--allow-non-loopback", is_flag=True, help="Allow a non-loopback --bind (behind a firewall you trust).")
+@click.pass_context
+def listen(ctx: click.Context, bind: str, allow_non_loopback: bool) -> None:
+    """Serve the control plane: agents' status, send, card, tail, start, stop over HTTP.
+
+    Every route but /v1/health needs the bearer token in $SAC_HOME/listen/token (0600,
+    made on first start). One control plane per host. API: GET /v1/openapi.json.
+    """
+    if ctx.invoked_subcommand:
+        return
+    from sac.listen.server import parse_bind, serve
+
+    host, port = parse_bind(bind, allow_non_loopback)
+    serve(host, port, echo=lambda line: click.echo(line, err=True))
+
+
+@listen.command("status")
+@click.option("--json", "as_json", is_flag=True)
+def status(as_json: bool) -> None:
+    """Whether the control plane runs, its pid and URL (exit 1 if it does not)."""
+    from sac.listen.server import running
+
+    info = running()
+    if as_json:
+        echo_json(info or {})
+    else:
+        click.echo(f"running: pid {info['pid']}, {info['url']}" if info else "not running")
+    raise SystemExit(0 if info else 1)
+
+
+def _stop(timeout: float = 10.0) -> dict | None:
+    from sac.listen.server import running
+
+    info = running()
+    if not info:
+        return None
+    os.kill(info["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running():
+        time.sleep(0.05)
+    if running():
+        os.kill(info["pid"], signal.SIGKILL)
+        time.sleep(0.2)
+    return info
+
+
+@listen.command("stop")
+def stop() -> None:
+    """Stop the running control plane."""
+    info = _stop()
+    click.echo(f"stopped (pid {info['pid']})" if info else "not running")
+
+
+@listen.command("restart")
+@click.option("--bind", help="HOST:PORT (default: where it ran, else 127.0.0.1:7878).")
+@click.option("--allow-non-loopback", is_flag=True)
+def restart(bind: str | None, allow_non_loopback: bool) -> None:
+    """Stop the control plane (if it runs) and start it again, detached."""
+    from sac.lifecycle import self_command
+    from sac.listen.server import listen_dir, parse_bind, running
+
+    old = _stop()
+    if bind is None:
+        bind = old["url"].split("//", 1)[1].replace("[", "").replace("]", "") if old else "127.0.0.1:7878"
+    parse_bind(bind, allow_non_loopback)  # refuse before spawning
+    args = [*self_command(), "listen", "--bind", bind] + (["--allow-non-loopback"] if allow_non_loopback else [])
+    listen_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(listen_dir() / "listen.log", "ab") as log:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        info = running()
+        if info and _healthy(info["url"]):
+            click.echo(json.dumps(info))
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise SacError("the control plane did not come up", hint=f"see {listen_dir() / 'listen.log'}")
+
+
+def _healthy(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/v1/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False

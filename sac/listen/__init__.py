@@ -1,0 +1,1 @@
+"""``sac listen``: the per-host HTTP control plane (bearer token, loopback by default)."""

@@ -1,0 +1,341 @@
+"""The per-host control plane: a small ASGI app over msgspec, served by granian.
+
+Every route lives under ``/v1/``. ``/v1/health`` is public; every other route needs
+``Authorization: Bearer <token>`` (401 without, 403 with a wrong one; compared in
+constant time). Bodies are msgspec-typed JSON, at most 1 MiB; a bad body is a 400 that
+lists every problem. The OpenAPI document at ``/v1/openapi.json`` is generated from the
+same route table and Structs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+import sac
+from sac.lifecycle import Status
+from sac.runner.session import TurnResult
+
+MAX_BODY = 1024 * 1024
+
+
+# -- bodies -------------------------------------------------------------------------------
+
+
+class SendRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    text: str
+    timeout: float | None = None  # seconds; default: the agent's spec.claude.turn_timeout
+
+
+class StartRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    parent: str | None = None  # the agent asking for this one (recorded as lineage)
+
+
+class Health(msgspec.Struct, kw_only=True):
+    ok: bool
+    version: str
+
+
+class Error(msgspec.Struct, kw_only=True, omit_defaults=True):
+    error: str
+    problems: list[str] = msgspec.field(default_factory=list)
+
+
+class Done(msgspec.Struct, kw_only=True, omit_defaults=True):
+    ok: bool
+    message: str = ""
+    status: Status | None = None
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, error: str, problems: list[str] | None = None) -> None:
+        self.status, self.body = status, Error(error=error, problems=problems or [])
+
+
+# -- routes -------------------------------------------------------------------------------
+
+
+@dataclass
+class Route:
+    method: str
+    path: str  # with {name} placeholders
+    handler: Callable[..., Awaitable[Any]]
+    summary: str
+    response: Any
+    body: Any = None
+    public: bool = False
+
+    def __post_init__(self) -> None:
+        self.regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path) + "$")
+
+
+class Request:
+    def __init__(self, scope: dict, receive: Callable, params: dict[str, str]) -> None:
+        self.scope, self.receive, self.params = scope, receive, params
+        self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        self.query = dict(p.split("=", 1) if "=" in p else (p, "") for p in scope.get("query_string", b"").decode().split("&") if p)
+
+    async def body(self, type_: Any) -> Any:
+        if not self.headers.get("content-type", "").split(";")[0].strip() == "application/json":
+            raise HttpError(415, "send a JSON body with Content-Type: application/json")
+        if int(self.headers.get("content-length") or 0) > MAX_BODY:
+            raise HttpError(413, f"the body is larger than {MAX_BODY} bytes")
+        chunks, size = [], 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise HttpError(400, "the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise HttpError(413, f"the body is larger than {MAX_BODY} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        raw = b"".join(chunks) or b"{}"
+        try:
+            return msgspec.json.decode(raw, type=type_)
+        except msgspec.ValidationError as first:
+            raise HttpError(400, "invalid request body", _problems(raw, type_, first)) from None
+        except msgspec.DecodeError as e:
+            raise HttpError(400, f"malformed JSON: {e}") from None
+
+
+def _problems(raw: bytes, type_: Any, first: Exception) -> list[str]:
+    """Every problem of a well-formed body (JSON is YAML to sac's validator), not only the first."""
+    from sac.spec.errors import SpecError
+    from sac.spec.load import load_text
+
+    try:
+        load_text(raw, "body", type_)
+    except SpecError as e:
+        return [p.render() for p in e.problems]
+    return [str(first)]
+
+
+def _agent_exists(name: str) -> None:
+    from sac.names import check_name
+    from sac.state import AgentDir
+
+    try:
+        check_name(name)
+    except Exception as e:  # noqa: BLE001 - a bad name is a 400
+        raise HttpError(400, str(e)) from None
+    if not AgentDir(name).root.exists() and not _spec_of(name):
+        raise HttpError(404, f"no agent {name!r} on this host")
+
+
+def _spec_of(name: str):
+    from sac.config import load_settings
+    from sac.errors import SacError
+    from sac.lookup import resolve
+
+    try:
+        return resolve(name, load_settings())[1]
+    except SacError:
+        return None
+
+
+async def health(req: Request) -> Health:
+    return Health(ok=True, version=sac.__version__)
+
+
+async def list_agents(req: Request) -> list[Status]:
+    from sac.config import load_settings
+    from sac.lifecycle import known_agents, status
+    from sac.lookup import discover
+
+    def run() -> list[Status]:
+        specs = dict(discover(load_settings()))
+        return [status(n, str(specs[n]) if n in specs else None) for n in known_agents(specs)]
+
+    return await asyncio.to_thread(run)
+
+
+async def get_agent(req: Request) -> Status:
+    from sac.lifecycle import status
+
+    name = req.params["name"]
+    _agent_exists(name)
+    return await asyncio.to_thread(status, name)
+
+
+async def send(req: Request) -> TurnResult:
+    from sac.errors import SacError
+    from sac.runner import control
+    from sac.state import AgentDir
+
+    name = req.params["name"]
+    _agent_exists(name)
+    body: SendRequest = await req.body(SendRequest)
+    if not body.text.strip():
+        raise HttpError(400, "invalid request body", ["text: the prompt is empty"])
+    request: dict[str, Any] = {"op": "send", "text": body.text, "source": "listen"}
+    if body.timeout:
+        request["timeout"] = body.timeout
+    try:
+        answer = await asyncio.to_thread(control.call, AgentDir(name).socket, request, None)
+    except control.NotRunning:
+        raise HttpError(409, f"agent {name} is not running") from None
+    except SacError as e:
+        raise HttpError(502, e.message) from None
+    result = msgspec.convert(answer, TurnResult)
+    if not result.ok:
+        code = 504 if "took longer" in (result.error or "") else 502
+        raise HttpError(code, result.error or "the turn failed")
+    return result
+
+
+async def card(req: Request) -> dict:
+    from sac.card import agent_card
+
+    name = req.params["name"]
+    _agent_exists(name)
+    return await asyncio.to_thread(agent_card, name)
+
+
+async def tail(req: Request) -> list[dict]:
+    from sac.state import AgentDir
+    from sac.transcript import read_events
+
+    name = req.params["name"]
+    _agent_exists(name)
+    try:
+        n = int(req.query.get("n", "50"))
+    except ValueError:
+        raise HttpError(400, "n must be an integer") from None
+    events, _ = await asyncio.to_thread(read_events, AgentDir(name).transcript, 0)
+    return events[-n:] if n > 0 else events
+
+
+async def start(req: Request) -> Done:
+    from sac import lifecycle
+    from sac.agent import load_agent
+    from sac.config import load_settings
+    from sac.errors import SacError
+    from sac.plugins import get_plugins
+
+    name = req.params["name"]
+    body: StartRequest = await req.body(StartRequest)
+
+    def run() -> Done:
+        plugins, settings = get_plugins(), load_settings()
+        agent = load_agent(name, plugins, settings)
+        current = lifecycle.status(agent.name)
+        if current.state in ("ready", "busy", "starting"):
+            return Done(ok=True, message="already running", status=current)
+        lifecycle.preflight_or_raise(agent, plugins, settings)
+        proc = lifecycle.spawn_runner(agent.name, agent.spec_path, resume=False, parent=body.parent)
+        st = lifecycle.wait_ready(agent.name, proc, 180)
+        return Done(ok=st.state != "failed", message=st.state, status=st)
+
+    try:
+        return await asyncio.to_thread(run)
+    except SacError as e:
+        raise HttpError(404 if e.exit_code == 2 and "not found" in e.message else 422, e.render()) from None
+
+
+async def stop(req: Request) -> Done:
+    from sac import lifecycle
+    from sac.errors import SacError
+    from sac.plugins import get_plugins
+
+    name = req.params["name"]
+    _agent_exists(name)
+    try:
+        what = await asyncio.to_thread(lifecycle.stop_and_clean, name, get_plugins)
+    except SacError as e:
+        raise HttpError(404 if e.exit_code == 2 else 500, e.message) from None
+    return Done(ok=True, message=what)
+
+
+async def openapi(req: Request) -> dict:
+    from sac.listen.openapi import document
+
+    return document(ROUTES)
+
+
+ROUTES = [
+    Route("GET", "/v1/health", health, "Liveness of the control plane (public)", Health, public=True),
+    Route("GET", "/v1/openapi.json", openapi, "This API as OpenAPI 3.1", dict),
+    Route("GET", "/v1/agents", list_agents, "The fleet and its status", list[Status]),
+    Route("GET", "/v1/agents/{name}", get_agent, "One agent's status", Status),
+    Route("POST", "/v1/agents/{name}/send", send, "Send a prompt; the reply when the turn ends", TurnResult,
+          body=SendRequest),  # fmt: skip
+    Route("GET", "/v1/agents/{name}/card", card, "The agent's card (A2A)", dict),
+    Route("GET", "/v1/agents/{name}/tail", tail, "The last n transcript events (?n=50; 0: all)", list[dict]),
+    Route("POST", "/v1/agents/{name}/start", start, "Start the agent (the broker for agents in containers)", Done,
+          body=StartRequest),  # fmt: skip
+    Route("POST", "/v1/agents/{name}/stop", stop, "Stop the agent", Done),
+]
+
+
+class ListenApp:
+    """The ASGI application. ``token`` is the bearer token every non-public route needs."""
+
+    def __init__(self, token: str, routes: list[Route] = ROUTES) -> None:
+        self.token = token.encode()
+        self.routes = routes
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        status, body = await self.dispatch(scope, receive)
+        data = msgspec.json.encode(body)
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", b'Bearer realm="sac"'))
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": data})
+        except Exception:  # noqa: BLE001 - the client went away; nothing to tell it
+            pass
+
+    async def dispatch(self, scope: dict, receive: Callable) -> tuple[int, Any]:
+        path, method = scope["path"], scope["method"]
+        allowed = []
+        for route in self.routes:
+            m = route.regex.match(path)
+            if not m:
+                continue
+            if route.method != method:
+                allowed.append(route.method)
+                continue
+            req = Request(scope, receive, m.groupdict())
+            try:
+                if not route.public:
+                    self.authorize(req)
+                return 200, await route.handler(req)
+            except HttpError as e:
+                return e.status, e.body
+            except Exception as e:  # noqa: BLE001 - a bug must not take the control plane down
+                return 500, Error(error=f"internal error: {type(e).__name__}: {e}")
+        if allowed:
+            return 405, Error(error=f"{method} is not allowed here (allowed: {', '.join(allowed)})")
+        return 404, Error(error=f"no route {path}; see /v1/openapi.json")
+
+    def authorize(self, req: Request) -> None:
+        header = req.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise HttpError(401, "missing bearer token (Authorization: Bearer <token>)")
+        if not hmac.compare_digest(token.strip().encode(), self.token):
+            raise HttpError(403, "wrong bearer token")
+
+
+def create_app() -> ListenApp:
+    """The app granian serves (factory): reads the token sac listen wrote."""
+    from sac.listen.server import read_token
+
+    return ListenApp(read_token())

@@ -1,0 +1,110 @@
+"""Running ``sac listen``: the token, the one-per-host lock, and granian.
+
+Files in ``$SAC_HOME/listen/``: ``token`` (0600, made on first start), ``lock`` (held by
+the running control plane), ``listen.json`` (its pid and URL, for ``sac peer`` and
+``sac listen status``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import ipaddress
+import json
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from sac.atomic import write_atomic
+from sac.errors import SacError, UsageError
+from sac.paths import sac_home
+
+DEFAULT_BIND = "127.0.0.1:7878"
+
+
+def listen_dir() -> Path:
+    return sac_home() / "listen"
+
+
+def read_token(create: bool = False) -> str:
+    path = listen_dir() / "token"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        if not create:
+            raise SacError(f"no control-plane token at {path}", hint="start it once with `sac listen`") from None
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomic(path, token.encode(), mode=0o600)
+    return token
+
+
+def parse_bind(bind: str, allow_non_loopback: bool) -> tuple[str, int]:
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit() or not (0 < int(port) < 65536):
+        raise UsageError(f"--bind {bind!r}: expected HOST:PORT, e.g. {DEFAULT_BIND}")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise UsageError(f"--bind {bind!r}: {host!r} is not an IP address") from None
+    if not loopback and not allow_non_loopback:
+        raise UsageError(f"refusing to listen on {host}: not a loopback address",
+                         hint="the control plane can start and stop agents; pass --allow-non-loopback "
+                         "only behind a firewall you trust")  # fmt: skip
+    return host, int(port)
+
+
+def running() -> dict | None:
+    """What listen.json says, if its process still holds the lock."""
+    try:
+        info = json.loads((listen_dir() / "listen.json").read_text())
+    except (OSError, ValueError):
+        return None
+    fd = os.open(listen_dir() / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return info  # held: it runs
+    finally:
+        os.close(fd)
+    return None
+
+
+def serve(host: str, port: int, echo=print) -> None:
+    """Serve until interrupted. A second control plane on this host is refused."""
+    d = listen_dir()
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        other = running() or {}
+        os.close(fd)
+        raise SacError(f"sac listen already runs on this host (pid {other.get('pid', '?')}, {other.get('url', '?')})",
+                       hint=f"stop it with `sac listen stop`, or see {d / 'listen.json'}") from None  # fmt: skip
+    try:
+        read_token(create=True)
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError as e:
+                raise SacError(f"cannot listen on {host}:{port}: {e.strerror}", hint="choose another --bind") from None
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        write_atomic(d / "listen.json", json.dumps({"pid": os.getpid(), "url": url}).encode())
+        echo(f"sac listen on {url} (token in {d / 'token'})")
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+
+        loop = Loops.uvloop if _has("uvloop") else Loops.asyncio
+        Granian("sac.listen.app:create_app", factory=True, address=host, port=port, interface=Interfaces.ASGI,
+                workers=1, loop=loop, log_enabled=False).serve()  # fmt: skip
+    finally:
+        (d / "listen.json").unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
