@@ -21,18 +21,20 @@ from sac.plugins import Plugins
 from sac.spec.load import Check, load_file
 from sac.spec.mounts import parse_mount
 
-#: The provider that handles an inline ``{base_url: ...}`` provider with no ``name``.
-GATEWAY_PROVIDER = "gateway"
-
 Found = Iterable[tuple[tuple[Any, ...], str]]
 
 
-def provider_name(spec: Spec, settings: Settings) -> str:
+def provider_name(spec: Spec, settings: Settings, plugins: Plugins) -> str:
+    """The provider a spec names; an inline ``{base_url: ...}`` goes to the provider that
+    declares ``inline = True``."""
     p = spec.claude.provider
     if p is None:
         return settings.default_provider
     if isinstance(p, ProviderConfig):
-        return p.name or GATEWAY_PROVIDER
+        if p.name:
+            return p.name
+        inline = [name for name, prov in plugins.providers.items() if prov.inline]
+        return inline[0] if inline else "(a provider for inline base_url; none is installed)"
     return p
 
 
@@ -50,7 +52,7 @@ def spec_checks(plugins: Plugins, settings: Settings) -> list[Check]:
         if isinstance(p, ProviderConfig) and p.name is None and p.base_url is None:
             yield ("spec", "claude", "provider"), "needs `name` (a registered provider) or `base_url` (a gateway)"
             return
-        name = provider_name(doc.spec, settings)
+        name = provider_name(doc.spec, settings, plugins)
         if p is not None and name not in plugins.providers:
             yield ("spec", "claude", "provider"), f"unknown provider {name!r} ({names('provider', plugins.providers)})"
 
@@ -68,7 +70,12 @@ def spec_checks(plugins: Plugins, settings: Settings) -> list[Check]:
             if server.type != "stdio" and not server.url:
                 yield ("spec", "mcp_servers", name), f"an {server.type} server needs `url`"
 
-    return [runtime, provider, mounts, mcp]
+    def flags(doc: Any) -> Found:
+        for i, flag in enumerate(doc.spec.claude.flags):
+            if not flag.startswith("--") or len(flag) < 3 or flag[2] in "= ":
+                yield ("spec", "claude", "flags", i), f"{flag!r} is not a flag (write --name, --name=value or --name value)"
+
+    return [runtime, provider, mounts, mcp, flags]
 
 
 def load_agent(ref: str, plugins: Plugins, settings: Settings) -> Agent:
@@ -82,6 +89,11 @@ def load_agent(ref: str, plugins: Plugins, settings: Settings) -> Agent:
     return Agent(name=name, document=document, spec_path=path, runtime_dir=runtime_dir(name))
 
 
+def can_start(rt: Runtime) -> bool:
+    """Whether a runtime implements the lifecycle (a plugin may only declare itself)."""
+    return type(rt).start is not Runtime.start
+
+
 def choose_runtime(agent: Agent, plugins: Plugins, settings: Settings) -> Runtime:
     """The spec's runtime, else the configured default, else the best available here."""
     name = agent.spec.runtime or settings.default_runtime
@@ -90,7 +102,7 @@ def choose_runtime(agent: Agent, plugins: Plugins, settings: Settings) -> Runtim
     ranked = sorted((rt for _, rt in plugins.runtimes.items()), key=lambda rt: -rt.priority)
     reasons = []
     for rt in ranked:
-        why = rt.available()
+        why = rt.available() if can_start(rt) else "it cannot start agents yet"
         if why is None:
             return rt
         reasons.append(f"{rt.name}: {why}")

@@ -21,7 +21,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defa
     default_runtime: str | msgspec.UnsetType = msgspec.UNSET  # when a spec names none
     default_provider: str | msgspec.UnsetType = msgspec.UNSET  # when a spec names none
     agents_path: list[str] | msgspec.UnsetType = msgspec.UNSET  # extra agent directories
-    default_account: str | msgspec.UnsetType = msgspec.UNSET  # `sac accounts switch NAME`
+    # per provider: the account used when a spec names none (`sac accounts switch NAME`);
+    # per provider, so a key saved for one vendor is never sent to another
+    default_accounts: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
     credential_store: str | msgspec.UnsetType = msgspec.UNSET  # where accounts live
     # per-provider overrides: base_url, model, small_model, auth_token_env, extra_headers
     providers: dict[str, ProviderConfig] | msgspec.UnsetType = msgspec.UNSET
@@ -29,7 +31,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defa
 
 #: Built-in defaults. ``default_runtime: None`` means the best runtime available here.
 DEFAULTS: dict[str, Any] = {
-    "default_runtime": None, "default_provider": "anthropic", "agents_path": [], "default_account": None,
+    "default_runtime": None, "default_provider": "anthropic", "agents_path": [], "default_accounts": {},
     "credential_store": "file", "providers": {},
 }  # fmt: skip
 
@@ -38,7 +40,6 @@ ENV = {
     "default_runtime": "SAC_RUNTIME",
     "default_provider": "SAC_PROVIDER",
     "agents_path": "SAC_AGENTS_PATH",
-    "default_account": "SAC_ACCOUNT",
     "credential_store": "SAC_CREDENTIAL_STORE",
 }
 

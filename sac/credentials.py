@@ -37,7 +37,7 @@ def account_ref(ref: str, settings: Settings) -> tuple[str, str]:
 def resolve_secret(agent: Agent, provider: Provider, options: ProviderConfig, settings: Settings,
                    plugins: Plugins) -> tuple[str | None, str, str | None]:  # fmt: skip
     """(secret or None, where it was looked for, the account name if one was used)."""
-    account = agent.spec.claude.account or (settings.default_account if provider.key_env else None)
+    account = agent.spec.claude.account or settings.default_accounts.get(provider.name)
     if account:
         store_name, key = account_ref(account, settings)
         store = plugins.credential_stores.get(store_name)

@@ -92,15 +92,18 @@ def self_command() -> list[str]:
     return [sys.executable, "-m", "sac"]
 
 
-def spawn_runner(name: str, spec_path: Path, *, resume: bool, parent: str | None = None) -> subprocess.Popen:
+def spawn_runner(name: str, spec_path: Path, *, resume: bool, parent: str | None = None,
+                 runtime: str | None = None) -> subprocess.Popen:  # fmt: skip
     d = AgentDir(name)
-    d.root.mkdir(parents=True, exist_ok=True)
+    d.make()
     cmd = [*self_command(), "agents", "start", "--foreground", str(spec_path)]
+    if runtime:
+        cmd += ["--runtime", runtime]
     if resume:
         cmd.append("--resume")
     if parent:
         cmd += ["--parent", parent]
-    log = open(d.path("runner.log"), "ab")  # noqa: SIM115 - handed to the child
+    log = os.fdopen(os.open(d.path("runner.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
     try:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True, cwd=os.getcwd())  # fmt: skip
@@ -155,18 +158,31 @@ def stop(name: str, *, kill_after: float = KILL_AFTER) -> str:
         return "not running" if st.state in ("stopped", "failed") else f"not running (its runner, pid {st.pid}, was gone)"
     try:
         control.call(d.socket, {"op": "stop"}, timeout=5)
-    except SacError:
-        os.kill(st.pid, signal.SIGTERM)
-    deadline = time.monotonic() + kill_after
+    except (SacError, OSError, ValueError):
+        try:
+            os.kill(st.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return "stopped"
+    if _wait_gone(d, st, kill_after):
+        return "stopped"
+    try:  # a detached runner leads its own process group: take its CLI along
+        if os.getpgid(st.pid) == st.pid:
+            os.killpg(st.pid, signal.SIGKILL)
+        else:
+            os.kill(st.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return "stopped"
+    _wait_gone(d, st, 2.0)
+    return f"killed (it did not stop within {kill_after:g} s)"
+
+
+def _wait_gone(d: AgentDir, st: AgentState, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if not d.runner_alive(st):
-            return "stopped"
+            return True
         time.sleep(0.05)
-    try:
-        os.killpg(st.pid, signal.SIGKILL)  # the runner leads its own session: take the CLI too
-    except ProcessLookupError:
-        pass
-    return f"killed (it did not stop within {kill_after:g} s)"
+    return not d.runner_alive(st)
 
 
 def delete_runtime(name: str) -> None:
@@ -197,7 +213,7 @@ def run_foreground(agent, plugins, settings, *, resume: bool = False, parent: st
     from sac.credentials import provider_context
 
     runtime = choose_runtime(agent, plugins, settings)
-    provider = plugins.providers.get(provider_name(agent.spec, settings))
+    provider = plugins.providers.get(provider_name(agent.spec, settings, plugins))
     ctx = provider_context(agent, provider, settings, plugins)
     cli = find_claude()
     if cli is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 from sac_hookspecs import Agent, CheckResult
 
-from sac.agent import choose_runtime, load_agent, provider_name
+from sac.agent import can_start, choose_runtime, load_agent, provider_name
 from sac.config import Settings
 from sac.errors import SacError
 from sac.plugins import Plugins
@@ -47,11 +47,15 @@ def preflight(ref: str, plugins: Plugins, settings: Settings) -> Report:
     try:
         runtime = choose_runtime(agent, plugins, settings)
         report.runtime = runtime.name
-        checks.append(CheckResult(name="runtime", ok=True, detail=f"{runtime.name} (isolation: {runtime.isolation})"))
+        if can_start(runtime):
+            checks.append(CheckResult(name="runtime", ok=True, detail=f"{runtime.name} (isolation: {runtime.isolation})"))
+        else:
+            checks.append(CheckResult(name="runtime", ok=False, detail=f"{runtime.name} cannot start agents yet",
+                                      fix="choose another runtime (spec.runtime, or --runtime)"))  # fmt: skip
         checks += _safe(f"runtime {runtime.name}", runtime.check, agent)
     except SacError as e:
         checks.append(CheckResult(name="runtime", ok=False, detail=e.message, fix=e.hint or "see `sac plugins list`"))
-    report.provider = provider_name(agent.spec, settings)
+    report.provider = provider_name(agent.spec, settings, plugins)
     try:
         from sac.credentials import provider_context
 

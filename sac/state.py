@@ -51,7 +51,6 @@ class AgentState(msgspec.Struct, kw_only=True):
     output_tokens: int = 0
     session_id: str | None = None
     last_error: str | None = None
-    model_url: str | None = None  # the scripted model's address, when the provider is scripted
     parent: str | None = None  # the agent that asked for this one, when brokered
     provider: str | None = None
     account: str | None = None  # the stored credential the agent uses, for usage per account
@@ -81,7 +80,9 @@ class AgentDir:
     """The runtime directory of one agent."""
 
     def __init__(self, name: str, root: Path | None = None) -> None:
-        self.name = name
+        from sac.names import check_name
+
+        self.name = check_name(name)  # never a path: `..` must not reach rmtree
         self.root = root or runtime_dir(name)
 
     def path(self, file: str) -> Path:
@@ -105,9 +106,14 @@ class AgentDir:
         except (OSError, msgspec.DecodeError, msgspec.ValidationError):
             return None
 
+    def make(self) -> None:
+        """Create the runtime dir, private to its owner (transcripts hold prompts and tool output)."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)
+
     def write_state(self, state: AgentState) -> None:
         state.updated_at = time.time()
-        write_atomic(self.path("state.json"), msgspec.json.encode(state))
+        write_atomic(self.path("state.json"), msgspec.json.encode(state), mode=0o600)
 
     def read_heartbeat(self) -> Heartbeat | None:
         try:
@@ -116,7 +122,7 @@ class AgentDir:
             return None
 
     def write_heartbeat(self, beat: Heartbeat) -> None:
-        write_atomic(self.path("heartbeat.json"), msgspec.json.encode(beat))
+        write_atomic(self.path("heartbeat.json"), msgspec.json.encode(beat), mode=0o600)
 
     def runner_alive(self, state: AgentState | None = None) -> bool:
         state = state or self.read_state()
@@ -125,7 +131,7 @@ class AgentDir:
     @contextlib.contextmanager
     def lock(self):
         """Hold the agent's lock, or raise BlockingIOError at once if a runner holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.make()
         fd = os.open(self.path("lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -137,5 +143,8 @@ class AgentDir:
 def append_event(path: Path, event: dict) -> None:
     """Append one transcript event (a JSON line; one write call, so lines never interleave)."""
     event.setdefault("ts", time.time())
-    with open(path, "ab") as f:
-        f.write(msgspec.json.encode(event) + b"\n")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, msgspec.json.encode(event) + b"\n")
+    finally:
+        os.close(fd)

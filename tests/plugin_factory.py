@@ -20,7 +20,7 @@ def make_plugin(root: Path, dist: str, module: str, source: str, *, entry_point:
 
 
 PODMAN = """\
-    from sac_hookspecs import CheckResult, Runtime, hookimpl
+    from sac_hookspecs import CheckResult, Instance, Runtime, hookimpl
 
     class Podman(Runtime):
         name = "podman"
@@ -29,6 +29,13 @@ PODMAN = """\
 
         def check(self, agent):
             return [CheckResult(name="podman", ok=True, detail=f"ready for {agent.name}")]
+
+        def start(self, agent, launch):  # a stand-in: runs the CLI on the host
+            return Instance(runtime="podman", id="", cli=launch.claude_cli, home=launch.home,
+                            workdir=launch.workdir, env={"HOME": launch.home})
+
+        def command(self, agent, instance, args, env_names):
+            return [instance.cli, *args]
 
     @hookimpl
     def sac_register_runtimes(register):

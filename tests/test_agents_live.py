@@ -200,6 +200,9 @@ def test_control_socket_and_secrets_stay_private(fleet, sac):
     root = fleet / "runtime" / "p1"
     assert stat.S_IMODE((root / "control.sock").stat().st_mode) == 0o600
     assert stat.S_IMODE((root / "home").stat().st_mode) == 0o700
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700  # transcripts hold prompts and tool output
+    for name in ("state.json", "heartbeat.json", "session.jsonl", "runner.log", "lock"):
+        assert stat.S_IMODE((root / name).stat().st_mode) == 0o600, name
     cli_pid = int((root / "cli.pid").read_text())
     env = open(f"/proc/{cli_pid}/environ", "rb").read().decode(errors="replace")
     secret = next(v.split("=", 1)[1] for v in env.split("\0") if v.startswith("ANTHROPIC_API_KEY="))

@@ -114,3 +114,22 @@ def test_config_show(home, sac):
     data = json.loads(sac("config", "show", "--json", env={"SAC_RUNTIME": "docker"}, check=True).stdout)
     assert data["settings"]["default_runtime"] == {"value": "docker", "source": "environment SAC_RUNTIME"}
     assert data["directories"]["SAC_HOME"] == str(home)
+
+
+def test_names_are_never_paths(home, sac, tmp_path):
+    victim = home.parent / "keep-me.txt"
+    victim.write_text("precious")
+    for args in (("agents", "delete", "-y", "../.."), ("agents", "stop", ".."), ("agents", "status", "../x"),
+                 ("agents", "tail", ".."), ("agents", "send", "..", "hi")):  # fmt: skip
+        done = sac(*args)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert victim.read_text() == "precious" and home.is_dir()
+
+
+def test_flags_must_be_flags(home, sac):
+    write_agent(home / "agents", "fl", MINIMAL.replace("provider: scripted", "provider: scripted\n    flags: [model, '--x', '--']"))
+    done = sac("agents", "check", "fl")
+    assert done.returncode == 2
+    assert "spec.claude.flags[0]: 'model' is not a flag" in done.stderr
+    assert "spec.claude.flags[2]: '--' is not a flag" in done.stderr and "flags[1]" not in done.stderr

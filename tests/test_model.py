@@ -27,12 +27,15 @@ def test_rules_then_builtins_then_echo():
     assert answer(Script(), "what is 7 / 2").text == "3.5"
     assert answer(Script(), "Reply with the string 'Hello! I am x' and nothing else.").text == "Hello! I am x"
     assert answer(Script(), "tell me  a\nstory").text == 'You said: "tell me a story"'
+    assert answer(Script(), "What is 1/0?").text == "Division by zero is undefined."
+    assert answer(Script(), "what is 99999999999999999999 * 99999999999999999999").text == "1e+40"
     made = answer(SCRIPT, "please make widget")
     assert (made.text, made.rule, made.tools) == ("", 1, [ToolCall(name="Bash", input={"command": "touch widget"})])
     assert answer(SCRIPT, "boom").status == 500
 
 
-@given(st.text(max_size=200))
+@given(st.text(max_size=200) | st.builds("What is {} {} {}?".format, st.floats() | st.integers(),
+                                          st.sampled_from("+-*/x"), st.floats() | st.integers()))
 def test_any_prompt_gets_a_deterministic_answer(prompt):
     first, second = answer(Script(), prompt), answer(Script(), prompt)
     assert first == second and first.text

@@ -133,3 +133,29 @@ def test_unknown_account_is_a_clear_error(home, sac):
     done = sac("agents", "start", "acc")
     assert done.returncode == 1
     assert "no key: account 'nobody' in the file store (not found)" in done.stderr
+
+
+def test_host_credentials_never_reach_another_vendor(home, sac, vendor):
+    """On the host (local runtime) the CLI inherits the runner's environment: sac blanks
+    every credential variable the provider did not set."""
+    (home / "config.yaml").write_text(yaml.safe_dump({"providers": {"deepseek": {"base_url": vendor.url}}}))
+    write(home, "leak", "deepseek", runtime="local")
+    env = {"DEEPSEEK_API_KEY": SECRET, "ANTHROPIC_AUTH_TOKEN": "host-oauth-token-1111",
+           "ANTHROPIC_API_KEY": "host-anthropic-key-2222", "CLAUDE_CODE_OAUTH_TOKEN": "host-oauth-3333"}  # fmt: skip
+    try:
+        assert sac("agents", "start", "leak", env=env).returncode == 0
+        assert sac("agents", "send", "leak", "What is 2+2?").stdout == "4\n"
+        for r in requests(vendor):
+            assert r["x-api-key"] == "...7q4z" and r["authorization"] is None, r
+    finally:
+        sac("agents", "stop", "leak")
+
+
+def test_a_default_account_is_per_provider(home, sac):
+    assert sac("accounts", "save", "work", "--from-env", "K", env={"K": SECRET}).returncode == 0
+    done = sac("accounts", "switch", "work", "--provider", "anthropic")
+    assert done.returncode == 0 and "default account for anthropic: work" in done.stdout
+    write(home, "other", "deepseek", runtime="local")
+    done = sac("agents", "check", "other", "--json", env={"DEEPSEEK_API_KEY": ""})
+    creds = [c for c in json.loads(done.stdout)[0]["checks"] if c["name"] == "credentials"][0]
+    assert creds["ok"] is False and "$DEEPSEEK_API_KEY" in creds["detail"]  # the anthropic key is not borrowed

@@ -32,7 +32,8 @@ LAUNCH = Launch(claude_cli="/venv/claude", home="/rt/a/home", workdir="/rt/a/wor
 @given(relaxed=st.booleans(), gpus=st.sampled_from([None, "all"]), raw=st.lists(st.sampled_from(["--shm-size=1g", "--ipc=host"]), max_size=2))  # noqa: E501
 def test_docker_run_argv_is_hardened_unless_relaxed(relaxed, gpus, raw):
     cfg = DockerSpec(relaxed=relaxed, gpus=gpus, raw_args=raw, env={"TZ": "UTC"})
-    argv = run_argv("a", "sac-a-1", cfg, LAUNCH, uid=1000, gid=1000)
+    argv = run_argv("a", "sac-a-1", cfg, LAUNCH, uid=1000, gid=1000, env_file="/rt/a/docker.env")
+    assert "TZ=UTC" not in " ".join(argv) and argv[argv.index("--env-file") + 1] == "/rt/a/docker.env"
     hardened = ["--security-opt", "no-new-privileges", "--cap-drop", "ALL"]
     joined = " ".join(argv)
     assert (" ".join(hardened) in joined) is (not relaxed)

@@ -66,6 +66,7 @@ class Instance(msgspec.Struct, kw_only=True):
     workdir: str  # the working directory as seen where the CLI runs
     isolation: Isolation = "hardened"
     relaxed: list[str] = msgspec.field(default_factory=list)  # hardening the spec turned off
+    env: dict[str, str] = msgspec.field(default_factory=dict)  # what the CLI needs that the instance does not set (HOME on the host)
     data: dict[str, str] = msgspec.field(default_factory=dict)  # runtime-specific
 
 
@@ -143,6 +144,8 @@ class Provider:
     aliases: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
     key_env: ClassVar[str | None] = None  # the variable holding the key by default; None: no key
+    #: handles an inline ``provider: {base_url: ...}`` that names no provider (one plugin may)
+    inline: ClassVar[bool] = False
 
     def check(self, agent: Agent, ctx: ProviderContext) -> list[CheckResult]:
         """Preflight: is the key there, is the base URL well formed, ... Never put the

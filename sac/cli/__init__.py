@@ -5,6 +5,7 @@ and this file, nothing that starts a model, a server or a container."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from typing import Any
 
@@ -86,16 +87,23 @@ class LazyGroup(click.Group):
 
         try:
             return super().invoke(ctx)
-        except SacError as e:
+        except (SacError, OSError, subprocess.SubprocessError, RuntimeError) as e:
             ctx.exit(report(e))
 
 
 def report(error: Exception) -> int:
-    """Print a SacError for people (a traceback only with SAC_DEBUG=1); its exit status."""
+    """Print an error for people (a traceback only with SAC_DEBUG=1); its exit status.
+    A SacError says what to do; any other failure of the world (a missing binary, a
+    permission, a timeout) is one line with exit status 1."""
+    from sac.errors import SacError
+
     if os.environ.get("SAC_DEBUG"):
         raise error
-    click.echo(f"sac: error: {error.render()}", err=True)  # type: ignore[attr-defined]
-    return error.exit_code  # type: ignore[attr-defined]
+    if isinstance(error, SacError):
+        click.echo(f"sac: error: {error.render()}", err=True)
+        return error.exit_code
+    click.echo(f"sac: error: {error}", err=True)
+    return 1
 
 
 def warn_plugins(plugins: Any) -> None:
@@ -123,8 +131,5 @@ def main() -> None:
 
     try:
         cli(prog_name="sac")
-    except SacError as e:  # raised while click parsed arguments (e.g. building --help)
+    except (SacError, OSError, subprocess.SubprocessError, RuntimeError) as e:  # e.g. while building --help
         sys.exit(report(e))
-    except KeyboardInterrupt:
-        click.echo("sac: interrupted", err=True)
-        sys.exit(130)

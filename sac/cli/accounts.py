@@ -38,12 +38,13 @@ def list_(as_json: bool) -> None:
             keys = store.list()
         except NotImplementedError:
             keys = []
-        rows += [{"name": k, "store": store_name, "default": k == settings.default_account} for k in keys]
+        defaults = {v: p for p, v in settings.default_accounts.items()}
+        rows += [{"name": k, "store": store_name, "default_for": defaults.get(k)} for k in keys]
     if as_json:
         echo_json(rows)
     elif rows:
-        click.echo(table(("ACCOUNT", "STORE", "DEFAULT"), [(r["name"], r["store"], "*" if r["default"] else "")
-                                                         for r in rows]))  # fmt: skip
+        click.echo(table(("ACCOUNT", "STORE", "DEFAULT FOR"), [(r["name"], r["store"], r["default_for"] or "")
+                                                             for r in rows]))  # fmt: skip
     else:
         click.echo("no accounts: `sac accounts save NAME --from-env VAR` stores one")
 
@@ -89,27 +90,30 @@ def delete(name: str, store: str | None) -> None:
     s, settings = _store(store)
     if not s.delete(name):
         raise UsageError(f"no account {name!r} in the {s.name} store", hint="`sac accounts list`")
-    if settings.default_account == name:
+    stale = {p: a for p, a in settings.default_accounts.items() if a != name}
+    if stale != settings.default_accounts:
         from sac.config import set_user_setting
 
-        set_user_setting("default_account", None)
+        set_user_setting("default_accounts", stale or None)
     click.echo(f"deleted account {name!r}")
 
 
 @accounts.command("switch")
 @click.argument("name")
-def switch(name: str) -> None:
-    """Make NAME the default account (for agents whose spec names none)."""
+@click.option("--provider", help="The provider it is for (default: the default_provider setting).")
+def switch(name: str, provider: str | None) -> None:
+    """Make NAME the default account of a provider (for agents whose spec names none)."""
     from sac.config import set_user_setting
     from sac.credentials import account_ref
 
-    settings = context.settings()
+    plugins, settings = context.plugins(), context.settings()
+    provider = plugins.providers.get(provider or settings.default_provider).name
     store_name, key = account_ref(name, settings)
-    store = context.plugins().credential_stores.get(store_name)
+    store = plugins.credential_stores.get(store_name)
     if store.get(key) is None:
         raise UsageError(f"no account {key!r} in the {store_name} store", hint="`sac accounts save` it first")
-    path = set_user_setting("default_account", name)
-    click.echo(f"default account: {name} (in {path})")
+    path = set_user_setting("default_accounts", {**settings.default_accounts, provider: name})
+    click.echo(f"default account for {provider}: {name} (in {path})")
 
 
 @accounts.command("status")

@@ -104,7 +104,7 @@ def start(refs, runtime, foreground, timeout, resume, parent, as_json) -> None:
             continue
         try:
             lifecycle.preflight_or_raise(agent, plugins, settings)
-            proc = lifecycle.spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent)
+            proc = lifecycle.spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)
             st = lifecycle.wait_ready(agent.name, proc, timeout)
         except SacError as e:
             click.echo(f"sac: error: {e.render()}", err=True)
@@ -139,22 +139,21 @@ def stop(names: tuple[str, ...]) -> None:
 
 
 @agents.command("restart")
-@click.argument("refs", nargs=-1, required=True)
+@click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
+@_common_runtime_option
 @click.option("--timeout", default=180.0, show_default=True)
 @click.pass_context
-def restart(ctx: click.Context, refs: tuple[str, ...], timeout: float) -> None:
+def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, timeout: float) -> None:
     """Stop and start agents; each resumes its Claude session."""
     from sac import lifecycle
-    from sac.lookup import is_path
+    from sac.lookup import resolve
 
+    settings = context.settings()
     for ref in refs:
-        name = ref if not is_path(ref) else None
-        if name:
-            try:
-                lifecycle.stop_and_clean(name, context.plugins)
-            except SacError:
-                pass  # not started before: a plain start
-    ctx.invoke(start, refs=refs, runtime=None, foreground=False, timeout=timeout, resume=True, parent=None,
+        name = resolve(ref, settings)[0]
+        if lifecycle.status(name).state != "never-started":
+            lifecycle.stop_and_clean(name, context.plugins)
+    ctx.invoke(start, refs=refs, runtime=runtime, foreground=False, timeout=timeout, resume=True, parent=None,
                as_json=False)  # fmt: skip
 
 
@@ -166,13 +165,19 @@ def delete(names: tuple[str, ...], yes: bool) -> None:
     from sac import lifecycle
     from sac.lookup import resolve
 
+    from sac.lookup import is_path
+    from sac.names import check_name
+
     settings = context.settings()
     targets = []
-    for name in names:
+    for ref in names:
         try:
-            spec_dir = resolve(name, settings)[1].parent
+            name, spec = resolve(ref, settings)
+            spec_dir = spec.parent
         except SacError:
-            spec_dir = None
+            if is_path(ref):
+                raise
+            name, spec_dir = check_name(ref), None
         targets.append((name, spec_dir))
     if not yes:
         listing = "\n".join(f"  {n}: {d or '(no spec)'} and its runtime dir" for n, d in targets)
@@ -182,10 +187,10 @@ def delete(names: tuple[str, ...], yes: bool) -> None:
     import shutil
 
     for name, spec_dir in targets:
-        try:
-            lifecycle.stop_and_clean(name, context.plugins)
-        except SacError:
-            pass
+        if lifecycle.status(name).state != "never-started":
+            what = lifecycle.stop_and_clean(name, context.plugins)  # raises if it cannot stop it
+            if lifecycle.status(name).state in ("ready", "busy", "starting", "stopping", "unresponsive"):
+                raise SacError(f"{name}: could not stop it ({what}); nothing deleted")
         lifecycle.delete_runtime(name)
         if spec_dir is not None:
             shutil.rmtree(spec_dir)

@@ -34,7 +34,7 @@ class LocalRuntime(Runtime):
 
     def start(self, agent: Agent, launch: Launch) -> Instance:
         return Instance(runtime=self.name, id="", cli=launch.claude_cli, home=launch.home,
-                        workdir=launch.workdir, isolation="none")  # fmt: skip
+                        workdir=launch.workdir, isolation="none", env={"HOME": launch.home})  # fmt: skip
 
     def command(self, agent: Agent, instance: Instance, args: list[str], env_names: list[str]) -> list[str]:
         return [instance.cli, *args]  # a host process inherits the environment as it is

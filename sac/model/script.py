@@ -103,9 +103,12 @@ def _builtin(prompt: str) -> str:
     m = _ARITH.search(prompt)
     if m:
         a, op, b = float(m.group(1)), m.group(2), float(m.group(3))
-        ops = {"+": a + b, "-": a - b, "*": a * b, "x": a * b, "×": a * b, "/": a / b if b else float("nan")}
-        value = ops[op]
-        return str(int(value)) if value == int(value) else f"{value:g}"
+        if op == "/" and b == 0:
+            return "Division by zero is undefined."
+        value = {"+": a + b, "-": a - b, "*": a * b, "x": a * b, "×": a * b, "/": a / (b or 1)}[op]
+        if value != value or value in (float("inf"), float("-inf")):
+            return f"{value}"
+        return str(int(value)) if value == int(value) and abs(value) < 1e15 else f"{value:g}"
     flat = " ".join(prompt.split())
     return f'You said: "{flat[:200]}"'
 

@@ -148,7 +148,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"input_tokens": max(1, len(json.dumps(body)) // 4)})
         if not path.endswith("/v1/messages"):
             return self._json(404, {"type": "error", "error": {"type": "not_found_error", "message": path}})
-        ans = respond_to(self.server.script, body)
+        try:
+            ans = respond_to(self.server.script, body)
+        except Exception as e:  # noqa: BLE001 - a request we cannot read is the client's 400
+            return self._json(400, {"type": "error", "error": {"type": "invalid_request_error", "message": str(e)}})
         self.server.record(self, body, ans)
         if ans.delay:
             time.sleep(ans.delay)

@@ -35,12 +35,17 @@ async def serve(path: Path, handle: Handler) -> asyncio.AbstractServer:
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            line = await reader.readline()
             try:
-                request = json.loads(line)
-                answer = await handle(request) if isinstance(request, dict) else {"ok": False, "error": "not an object"}
-            except ValueError:
-                answer = {"ok": False, "error": "the request is not JSON"}
+                request = json.loads(await reader.readline())
+            except (ValueError, asyncio.LimitOverrunError):
+                request = None
+            if not isinstance(request, dict):
+                answer: dict[str, Any] = {"ok": False, "error": "the request is not a JSON object on one line"}
+            else:
+                try:
+                    answer = await handle(request)
+                except Exception as e:  # noqa: BLE001 - the caller gets a sentence, the runner lives on
+                    answer = {"ok": False, "error": f"the runner failed on this request: {type(e).__name__}: {e}"}
             writer.write(json.dumps(answer).encode() + b"\n")
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -65,6 +70,9 @@ def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> d
             s.connect(str(path))
         except (FileNotFoundError, ConnectionRefusedError) as e:
             raise NotRunning(f"nothing answers on {path} ({e.strerror})") from None
+        except PermissionError:
+            raise SacError(f"no permission to talk to the agent on {path}",
+                           hint="agents answer only the user who started them") from None  # fmt: skip
         s.sendall(json.dumps(request).encode() + b"\n")
         chunks = []
         try:
@@ -80,4 +88,7 @@ def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> d
     if not data:
         raise SacError("the agent closed the connection without answering (did it stop or die?)",
                        hint="see `sac agents status` and its runner.log")  # fmt: skip
-    return json.loads(data)
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise SacError(f"the agent answered something that is not JSON: {data[:80]!r}") from None

@@ -42,11 +42,18 @@ SDK_ENV = (
     "CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING", "CLAUDE_AGENT_SDK_CLIENT_APP", "CLAUDE_CODE_CLIENT_APP",
 )  # fmt: skip
 #: The CLI's environment everywhere: no updates, no telemetry, nothing but the model API.
+#: Credential variables the provider does not set are blanked: on the host (local runtime)
+#: the CLI inherits the runner's environment, and a host key must never reach another
+#: vendor's endpoint.
 BASE_ENV = {
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     "DISABLE_AUTOUPDATER": "1",
     "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
     "DISABLE_TELEMETRY": "1",
+    "ANTHROPIC_API_KEY": "",
+    "ANTHROPIC_AUTH_TOKEN": "",
+    "CLAUDE_CODE_OAUTH_TOKEN": "",
+    "ANTHROPIC_CUSTOM_HEADERS": "",
 }
 
 
@@ -124,9 +131,9 @@ class Runner:
 
         claude = self.agent.spec.claude
         extra: dict[str, str | None] = {}
-        for flag in claude.flags:  # "--name value" or "--name=value" or "--switch"
-            name, _, value = flag.lstrip("-").partition("=")
-            extra[name] = value or None
+        for flag in claude.flags:  # "--switch", "--name=value" or "--name value" (validated by spec checks)
+            name, sep, value = flag[2:].partition("=") if "=" in flag else flag[2:].partition(" ")
+            extra[name] = value.strip() if sep else None
 
         def make(resume: str | None, cont: bool) -> Any:
             return ClaudeAgentOptions(
@@ -153,7 +160,7 @@ class Runner:
             if self.instance is not None:
                 await asyncio.to_thread(self.runtime.stop, self.agent, self.instance, 2.0)
             self.instance = await asyncio.to_thread(self.runtime.start, self.agent, self.launch)
-            self.env["HOME"] = self.instance.home
+            self.env.update(self.instance.env)
             self.set(instance=self.instance, isolation=self.instance.isolation)
         wrapper = self.wrapper(self.instance)
         if self.session is None:
@@ -162,13 +169,16 @@ class Runner:
         self.session.make_options = self.options(wrapper, self.launch.workdir)
         mode = self.agent.spec.claude.session
         saved = self.state.session_id
-        if not first or self.resume:
-            resume, cont = saved, False
+        if (not first or self.resume) and saved:
+            resume, cont = saved, False  # a restart goes on with the same conversation
         elif mode.startswith("resume "):
             resume, cont = mode.split(" ", 1)[1], False
         else:
             resume, cont = None, mode == "continue"
-        await self.session.open(resume=resume, continue_conversation=cont)
+        if first:
+            await self.session.open(resume=resume, continue_conversation=cont)
+        else:
+            await self.session.reopen(resume=resume, continue_conversation=cont)
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -191,14 +201,19 @@ class Runner:
     async def send(self, text: str, timeout: float, source: str = "send") -> dict[str, Any]:
         import msgspec
 
-        if self.state is None or self.state.state not in ("ready", "starting") or self.session is None:
-            phase = self.state.state if self.state else "starting"
+        phase = self.state.state if self.state else "starting"
+        allowed = ("ready", "starting") if source == "startup" else ("ready",)
+        if phase not in allowed or self.session is None:
             return {"ok": False, "error": f"the agent is {phase}, not ready for a turn"}
+        generation = self.session.generation
         try:
             result = await self.session.turn(text, timeout, source=source)
         except SessionDied as e:
-            self.failure = str(e)
-            return {"ok": False, "error": f"the agent's CLI died during the turn ({e}); it will be restarted per its policy"}
+            if self.session.generation == generation:  # not a CLI a restart already replaced
+                self.failure = str(e)
+            return {"ok": False, "error": f"the agent's CLI died during the turn ({e}); it is restarted per its policy"}
+        if self.session.broken:
+            self.failure = "an interrupted turn did not finish"
         self.account(result)
         return msgspec.to_builtins(result)
 
@@ -236,11 +251,21 @@ class Runner:
         if self.failure:
             return self.failure
         assert self.instance is not None
-        if not await asyncio.to_thread(self.runtime.alive, self.agent, self.instance):
+        try:
+            alive = await asyncio.to_thread(self.runtime.alive, self.agent, self.instance)
+        except Exception as e:  # noqa: BLE001 - a probe that fails is a failed probe
+            return f"the {self.runtime.name} health probe failed: {e}"
+        if not alive:
             return f"the {self.runtime.name} instance {self.instance.id or ''} is gone".replace("  ", " ")
         if self.session and self.session.busy_since is None and not self.cli_alive():
             return "the claude CLI process exited"
         return None
+
+    async def heartbeat(self) -> None:
+        """Write heartbeat.json every tick, whatever else the runner is doing."""
+        while True:
+            self.beat()
+            await asyncio.sleep(TICK)
 
     async def supervise(self) -> None:
         """Heartbeat every tick; health every ``spec.health.interval``; restart on failure."""
@@ -249,7 +274,6 @@ class Runner:
         next_probe = time.monotonic() + health.interval
         attempt = 0
         while not self.stopping.is_set():
-            self.beat()
             try:
                 await asyncio.wait_for(self.stopping.wait(), TICK)
                 return
@@ -277,8 +301,6 @@ class Runner:
                 return
             attempt += 1
             try:
-                if self.session:
-                    await self.session.close()
                 self.failure = None
                 await self.open_session(first=False)
                 assert self.state is not None
@@ -318,26 +340,29 @@ class Runner:
             input_tokens=previous.input_tokens if previous else 0,
             output_tokens=previous.output_tokens if previous else 0,
         )  # fmt: skip
-        if previous and previous.instance:  # a runner killed with -9 left its instance behind
-            await asyncio.to_thread(self.runtime.stop, self.agent, previous.instance, 1.0)
         self.set()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.stopping.set)
+        beating = asyncio.create_task(self.heartbeat())
         server = None
         try:
+            if previous and previous.instance:  # a runner killed with -9 left its instance behind
+                await asyncio.to_thread(self.runtime.stop, self.agent, previous.instance, 1.0)
             self.launch = self.prepare()
             provided = await asyncio.to_thread(self.provider.environment, self.agent, self.provider_ctx)
             self.env = {**BASE_ENV, **provided}
-            self.set(model_url=self.env.get("ANTHROPIC_BASE_URL") if self.provider.name == "scripted" else None)
             await self.open_session(first=True)
             server = await control.serve(self.dir.socket, self.handle)
             self.echo(f"agent {self.agent.name}: session open on {self.runtime.name}")
             for prompt in self.agent.spec.startup_prompts:
+                if self.stopping.is_set():
+                    break
                 answer = await self.send(prompt, self.agent.spec.claude.turn_timeout, source="startup")
                 self.echo(f"startup: {answer.get('text') or answer.get('error')}")
-            self.set("ready")
-            await self.supervise()
+            if not self.stopping.is_set():
+                self.set("ready")
+                await self.supervise()
             return 0 if self.state.state != "failed" else 1
         except Exception as e:  # noqa: BLE001 - report, clean up, exit 1
             message = str(e) or type(e).__name__
@@ -348,18 +373,26 @@ class Runner:
                 raise
             return 1
         finally:
-            final = self.state.state if self.state.state == "failed" else "stopped"
-            if self.state.state != "failed":
-                self.set("stopping")
-            if server is not None:
-                server.close()
-            self.dir.socket.unlink(missing_ok=True)
-            if self.session is not None:
-                await self.session.close()
-            if self.instance is not None:
-                try:
-                    await asyncio.to_thread(self.runtime.stop, self.agent, self.instance, 5.0)
-                except Exception as e:  # noqa: BLE001 - keep the first error; note this one
-                    self.echo(f"stopping the instance failed: {e}")
-            self.set(final, instance=None)
+            await self._shutdown(server)
+            beating.cancel()
             self.beat()
+
+    async def _shutdown(self, server: Any) -> None:
+        """Close the socket and the session, stop the instance; record what is left."""
+        assert self.state is not None
+        final = "failed" if self.state.state == "failed" else "stopped"
+        if final != "failed":
+            self.set("stopping")
+        if server is not None:
+            server.close()
+        self.dir.socket.unlink(missing_ok=True)
+        if self.session is not None:
+            await self.session.close()
+        instance = self.instance
+        if instance is not None:
+            try:
+                await asyncio.to_thread(self.runtime.stop, self.agent, instance, 5.0)
+                instance = None
+            except Exception as e:  # noqa: BLE001 - keep it in state: `sac agents stop` retries it
+                self.echo(f"stopping the instance failed: {e}")
+        self.set(final, instance=instance)

@@ -49,20 +49,30 @@ class Session:
         self.turns = 0
         self.busy_since: float | None = None
         self.on_busy: Callable[[], None] = lambda: None  # told when a turn starts or ends
+        self.generation = 0  # bumped by every open: a failure of an older CLI is not news
+        self.broken = False  # an interrupted turn never finished: the next reply could be its
 
     async def open(self, resume: str | None = None, continue_conversation: bool = False) -> None:
         from claude_agent_sdk import ClaudeSDKClient
 
         self._client = ClaudeSDKClient(self.make_options(resume, continue_conversation))
+        self.generation += 1
+        self.broken = False
         await self._client.connect()
         if resume:
             self.session_id = resume
+
+    async def reopen(self, resume: str | None = None, continue_conversation: bool = False) -> None:
+        """Close and open again, between turns (a turn in flight finishes or fails first)."""
+        async with self._lock:
+            await self.close()
+            await self.open(resume, continue_conversation)
 
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             try:
-                await asyncio.wait_for(client.disconnect(), 10)
+                await asyncio.wait_for(client.disconnect(), 3)
             except Exception:  # a dead CLI cannot be disconnected cleanly; it is gone anyway
                 pass
 
@@ -107,8 +117,8 @@ class Session:
         try:
             await asyncio.wait_for(self._client.interrupt(), 5)
             await asyncio.wait_for(drain(), 10)
-        except Exception:  # the turn is abandoned either way; health checks judge the CLI
-            pass
+        except Exception:  # the aborted turn may still answer later: this session must restart
+            self.broken = True
 
     async def _run(self, n: int, text: str) -> TurnResult:
         from claude_agent_sdk import (

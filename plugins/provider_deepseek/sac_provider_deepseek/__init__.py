@@ -109,6 +109,7 @@ class Gateway(CompatibleProvider):
     name = "gateway"
     description = "any Anthropic-compatible endpoint: provider: {base_url, auth_token_env}"
     key_env = None  # a gateway needs a key only when the spec names its variable
+    inline = True
 
 
 @hookimpl

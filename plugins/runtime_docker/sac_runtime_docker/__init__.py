@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Union
+from typing import Annotated, Union
 
 import msgspec
 from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
@@ -23,8 +23,8 @@ class DockerSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_
     gpus: str | None = None  # passed to --gpus, e.g. "all"
     user: str | None = None
     memory: str | None = None  # e.g. "4g"
-    cpus: Union[float, None] = None
-    relaxed: bool = False  # opt out of --cap-drop ALL / no-new-privileges / read-only root
+    cpus: Union[Annotated[float, msgspec.Meta(gt=0, extra={"allowed": "a number of CPUs > 0"})], None] = None
+    relaxed: bool = False  # opt out of --cap-drop ALL, no-new-privileges and the pids limit
     raw_args: list[str] = msgspec.field(default_factory=list)  # verbatim, before the image
 
 
@@ -77,6 +77,7 @@ class DockerRuntime(Runtime):
 
         cfg = self._cfg(agent)
         relaxed = list(engine.HARDENING) if cfg.relaxed else []
+        relaxed += [f"{what} set" for what, given in (("raw_args", cfg.raw_args), ("user", cfg.user)) if given]
         return engine.start(agent.name, agent.runtime_dir, cfg, launch, relaxed)
 
     def command(self, agent: Agent, instance: Instance, args: list[str], env_names: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ def container_name(agent: str, runtime_dir: Path) -> str:
     return f"sac-{agent}-{hashlib.sha256(str(runtime_dir).encode()).hexdigest()[:8]}"
 
 
-def run_argv(agent: str, name: str, cfg, launch: Launch, *, uid: int, gid: int) -> list[str]:
+def run_argv(agent: str, name: str, cfg, launch: Launch, *, uid: int, gid: int, env_file: str | None = None) -> list[str]:
     """``docker run`` for the agent's long-lived container ``name`` (it only sleeps; the
     CLI is started in it with ``docker exec``)."""
     argv = ["docker", "run", "-d", "--name", name, "--label", f"sac.agent={agent}",
@@ -39,8 +39,8 @@ def run_argv(agent: str, name: str, cfg, launch: Launch, *, uid: int, gid: int) 
             "-e", "IS_SANDBOX=1"]  # fmt: skip
     for m in launch.mounts:
         argv += ["-v", f"{m.source}:{m.target}:{m.mode}"]
-    for key, value in {**launch.env, **cfg.env}.items():
-        argv += ["-e", f"{key}={value}"]
+    if env_file:  # spec.docker.env: a 0600 file, never values in argv (`ps` shows argv to everyone)
+        argv += ["--env-file", env_file]
     if not cfg.relaxed:
         argv += ["--security-opt", "no-new-privileges", "--cap-drop", "ALL", "--pids-limit", "4096"]
     if cfg.gpus:
@@ -73,9 +73,15 @@ def fail(what: str, done: subprocess.CompletedProcess, hint: str) -> RuntimeErro
 
 
 def start(agent: str, runtime_dir: Path, cfg, launch: Launch, relaxed: list[str]) -> Instance:
+    from sac.atomic import write_atomic
+
     name = container_name(agent, runtime_dir)
     docker("rm", "-f", name)  # a leftover of a killed runner
-    done = docker(*run_argv(agent, name, cfg, launch, uid=os.getuid(), gid=os.getgid())[1:], timeout=120)
+    env = {**launch.env, **cfg.env}
+    env_file = runtime_dir / "docker.env"
+    write_atomic(env_file, "".join(f"{k}={v}\n" for k, v in env.items()).encode(), mode=0o600)
+    argv = run_argv(agent, name, cfg, launch, uid=os.getuid(), gid=os.getgid(), env_file=str(env_file))
+    done = docker(*argv[1:], timeout=120)
     if done.returncode != 0:
         hint = "build the image with `sac image build base --runtime docker`" if "No such image" in done.stderr \
             or "Unable to find image" in done.stderr else "see `docker info`; is dockerd running?"  # fmt: skip
@@ -120,9 +126,13 @@ def build_base(image: str, log: Callable[[str], None]) -> str:
             raise RuntimeError(f"debootstrap failed (exit {proc.returncode}); see the lines above")
         log(f"docker import as {repo}:{version}")
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        done = subprocess.run(["docker", "import", "-c", 'CMD ["sleep", "infinity"]', "-", f"{repo}:{version}"],
-                              stdin=tar.stdout, capture_output=True, text=True)  # fmt: skip
-        tar.wait()
+        assert tar.stdout is not None
+        try:
+            done = subprocess.run(["docker", "import", "-c", 'CMD ["sleep", "infinity"]', "-", f"{repo}:{version}"],
+                                  stdin=tar.stdout, capture_output=True, text=True)  # fmt: skip
+        finally:
+            tar.stdout.close()  # if import stopped reading, tar gets SIGPIPE instead of blocking
+            tar.wait()
         if done.returncode != 0:
             raise fail("docker import failed", done, "is dockerd running?")
     tagged = docker("tag", f"{repo}:{version}", f"{repo}:latest")
