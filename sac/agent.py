@@ -96,7 +96,11 @@ def can_start(rt: Runtime) -> bool:
 
 def choose_runtime(agent: Agent, plugins: Plugins, settings: Settings) -> Runtime:
     """The spec's runtime, else the configured default, else the best available here."""
-    name = agent.spec.runtime or settings.default_runtime
+    return pick_runtime(agent.spec.runtime or settings.default_runtime, plugins)
+
+
+def pick_runtime(name: str | None, plugins: Plugins) -> Runtime:
+    """The runtime ``name``, or (None) the available one with the highest priority."""
     if name:
         return plugins.runtimes.get(name)
     ranked = sorted((rt for _, rt in plugins.runtimes.items()), key=lambda rt: -rt.priority)

@@ -19,15 +19,10 @@ def image() -> None:
 def build(target: str, runtime: str | None) -> None:
     """Build an image locally (TARGET: base). No registry is needed: the base image is
     bootstrapped from the Debian mirror this host uses."""
+    from sac.agent import pick_runtime
+
     plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
-    name = settings.default_runtime
-    if name:
-        rt = plugins.runtimes.get(name)
-    else:
-        ranked = sorted((r for _, r in plugins.runtimes.items() if r.available() is None), key=lambda r: -r.priority)
-        if not ranked:
-            raise SacError("no runtime is available to build images", hint="see `sac plugins list`")
-        rt = ranked[0]
+    rt = pick_runtime(settings.default_runtime, plugins)
     click.echo(f"building {target} for {rt.name}", err=True)
     try:
         ref = rt.build_image(target, lambda line: click.echo(f"  {line}", err=True))

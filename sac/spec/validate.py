@@ -287,7 +287,13 @@ class Validator:
         elif isinstance(t, (mi.IntType, mi.FloatType)):
             tags = (INT,) if isinstance(t, mi.IntType) else (INT, FLOAT)
             if node.tag not in tags:
-                self.report(node, path, f"expected {expected}, got {got}")
+                hint = ""
+                if node.tag == STR and not node.style and re.fullmatch(r"[-+]?\d+[eE][-+]?\d+", node.value):
+                    hint = " (YAML 1.1 reads an exponent without a dot as text: write 1.0e3)"
+                self.report(node, path, f"expected {expected}, got {got}{hint}")
+                return
+            if ":" in node.value:  # YAML 1.1 reads 1:30 as 90 (base 60): never what was meant
+                self.report(node, path, f"{node.value!r} is a base-60 number in YAML 1.1 (quote it, or write the value)")
                 return
             ok, value = self._value(node, path)
             if ok:

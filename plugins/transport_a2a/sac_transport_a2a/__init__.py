@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 import msgspec
 from sac_hookspecs import Agent, CheckResult, Transport, hookimpl
 
-Port = Annotated[int, msgspec.Meta(ge=1, le=65535, extra={"allowed": "a TCP port 1-65535, or auto"})]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535, extra={"allowed": "a TCP port 1-65535"})]
 
 
 class A2ASpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
