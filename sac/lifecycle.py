@@ -219,7 +219,9 @@ def run_foreground(agent, plugins, settings, *, resume: bool = False, parent: st
     if cli is None:
         raise SacError("the claude CLI was not found", hint="set SAC_CLAUDE_CLI or use the full sac.pyz")
     os.environ["CLAUDE_AGENT_SDK_SKIP_VERSION_CHECK"] = "1"  # the wrapper is not the CLI
-    runner = Runner(agent, runtime, provider, ctx, claude_cli=str(cli), resume=resume, parent=parent, echo=echo)
+    transports = [t for _, t in plugins.transports.items()]
+    runner = Runner(agent, runtime, provider, ctx, claude_cli=str(cli), transports=transports, resume=resume,
+                    parent=parent, echo=echo)  # fmt: skip
     return asyncio.run(runner.run())
 
 

@@ -13,12 +13,13 @@ A third-party plugin depends on this package only (pluggy + msgspec)::
 """
 
 from .hookspecs import hookimpl, hookspec
-from .types import Agent, CheckResult, CredentialStore, Instance, Isolation, Launch, Provider, ProviderContext, Runtime, Transport
+from .types import Agent, AgentPort, CheckResult, CredentialStore, Instance, Isolation, Launch, Provider, ProviderContext, Runtime, Serving, Transport
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "AgentPort",
     "CheckResult",
     "CredentialStore",
     "Instance",
@@ -27,6 +28,7 @@ __all__ = [
     "Provider",
     "ProviderContext",
     "Runtime",
+    "Serving",
     "Transport",
     "hookimpl",
     "hookspec",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, ClassVar, Literal
+from typing import Any, Awaitable, Callable, ClassVar, Literal
 
 import msgspec
 
@@ -171,6 +171,42 @@ class Transport:
         """Preflight for this agent's use of the transport (port free, ...)."""
         return []
 
+    async def serve(self, agent: Agent, port: AgentPort) -> Serving | None:
+        """Called in the agent's runner once its session is open: start serving the agent
+        (on ``spec.<section>`` of this transport) and return a :class:`Serving`, or None
+        when the agent does not use this transport. ``port`` is how to reach the agent."""
+        return None
+
+    def post_turn(self, url: str, text: str, timeout: float | None) -> str:
+        """Client side (``sac peer post-turn URL``): send ``text`` to the agent at ``url``
+        and return its reply; raise NotImplementedError for a URL this transport does not
+        speak, SacError-like exceptions with a sentence for failures."""
+        raise NotImplementedError
+
+
+class AgentPort:
+    """What a runner offers its transports: turns, interrupts and a description."""
+
+    name: str
+    card: dict[str, Any]  # description, skills, isolation: what a card may say (no secrets)
+
+    async def turn(self, text: str, timeout: float | None = None, on_text: Callable[[str], Any] | None = None,
+                   source: str = "a2a") -> dict[str, Any]:  # fmt: skip
+        """One turn, queued behind the others; ``on_text`` gets the reply's text as it
+        arrives. The answer: ``ok``, ``text``, ``session_id``, ... or ``error``."""
+        raise NotImplementedError
+
+    async def interrupt(self) -> bool:
+        """Interrupt the running turn; False if none was running."""
+        raise NotImplementedError
+
+
+class Serving(msgspec.Struct, kw_only=True):
+    """A transport serving one agent: where, and how to stop it."""
+
+    url: str
+    stop: Callable[[], Awaitable[None]]
+
 
 class CredentialStore:
     """Named secrets (API keys, login credentials). Values never reach argv or logs."""
@@ -197,6 +233,6 @@ class CredentialStore:
 
 
 __all__ = [
-    "Agent", "CheckResult", "CredentialStore", "Instance", "Isolation", "Launch", "Provider", "ProviderContext",
+    "AgentPort", "Serving", "Agent", "CheckResult", "CredentialStore", "Instance", "Isolation", "Launch", "Provider", "ProviderContext",
     "Runtime", "Transport",
 ]  # fmt: skip

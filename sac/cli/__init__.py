@@ -18,9 +18,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "accounts": ("sac.cli.accounts", "accounts", "Stored credentials: list, save, delete, switch, status."),
     "agents": ("sac.cli.agents", "agents", "Check, start, stop and talk to agents."),
     "config": ("sac.cli.config", "config", "Show settings and where each comes from."),
+    "host": ("sac.cli.host", "host", "Peer hosts: their sac listen URLs and tokens (stored 0600)."),
     "image": ("sac.cli.image", "image", "Build and manage agent images."),
     "listen": ("sac.cli.listen", "listen", "The per-host HTTP control plane (bearer token, loopback)."),
     "model": ("sac.cli.model", "model", "The built-in scripted model (offline, for dry runs and tests)."),
+    "peer": ("sac.cli.peer", "peer", "Post turns to agents here, on peer hosts, or at A2A URLs."),
     "plugins": ("sac.cli.plugins", "plugins", "List plugins and what they registered."),
     "spec": ("sac.cli.spec", "spec", "The spec.yaml schema and validation."),
 }

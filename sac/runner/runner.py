@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sac_hookspecs import Agent, Instance, Launch, Provider, ProviderContext, Runtime
+from sac_hookspecs import Agent, AgentPort, Instance, Launch, Provider, ProviderContext, Runtime, Serving, Transport
 from sac_hookspecs.spec import Backoff
 
 from sac.atomic import write_atomic
@@ -65,8 +65,11 @@ def backoff_delay(backoff: float | Backoff, attempt: int) -> float:
 
 class Runner:
     def __init__(self, agent: Agent, runtime: Runtime, provider: Provider, provider_ctx: ProviderContext, *,
-                 claude_cli: str, resume: bool = False, parent: str | None = None, echo: Any = None) -> None:  # fmt: skip
+                 claude_cli: str, transports: list[Transport] = (), resume: bool = False, parent: str | None = None,
+                 echo: Any = None) -> None:  # fmt: skip
         self.agent, self.runtime, self.provider, self.provider_ctx = agent, runtime, provider, provider_ctx
+        self.transports = list(transports)
+        self.serving: list[Serving] = []
         self.dir = AgentDir(agent.name, agent.runtime_dir)
         self.claude_cli = claude_cli
         self.resume = resume  # a restart of the agent: resume its session whatever the spec says
@@ -198,7 +201,7 @@ class Runner:
             return {"ok": True}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
-    async def send(self, text: str, timeout: float, source: str = "send") -> dict[str, Any]:
+    async def send(self, text: str, timeout: float, source: str = "send", on_text: Any = None) -> dict[str, Any]:
         import msgspec
 
         phase = self.state.state if self.state else "starting"
@@ -207,7 +210,7 @@ class Runner:
             return {"ok": False, "error": f"the agent is {phase}, not ready for a turn"}
         generation = self.session.generation
         try:
-            result = await self.session.turn(text, timeout, source=source)
+            result = await self.session.turn(text, timeout, source=source, on_text=on_text)
         except SessionDied as e:
             if self.session.generation == generation:  # not a CLI a restart already replaced
                 self.failure = str(e)
@@ -354,6 +357,7 @@ class Runner:
             self.env = {**BASE_ENV, **provided}
             await self.open_session(first=True)
             server = await control.serve(self.dir.socket, self.handle)
+            await self.serve_transports()
             self.echo(f"agent {self.agent.name}: session open on {self.runtime.name}")
             for prompt in self.agent.spec.startup_prompts:
                 if self.stopping.is_set():
@@ -377,12 +381,26 @@ class Runner:
             beating.cancel()
             self.beat()
 
+    async def serve_transports(self) -> None:
+        port = RunnerPort(self)
+        for transport in self.transports:
+            serving = await transport.serve(self.agent, port)
+            if serving is not None:
+                self.serving.append(serving)
+                self.set(a2a_url=serving.url)
+                self.echo(f"{transport.name}: {serving.url}")
+
     async def _shutdown(self, server: Any) -> None:
         """Close the socket and the session, stop the instance; record what is left."""
         assert self.state is not None
         final = "failed" if self.state.state == "failed" else "stopped"
         if final != "failed":
             self.set("stopping")
+        for serving in self.serving:
+            try:
+                await serving.stop()
+            except Exception as e:  # noqa: BLE001 - stopping goes on
+                self.echo(f"stopping {serving.url} failed: {e}")
         if server is not None:
             server.close()
         self.dir.socket.unlink(missing_ok=True)
@@ -395,4 +413,31 @@ class Runner:
                 instance = None
             except Exception as e:  # noqa: BLE001 - keep it in state: `sac agents stop` retries it
                 self.echo(f"stopping the instance failed: {e}")
-        self.set(final, instance=instance)
+        self.set(final, instance=instance, a2a_url=None)
+
+
+class RunnerPort(AgentPort):
+    """The runner as transports see it."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+        agent = runner.agent
+        st = runner.state
+        self.name = agent.name
+        self.card = {
+            "description": agent.document.metadata.description or f"sac agent {agent.name}",
+            "skills": agent.document.metadata.capabilities,
+            "isolation": {
+                "level": runner.instance.isolation if runner.instance else runner.runtime.isolation,
+                "runtime": runner.runtime.name,
+                "relaxed": list(runner.instance.relaxed) if runner.instance else [],
+            },
+            "session_id": st.session_id if st else None,
+        }
+
+    async def turn(self, text: str, timeout: float | None = None, on_text: Any = None, source: str = "a2a") -> dict[str, Any]:
+        r = self._runner
+        return await r.send(text, timeout or r.agent.spec.claude.turn_timeout, source=source, on_text=on_text)
+
+    async def interrupt(self) -> bool:
+        return self._runner.session is not None and await self._runner.session.interrupt()

@@ -84,7 +84,8 @@ class Session:
         append_event(self._transcript, {"type": "interrupt", "turn": self.turns})
         return True
 
-    async def turn(self, text: str, timeout: float, source: str = "send") -> TurnResult:
+    async def turn(self, text: str, timeout: float, source: str = "send",
+                   on_text: Callable[[str], Any] | None = None) -> TurnResult:  # fmt: skip
         async with self._lock:
             if self._client is None:
                 raise SessionDied("the session is not open")
@@ -94,7 +95,7 @@ class Session:
             self.on_busy()
             append_event(self._transcript, {"type": "prompt", "turn": n, "text": text, "source": source})
             try:
-                return await asyncio.wait_for(self._run(n, text), timeout)
+                return await asyncio.wait_for(self._run(n, text, on_text), timeout)
             except asyncio.TimeoutError:
                 await self._abort(n)
                 message = f"the turn took longer than {timeout:g} s and was interrupted"
@@ -120,7 +121,7 @@ class Session:
         except Exception:  # the aborted turn may still answer later: this session must restart
             self.broken = True
 
-    async def _run(self, n: int, text: str) -> TurnResult:
+    async def _run(self, n: int, text: str, on_text: Callable[[str], Any] | None = None) -> TurnResult:
         from claude_agent_sdk import (
             AssistantMessage,
             ClaudeSDKError,
@@ -141,6 +142,8 @@ class Session:
                         if isinstance(block, TextBlock):
                             texts.append(block.text)
                             append_event(self._transcript, {"type": "text", "turn": n, "text": block.text})
+                            if on_text is not None:
+                                await on_text(block.text)
                         elif isinstance(block, ToolUseBlock):
                             append_event(self._transcript, {"type": "tool_use", "turn": n, "id": block.id,
                                                             "name": block.name, "input": block.input})  # fmt: skip

@@ -7,11 +7,12 @@ imported by the runner when an agent with a port starts, never by ``sac --help``
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from typing import Annotated, Literal, Union
 
 import msgspec
-from sac_hookspecs import Agent, CheckResult, Transport, hookimpl
+from sac_hookspecs import Agent, AgentPort, CheckResult, Serving, Transport, hookimpl
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535, extra={"allowed": "a TCP port 1-65535"})]
 
@@ -51,9 +52,28 @@ class A2ATransport(Transport):
                     fix="set spec.a2a.auth_token_env, or bind 127.0.0.1",
                 )
             )
+        if cfg.auth_token_env and not os.environ.get(cfg.auth_token_env):
+            rows.append(CheckResult(name="a2a token", ok=False, detail=f"${cfg.auth_token_env} is not set",
+                                    fix=f"export {cfg.auth_token_env}=<a token callers will send>"))  # fmt: skip
         if cfg.port != "auto":
             rows.append(_port_free(cfg.host, cfg.port))
         return rows
+
+    async def serve(self, agent: Agent, port: AgentPort) -> Serving | None:
+        cfg = agent.spec.section("a2a")
+        if cfg is None or cfg.port is None:
+            return None
+        from .server import serve
+
+        token = os.environ.get(cfg.auth_token_env) if cfg.auth_token_env else None
+        if cfg.auth_token_env and not token:
+            raise RuntimeError(f"spec.a2a.auth_token_env: ${cfg.auth_token_env} is not set")
+        return await serve(port, cfg.host, None if cfg.port == "auto" else cfg.port, token)
+
+    def post_turn(self, url: str, text: str, timeout: float | None) -> str:
+        from .server import post_turn
+
+        return post_turn(url, text, timeout, os.environ.get("SAC_A2A_TOKEN"))
 
 
 def _port_free(host: str, port: int) -> CheckResult:

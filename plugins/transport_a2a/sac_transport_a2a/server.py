@@ -1,0 +1,265 @@
+"""An agent's A2A endpoint, in its runner: the card, JSON-RPC (1.0 and 0.3), ``POST /v1/turn``.
+
+Served by granian embedded in the runner's event loop. One A2A task is one turn; turns
+from A2A, ``/v1/turn``, ``sac agents send`` and ``sac listen`` share the session's FIFO
+queue, so each caller gets its own reply, in order. Imported only when an agent with
+``spec.a2a.port`` starts (a2a-sdk costs ~0.3 s to import).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import socket
+import uuid
+from typing import Any
+
+import msgspec
+from a2a.helpers import new_task, new_text_message, new_text_part
+from a2a.server.agent_execution import AgentExecutor, RequestContext
+from a2a.server.events import EventQueue
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes
+from a2a.server.tasks import InMemoryTaskStore, TaskUpdater
+from a2a.types import (
+    AgentCapabilities,
+    AgentCard,
+    AgentExtension,
+    AgentInterface,
+    AgentSkill,
+    HTTPAuthSecurityScheme,
+    SecurityRequirement,
+    SecurityScheme,
+    StringList,
+    TaskState,
+)
+from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
+from google.protobuf.struct_pb2 import Struct
+from sac_hookspecs import AgentPort, Serving
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+ISOLATION_EXTENSION = "urn:sac:a2a:ext:isolation:v1"
+MAX_BODY = 1024 * 1024
+
+
+class TurnRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    text: str
+    timeout: float | None = None
+
+
+class TurnExecutor(AgentExecutor):
+    """One A2A task = one turn. Events: the Task first (the SDK insists), WORKING, the
+    reply's text as artifact chunks while it arrives, then COMPLETED with the whole reply
+    (or FAILED with the error). CancelTask interrupts the task's turn if it is running."""
+
+    def __init__(self, port: AgentPort) -> None:
+        self.port = port
+        self._lock = asyncio.Lock()  # A2A tasks queue here, so `_running` names the turn in flight
+        self._running: str | None = None
+        self._cancelled: set[str] = set()
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        task_id, context_id = context.task_id, context.context_id
+        if context.current_task is None:
+            history = [context.message] if context.message else None
+            await event_queue.enqueue_event(new_task(task_id, context_id, TaskState.TASK_STATE_SUBMITTED,
+                                                     history=history))  # fmt: skip
+        updater = TaskUpdater(event_queue, task_id, context_id)
+        artifact = str(uuid.uuid4())
+        started = False
+
+        async def on_text(chunk: str) -> None:
+            nonlocal started
+            if chunk and task_id not in self._cancelled:
+                await updater.add_artifact([new_text_part(chunk)], artifact_id=artifact, name="reply", append=started)
+                started = True
+
+        await updater.start_work()
+        async with self._lock:
+            if task_id in self._cancelled:
+                return
+            self._running = task_id
+            try:
+                answer = await self.port.turn(context.get_user_input(), on_text=on_text, source="a2a")
+            finally:
+                self._running = None
+        if task_id in self._cancelled:
+            self._cancelled.discard(task_id)
+            return  # cancel() wrote CANCELED; nothing may follow a terminal state
+        if answer.get("ok"):
+            await updater.complete(updater.new_agent_message([new_text_part(answer.get("text", ""))]))
+        else:
+            await updater.failed(updater.new_agent_message([new_text_part(f"error: {answer.get('error')}")]))
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        task_id, context_id = context.task_id, context.context_id
+        self._cancelled.add(task_id)
+        if self._running == task_id:
+            await self.port.interrupt()
+        await TaskUpdater(event_queue, task_id, context_id).cancel(
+            new_text_message("canceled", context_id=context_id, task_id=task_id)
+        )
+
+
+class BearerAuth:
+    """Pure ASGI middleware (streaming-safe): every path but the card needs the token."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] == AGENT_CARD_WELL_KNOWN_PATH:
+            return await self.app(scope, receive, send)
+        auth = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, token = auth.partition(b" ")
+        if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.token):
+            return await self.app(scope, receive, send)
+        body = b'{"error": "missing or wrong bearer token"}'
+        await send({"type": "http.response.start", "status": 401, "headers": [
+            (b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="sac"'),
+            (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+
+def build_card(port: AgentPort, url: str, bearer: bool) -> AgentCard:
+    info = port.card
+    params = Struct()
+    params.update(info.get("isolation", {}))
+    skills = [AgentSkill(id=s, name=s, description=f"{port.name}: {s}", tags=[s]) for s in info.get("skills", [])]
+    card = AgentCard(
+        name=port.name,
+        description=info.get("description", ""),
+        version=info.get("version", "1"),
+        supported_interfaces=[
+            AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="1.0"),
+            AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="0.3"),
+        ],
+        capabilities=AgentCapabilities(streaming=True, push_notifications=False, extensions=[
+            AgentExtension(uri=ISOLATION_EXTENSION, description="how this agent is isolated (sac)", required=False,
+                           params=params)]),  # fmt: skip
+        default_input_modes=["text/plain"],
+        default_output_modes=["text/plain"],
+        skills=skills or [AgentSkill(id="chat", name="chat", description="answer a prompt", tags=["chat"])],
+    )
+    if bearer:
+        card.security_schemes["bearer"].CopyFrom(SecurityScheme(http_auth_security_scheme=HTTPAuthSecurityScheme(
+            scheme="Bearer", description="the token in the agent's spec.a2a.auth_token_env")))  # fmt: skip
+        card.security_requirements.append(SecurityRequirement(schemes={"bearer": StringList(list=[])}))
+    return card
+
+
+def _json(status: int, obj: Any) -> Response:
+    return Response(msgspec.json.encode(obj), status_code=status, media_type="application/json")
+
+
+def turn_route(port: AgentPort) -> Route:
+    async def turn(request: Request) -> Response:
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return _json(415, {"error": "send JSON with Content-Type: application/json"})
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _json(413, {"error": f"the body is larger than {MAX_BODY} bytes"})
+        try:
+            req = msgspec.json.decode(body or b"{}", type=TurnRequest)
+        except msgspec.ValidationError as e:
+            return _json(400, {"error": "invalid request body", "problems": [str(e)]})
+        except msgspec.DecodeError as e:
+            return _json(400, {"error": f"malformed JSON: {e}"})
+        if not req.text.strip():
+            return _json(400, {"error": "invalid request body", "problems": ["text: the prompt is empty"]})
+        answer = await port.turn(req.text, timeout=req.timeout, source="v1/turn")
+        if answer.get("ok"):
+            return _json(200, answer)
+        error = answer.get("error") or "the turn failed"
+        return _json(504 if "took longer" in error else 503 if "not ready" in error else 502, {"error": error})
+
+    return Route("/v1/turn", turn, methods=["POST"])
+
+
+def build_app(port: AgentPort, url: str, token: str | None) -> tuple[Starlette, DefaultRequestHandler]:
+    card = build_card(port, url, bearer=token is not None)
+    handler = DefaultRequestHandler(agent_executor=TurnExecutor(port), task_store=InMemoryTaskStore(),
+                                    agent_card=card)  # fmt: skip
+    routes = [turn_route(port), *create_agent_card_routes(card),
+              *create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=True)]  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any):
+        yield
+        await handler.aclose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    if token:
+        app.add_middleware(BearerAuth, token=token)
+    return app, handler
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+async def serve(port: AgentPort, host: str, tcp_port: int | None, token: str | None) -> Serving:
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    tcp_port = tcp_port or free_port(host)
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{tcp_port}/"
+    app, handler = build_app(port, url, token)
+    server = Server(app, address=host, port=tcp_port, interface=Interfaces.ASGI, log_level=LogLevels.error)
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):  # listening within milliseconds; fail clearly if it never does
+        if task.done():
+            task.result()  # raises why it stopped
+            raise RuntimeError(f"the A2A server on {host}:{tcp_port} stopped at once")
+        try:
+            _, writer = await asyncio.open_connection(host, tcp_port)
+            writer.close()
+            break
+        except OSError:
+            await asyncio.sleep(0.01)
+    else:
+        raise RuntimeError(f"the A2A server did not listen on {host}:{tcp_port}")
+
+    async def stop() -> None:
+        await handler.aclose()  # ends running tasks and open streams, so stop() need not wait for them
+        server.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10)
+
+    return Serving(url=url, stop=stop)
+
+
+def post_turn(url: str, text: str, timeout: float | None, token: str | None = None) -> str:
+    """The client side: SendMessage to an A2A agent at ``url``; its reply text."""
+
+    async def run() -> str:
+        import httpx
+        from a2a.client import ClientConfig, create_client
+        from a2a.helpers import get_message_text
+        from a2a.types import Message, Part, Role, SendMessageRequest
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=timeout), headers=headers) as http:
+            client = await create_client(url, ClientConfig(streaming=False, httpx_client=http))
+            message = Message(message_id=str(uuid.uuid4()), role=Role.ROLE_USER, parts=[Part(text=text)])
+            reply = ""
+            async for event in client.send_message(SendMessageRequest(message=message)):
+                if event.WhichOneof("payload") == "task":
+                    task = event.task
+                    reply = get_message_text(task.status.message) if task.status.HasField("message") else reply
+                    if task.status.state == TaskState.TASK_STATE_FAILED:
+                        raise RuntimeError(f"the agent failed: {reply}")
+                elif event.WhichOneof("payload") == "message":
+                    reply = get_message_text(event.message)
+            await client.close()
+            return reply
+
+    return asyncio.run(run())
+

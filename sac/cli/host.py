@@ -1,0 +1,58 @@
+"""``sac host ...``: the registry of peer hosts' control planes (URL and bearer token)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from sac.cli.output import echo_json, table
+from sac.errors import UsageError
+
+
+@click.group()
+def host() -> None:
+    """Peer hosts: their sac listen URLs and tokens (stored 0600)."""
+
+
+@host.command("add-peer")
+@click.argument("name")
+@click.argument("url")
+@click.option("--token-from-env", "var", metavar="VAR", help="Read the peer's bearer token from this variable.")
+@click.option("--token-stdin", is_flag=True, help="Read the peer's bearer token from standard input.")
+def add_peer(name: str, url: str, var: str | None, token_stdin: bool) -> None:
+    """Register a peer host's control plane (its token is never an argument)."""
+    from sac.peers import add_peer as add
+
+    if bool(var) == token_stdin:
+        raise UsageError("give exactly one of --token-from-env VAR or --token-stdin")
+    token = (os.environ.get(var or "", "") if var else sys.stdin.read()).strip()
+    if not token:
+        raise UsageError("the token is empty; nothing saved")
+    path = add(name, url, token)
+    click.echo(f"peer {name}: {url} (token in {path})")
+
+
+@host.command("list-peers")
+@click.option("--json", "as_json", is_flag=True)
+def list_peers(as_json: bool) -> None:
+    """Registered peers (names and URLs, never tokens)."""
+    from sac.peers import list_peers as peers
+
+    rows = peers()
+    if as_json:
+        echo_json(rows)
+    else:
+        click.echo(table(("PEER", "URL"), [(r["name"], r["url"]) for r in rows]) if rows else "no peers")
+
+
+@host.command("remove-peer")
+@click.argument("name")
+def remove_peer(name: str) -> None:
+    """Forget a peer host."""
+    from sac.peers import remove_peer as remove
+
+    if not remove(name):
+        raise UsageError(f"no peer host {name!r}")
+    click.echo(f"removed peer {name}")

@@ -1,0 +1,57 @@
+"""``sac peer ...``: talk to agents through control planes (this host's or a peer's) or A2A."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from sac.cli.output import echo_json
+from sac.errors import SacError
+
+
+@click.group()
+def peer() -> None:
+    """Post turns to agents here or on peer hosts (through sac listen), or to A2A URLs."""
+
+
+@peer.command("post-turn")
+@click.argument("agent", metavar="AGENT|AGENT@PEER|URL")
+@click.argument("text")
+@click.option("--timeout", type=float, help="Seconds to wait for the reply.")
+@click.option("--json", "as_json", is_flag=True)
+def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> None:
+    """Send TEXT to AGENT and print the reply."""
+    from sac.peers import post_json, target
+
+    url, token = target(agent)
+    if url == agent:  # an A2A URL: a transport plugin speaks the protocol
+        from sac.cli import context
+
+        answer = None
+        for _, transport in context.plugins().transports.items():
+            try:
+                answer = transport.post_turn(url, text, timeout)
+                break
+            except NotImplementedError:
+                continue
+        if answer is None:
+            raise SacError(f"no installed transport can post to {url}", hint="see `sac plugins list`")
+        result = {"ok": True, "text": answer}
+    else:
+        result = post_json(url, {"text": text, **({"timeout": timeout} if timeout else {})}, token,
+                           (timeout or 600) + 30)  # fmt: skip
+    if as_json:
+        echo_json(result)
+    else:
+        click.echo(result.get("text", ""))
+    sys.exit(0 if result.get("ok", True) else 1)
+
+
+@peer.command("resolve-url")
+@click.argument("agent", metavar="AGENT|AGENT@PEER|URL")
+def resolve_url(agent: str) -> None:
+    """Print the URL `post-turn AGENT` would post to."""
+    from sac.peers import target
+
+    click.echo(target(agent)[0])

@@ -1,0 +1,85 @@
+"""Where a turn for an agent goes: the local control plane, a registered remote host's, or
+an A2A URL; and the registry of remote hosts (``sac host add-peer``)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from sac.atomic import write_atomic
+from sac.errors import NotFound, SacError, UsageError
+from sac.names import check_name
+from sac.paths import sac_home
+
+
+def peers_dir() -> Path:
+    return sac_home() / "peers"
+
+
+def add_peer(name: str, url: str, token: str) -> Path:
+    check_name(name, "peer name")
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"{url!r} is not an http(s) URL", hint="the peer's `sac listen` URL, e.g. http://host:7878")
+    peers_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = peers_dir() / f"{name}.json"
+    write_atomic(path, json.dumps({"url": url.rstrip("/"), "token": token}).encode(), mode=0o600)
+    return path
+
+
+def get_peer(name: str) -> dict[str, str]:
+    try:
+        return json.loads((peers_dir() / f"{check_name(name, 'peer name')}.json").read_text())
+    except FileNotFoundError:
+        raise NotFound(f"no peer host {name!r}", hint="`sac host add-peer NAME URL` registers one") from None
+
+
+def list_peers() -> list[dict[str, str]]:
+    d = peers_dir()
+    return [{"name": p.stem, "url": json.loads(p.read_text())["url"]} for p in sorted(d.glob("*.json"))] if d.is_dir() else []
+
+
+def remove_peer(name: str) -> bool:
+    try:
+        (peers_dir() / f"{check_name(name, 'peer name')}.json").unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def target(agent: str) -> tuple[str, str | None]:
+    """(URL a turn for ``agent`` is posted to, bearer token): ``NAME`` goes through this
+    host's ``sac listen``, ``NAME@PEER`` through a registered peer's, a URL is A2A."""
+    if agent.startswith(("http://", "https://")):
+        return agent, None
+    name, _, peer = agent.partition("@")
+    check_name(name)
+    if peer:
+        p = get_peer(peer)
+        return f"{p['url']}/v1/agents/{name}/send", p["token"]
+    from sac.listen.server import read_token, running
+
+    info = running()
+    if info is None:
+        raise SacError("sac listen is not running on this host", hint="start it (`sac listen`), or use `sac agents send`")
+    return f"{info['url']}/v1/agents/{name}/send", read_token()
+
+
+def post_json(url: str, body: dict[str, Any], token: str | None, timeout: float | None) -> dict[str, Any]:
+    """POST JSON; the answer as a dict. HTTP errors become SacErrors with the server's words."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          **({"Authorization": f"Bearer {token}"} if token else {})})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        try:
+            detail = json.loads(e.read()).get("error", "")
+        except ValueError:
+            detail = ""
+        raise SacError(f"{url}: HTTP {e.code}" + (f": {detail}" if detail else "")) from None
+    except urllib.error.URLError as e:
+        raise SacError(f"cannot reach {url}: {e.reason}") from None
