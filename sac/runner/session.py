@@ -104,6 +104,12 @@ class Session:
             except SessionDied as e:
                 append_event(self._transcript, {"type": "error", "turn": n, "error": str(e)})
                 raise
+            except asyncio.CancelledError:
+                # The caller gave up (an A2A CancelTask, a server shutdown): end the turn in the
+                # CLI too and read its remains, or the next turn would receive them.
+                append_event(self._transcript, {"type": "error", "turn": n, "error": "the turn was cancelled"})
+                await asyncio.shield(self._abort(n))
+                raise
             finally:
                 self.busy_since = None
                 self.on_busy()

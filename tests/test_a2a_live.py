@@ -1,0 +1,170 @@
+"""Agents over A2A: the a2a-sdk client (not our code) against a live agent driven by the
+real claude CLI and the scripted model; POST /v1/turn; bearer auth; 32 concurrent turns."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import urllib.error
+import urllib.request
+import uuid
+
+import httpx
+import pytest
+from a2a.client import A2ACardResolver, ClientConfig, create_client
+from a2a.helpers import get_message_text
+from a2a.types import CancelTaskRequest, GetTaskRequest, Message, Part, Role, SendMessageRequest, TaskState
+from live import make_agent, status, transcript
+
+pytestmark = pytest.mark.live
+
+TWO_BLOCKS = '  - match: "two parts"\n    reply: "First part."\n    tools:\n      - name: Bash\n' \
+             '        input: {command: "true", description: noop}\n    then: "Second part."\n'  # fmt: skip
+
+
+@pytest.fixture
+def a2a_agent(home, sac):
+    def start(name: str, extra: str = "  a2a: {port: auto}\n", env: dict | None = None) -> str:
+        make_agent(home, name, "local", extra=extra)
+        script = home / "agents" / name / "script.yaml"
+        script.write_text(script.read_text() + TWO_BLOCKS)
+        done = sac("agents", "start", name, env=env)
+        assert done.returncode == 0, done.stderr
+        url = json.loads((home / "runtime" / name / "state.json").read_text())["a2a_url"]
+        assert url and url.startswith("http://127.0.0.1:")
+        return url
+
+    yield start
+    names = [p.name for p in (home / "runtime").iterdir()] if (home / "runtime").is_dir() else []
+    if names:
+        sac("agents", "stop", *names)
+
+
+def message(text: str) -> SendMessageRequest:
+    return SendMessageRequest(message=Message(message_id=str(uuid.uuid4()), role=Role.ROLE_USER, parts=[Part(text=text)]))
+
+
+def test_a2a_sdk_client_card_send_stream_get_cancel(a2a_agent, home, sac):
+    url = a2a_agent("a2a-1")
+
+    async def run() -> dict:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as http:
+            card = await A2ACardResolver(http, url).get_agent_card()
+            out: dict = {"card": card}
+            client = await create_client(card, ClientConfig(streaming=False, httpx_client=http))
+            async for ev in client.send_message(message("What is 6*7?")):
+                out["task"] = ev.task
+            out["got"] = await client.get_task(GetTaskRequest(id=out["task"].id))
+            await client.close()
+
+            client = await create_client(card, ClientConfig(streaming=True, httpx_client=http))
+            out["stream"] = []
+            async for ev in client.send_message(message("two parts please")):
+                kind = ev.WhichOneof("payload")
+                if kind == "artifact_update":
+                    out["stream"].append(ev.artifact_update.artifact.parts[0].text)
+                elif kind == "status_update":
+                    out["final"] = ev.status_update.status.state
+
+            hanging: dict = {}
+
+            async def hang() -> None:
+                async for ev in client.send_message(message("please hang")):
+                    if ev.WhichOneof("payload") == "task":
+                        hanging["id"] = ev.task.id
+                    elif ev.WhichOneof("payload") == "status_update":
+                        hanging["state"] = ev.status_update.status.state
+
+            task = asyncio.create_task(hang())
+            for _ in range(200):
+                if "id" in hanging and status(sac, "a2a-1")["state"] == "busy":
+                    break
+                await asyncio.sleep(0.05)
+            out["cancel"] = await client.cancel_task(CancelTaskRequest(id=hanging["id"]))
+            await asyncio.wait_for(task, 30)
+            out["hang_state"] = hanging["state"]
+            await client.close()
+            return out
+
+    out = asyncio.run(run())
+    card = out["card"]
+    assert card.name == "a2a-1" and card.capabilities.streaming
+    assert [s.id for s in card.skills] == ["greeting", "arithmetic"]
+    ext = {e.uri: dict(e.params) for e in card.capabilities.extensions}
+    assert ext["urn:sac:a2a:ext:isolation:v1"]["level"] == "none"
+    assert out["task"].status.state == TaskState.TASK_STATE_COMPLETED
+    assert get_message_text(out["task"].status.message) == "42"
+    assert out["got"].status.state == TaskState.TASK_STATE_COMPLETED
+    assert out["stream"] == ["First part.", "Second part."]  # each block as it arrived
+    assert out["final"] == TaskState.TASK_STATE_COMPLETED
+    assert out["cancel"].status.state == TaskState.TASK_STATE_CANCELED
+    assert out["hang_state"] == TaskState.TASK_STATE_CANCELED
+    assert sac("agents", "send", "a2a-1", "What is 1+1?").stdout == "2\n"  # the agent stays up
+    assert any(e["type"] == "interrupt" for e in transcript(home, "a2a-1"))
+
+
+def test_v0_3_method_names_work(a2a_agent):
+    url = a2a_agent("a2a-3")
+    body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
+        "kind": "message", "messageId": "m1", "role": "user", "parts": [{"kind": "text", "text": "What is 9+9?"}]}}}
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        result = json.loads(r.read())["result"]
+    assert result["kind"] == "task" and result["status"]["state"] == "completed"
+    assert result["status"]["message"]["parts"][0]["text"] == "18"
+
+
+def post(url: str, body: bytes, token: str | None = None, ctype: str = "application/json") -> tuple[int, dict]:
+    headers = {"Content-Type": ctype, **({"Authorization": f"Bearer {token}"} if token else {})}
+    req = urllib.request.Request(url + "v1/turn", data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_v1_turn(a2a_agent, home):
+    url = a2a_agent("t1")
+    code, body = post(url, b'{"text": "What is 4*4?"}')
+    assert code == 200 and body["text"] == "16" and body["session_id"] and body["ok"]
+    assert post(url, b'{"text": "  "}')[0] == 400
+    code, body = post(url, b'{"text": "hi", "extra": 1}')
+    assert code == 400 and "unknown field `extra`" in body["problems"][0]
+    assert post(url, b"{oops")[0] == 400
+    assert post(url, b"hi", ctype="text/plain")[0] == 415
+    code, body = post(url, b'{"text": "please hang", "timeout": 2}')
+    assert code == 504 and "took longer than 2 s" in body["error"]
+    assert post(url, b'{"text": "What is 2+2?"}')[1]["text"] == "4"
+
+
+def test_bearer_auth_on_the_agent_port(a2a_agent, home):
+    url = a2a_agent("s1", extra="  a2a: {port: auto, auth_token_env: AGENT_TOKEN}\n", env={"AGENT_TOKEN": "tok-123"})
+    with urllib.request.urlopen(url + ".well-known/agent-card.json", timeout=10) as r:  # the card is public
+        card = json.loads(r.read())
+    assert card["securitySchemes"]["bearer"]["httpAuthSecurityScheme"]["scheme"] == "Bearer"
+    assert card["securityRequirements"] == [{"schemes": {"bearer": {}}}]
+    assert "tok-123" not in json.dumps(card)
+    assert post(url, b'{"text": "What is 1+1?"}')[0] == 401
+    assert post(url, b'{"text": "What is 1+1?"}', token="wrong")[0] == 401
+    code, body = post(url, b'{"text": "What is 3+1?"}', token="tok-123")
+    assert (code, body["text"]) == (200, "4")
+
+
+def test_32_concurrent_turns_all_answered_in_order(a2a_agent, home):
+    url = a2a_agent("load1")
+    prompts = [f"What is {i}+1000?" for i in range(32)]
+
+    def one(i: int) -> tuple[int, str]:
+        code, body = post(url, json.dumps({"text": prompts[i]}).encode())
+        return code, body.get("text", body.get("error"))
+
+    with concurrent.futures.ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(one, range(32)))
+    assert results == [(200, str(i + 1000)) for i in range(32)]  # each caller got its own reply
+    events = [e for e in transcript(home, "load1") if e["type"] in ("prompt", "result") and e.get("turn", 0) > 1]
+    assert len(events) == 64
+    for prompt, result in zip(events[::2], events[1::2]):  # one turn at a time, each prompt then its result
+        assert prompt["type"] == "prompt" and result["type"] == "result" and prompt["turn"] == result["turn"]
+        assert result["text"] == str(int(prompt["text"].split()[2].split("+")[0]) + 1000)
