@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Control-plane and A2A numbers on loopback, printed (never asserted).
+
+    .venv/bin/python bench/listen.py [--seconds 5] [--json]
+
+* ``sac listen``: requests/s and latency percentiles of ``GET /v1/health`` and of an
+  agent's status (``GET /v1/agents/NAME``, bearer token) under wrk, 32 connections.
+* Turn overhead on one live agent (local runtime, scripted model), median of 20 turns:
+  the control socket, ``POST /v1/turn`` on the agent's port, A2A ``SendMessage``.
+* Baseline: an a2a-sdk server with an instant echo turn (the same app, no claude CLI):
+  SendMessage requests/s under wrk.
+
+Needs wrk (Debian: apt-get install wrk); the load is bounded in time and on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+SEND = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
+        "params": {"message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "What is 1+1?"}]}}}  # fmt: skip
+
+
+def wrk(url: str, seconds: int, headers: dict[str, str], body: dict | None = None) -> dict:
+    lua = None
+    args = ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency"]
+    for k, v in headers.items():
+        args += ["-H", f"{k}: {v}"]
+    if body is not None:
+        lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        lua.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n'
+                  'wrk.headers["Content-Type"] = "application/json"\n')  # fmt: skip
+        lua.close()
+        args += ["-s", lua.name]
+    out = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 30).stdout
+    if lua:
+        os.unlink(lua.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+def post(url: str, body: dict, headers: dict | None = None) -> dict:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", **(headers or {})})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def median_ms(fn, n: int = 20) -> float:
+    fn()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def echo_baseline(seconds: int) -> dict:
+    """An a2a-sdk server (our app builder) whose turn answers at once: the protocol's own cost."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+    from sac_hookspecs import AgentPort
+    from sac_transport_a2a.server import build_app, free_port
+
+    class Echo(AgentPort):
+        name, card = "echo", {"description": "echo", "skills": [], "isolation": {}}
+
+        async def turn(self, text, timeout=None, on_text=None, source="a2a"):
+            return {"ok": True, "text": text}
+
+        async def interrupt(self):
+            return False
+
+    port = free_port("127.0.0.1")
+    url = f"http://127.0.0.1:{port}/"
+    result: dict = {}
+
+    def serve() -> None:
+        import uvloop
+
+        async def main() -> None:
+            app, handler = build_app(Echo(), url, None)
+            server = Server(app, address="127.0.0.1", port=port, interface=Interfaces.ASGI, log_level=LogLevels.error)
+            task = asyncio.create_task(server.serve())
+            await asyncio.sleep(0.5)
+            result["wrk"] = await asyncio.to_thread(wrk, url, seconds, {"A2A-Version": "1.0"}, SEND)
+            await handler.aclose()
+            server.stop()
+            await task
+
+        uvloop.run(main())
+
+    t = threading.Thread(target=serve)
+    t.start()
+    t.join()
+    return result["wrk"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--seconds", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("bench/listen.py needs wrk (apt-get install wrk)")
+    sac = [sys.executable, "-m", "sac"]
+    with tempfile.TemporaryDirectory(prefix="sac-bench-") as tmp:
+        home = Path(tmp)
+        env = {**os.environ, "SAC_HOME": str(home)}
+        agent = home / "agents" / "bench" / "spec.yaml"
+        agent.parent.mkdir(parents=True)
+        agent.write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  runtime: local\n"
+                         "  claude: {provider: scripted}\n  a2a: {port: auto}\n")  # fmt: skip
+        subprocess.run([*sac, "agents", "start", "bench"], env=env, check=True, capture_output=True)
+        listen = subprocess.Popen([*sac, "listen", "--bind", "127.0.0.1:7899"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            time.sleep(2)
+            token = (home / "listen" / "token").read_text().strip()
+            auth = {"Authorization": f"Bearer {token}"}
+            out: dict = {
+                "listen_health": wrk("http://127.0.0.1:7899/v1/health", args.seconds, {}),
+                "listen_status": wrk("http://127.0.0.1:7899/v1/agents/bench", args.seconds, auth),
+            }
+            state = json.loads((home / "runtime" / "bench" / "state.json").read_text())
+            a2a = state["a2a_url"]
+            os.environ["SAC_HOME"] = str(home)
+            from sac.runner import control
+
+            sock = home / "runtime" / "bench" / "control.sock"
+            out["turn_ms"] = {
+                "control_socket": median_ms(lambda: control.call(sock, {"op": "send", "text": "What is 1+1?"})),
+                "v1_turn": median_ms(lambda: post(a2a + "v1/turn", {"text": "What is 1+1?"})),
+                "a2a_send_message": median_ms(lambda: post(a2a, SEND, {"A2A-Version": "1.0"})),
+                "listen_send": median_ms(lambda: post("http://127.0.0.1:7899/v1/agents/bench/send",
+                                                      {"text": "What is 1+1?"}, auth)),  # fmt: skip
+            }
+        finally:
+            listen.terminate()
+            listen.wait()
+            subprocess.run([*sac, "agents", "stop", "bench"], env=env, capture_output=True)
+        out["a2a_echo_baseline"] = echo_baseline(args.seconds)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    for key in ("listen_health", "listen_status", "a2a_echo_baseline"):
+        r = out[key]
+        print(f"{key:22} {r['rps']:9.0f} req/s   p50 {r['p50']:>8}   p99 {r['p99']:>8}   non-2xx {r['non_2xx']}")
+    print("one turn on a live agent (median of 20, ms):")
+    for k, v in out["turn_ms"].items():
+        print(f"  {k:20} {v:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
