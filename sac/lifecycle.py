@@ -43,6 +43,7 @@ class Status(msgspec.Struct, kw_only=True):
     last_error: str | None = None
     spec: str | None = None
     parent: str | None = None
+    a2a_url: str | None = None
 
 
 def status(name: str, spec: str | None = None) -> Status:
@@ -67,7 +68,7 @@ def status(name: str, spec: str | None = None) -> Status:
         pid=st.pid if alive else None, uptime_s=time.time() - st.started_at if alive else None,
         restarts=st.restarts, turns=st.turns, cost_usd=st.cost_usd, input_tokens=st.input_tokens,
         output_tokens=st.output_tokens, session_id=st.session_id, last_error=st.last_error,
-        spec=spec or st.spec_path, parent=st.parent,
+        spec=spec or st.spec_path, parent=st.parent, a2a_url=st.a2a_url if alive else None,
     )  # fmt: skip
 
 
@@ -248,3 +249,22 @@ def stop_and_clean(name: str, plugins_factory) -> str:
         AgentDir(name).write_state(st)
         what += "; removed its leftover instance"
     return what
+
+
+def in_container() -> bool:
+    """Inside an Apptainer container no nested Apptainer is tried: the host's control plane starts
+    sibling agents (the broker)."""
+    return bool(os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"))
+
+
+def broker_start(name: str, timeout: float) -> dict:
+    """Ask the host's ``sac listen`` to start ``name``; the answer of its start route."""
+    from sac.peers import post_json
+
+    url, token = os.environ.get("SAC_LISTEN_BASE_URL"), os.environ.get("SAC_LISTEN_BEARER")
+    if not url or not token:
+        raise SacError(f"inside a container, {name} must be started by the host, but no broker is reachable "
+                       "(SAC_LISTEN_BASE_URL and SAC_LISTEN_BEARER are not set)",
+                       hint="run `sac listen` on the host and restart this agent, or start it on the host")  # fmt: skip
+    parent = os.environ.get("SAC_AGENT_NAME")
+    return post_json(f"{url.rstrip('/')}/v1/agents/{name}/start", {"parent": parent}, token, timeout)

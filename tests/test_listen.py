@@ -218,3 +218,17 @@ def test_openapi_fuzz_never_5xx(listen, home):
 
     fuzz()
     assert len(seen) >= 50 and {200, 400} & set(seen)
+
+
+def test_start_inside_a_container_goes_through_the_host_broker(listen, home, sac):
+    url, token = listen
+    make_agent(home, "child", "local")
+    inside = {"APPTAINER_CONTAINER": "/images/sac-base.sif", "SAC_AGENT_NAME": "parent-agent"}
+    done = sac("agents", "start", "child", env=inside)
+    assert done.returncode == 1 and "no broker is reachable" in done.stderr
+    done = sac("agents", "start", "child", env={**inside, "SAC_LISTEN_BASE_URL": url, "SAC_LISTEN_BEARER": token})
+    assert done.returncode == 0, done.stderr
+    assert "child: ready on the host (local" in done.stderr
+    st = status(sac, "child")
+    assert (st["state"], st["parent"]) == ("ready", "parent-agent")
+    sac("agents", "stop", "child")

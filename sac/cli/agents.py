@@ -87,6 +87,18 @@ def start(refs, runtime, foreground, timeout, resume, parent, as_json) -> None:
     from sac import lifecycle
     from sac.agent import load_agent
 
+    if lifecycle.in_container() and not foreground:
+        failed = False
+        for ref in refs:
+            try:
+                answer = lifecycle.broker_start(ref, timeout)
+                st = answer.get("status") or {}
+                click.echo(f"{ref}: {answer.get('message')} on the host ({st.get('runtime')}, pid {st.get('pid')})", err=True)
+                failed |= not answer.get("ok")
+            except SacError as e:
+                click.echo(f"sac: error: {e.render()}", err=True)
+                failed = True
+        sys.exit(1 if failed else 0)
     plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
     if foreground:
         if len(refs) != 1:

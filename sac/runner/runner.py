@@ -118,6 +118,20 @@ class Runner:
         mounts = [type(m)(source=str(Path(m.source).expanduser()), target=m.target, mode=m.mode) for m in mounts]
         return Launch(claude_cli=self.claude_cli, home=str(home), workdir=str(workdir), mounts=mounts, env={})
 
+    def broker_env(self) -> dict[str, str]:
+        """Who the agent is, and the host's control plane if it runs: an agent in a container
+        asks it to start siblings (`sac agents start` inside brokers there)."""
+        env = {"SAC_AGENT_NAME": self.agent.name}
+        try:
+            from sac.listen.server import read_token, running
+
+            info = running()
+            if info:
+                env.update(SAC_LISTEN_BASE_URL=info["url"], SAC_LISTEN_BEARER=read_token())
+        except Exception:  # noqa: BLE001 - no control plane: the agent simply has no broker
+            pass
+        return env
+
     def wrapper(self, instance: Instance) -> Path:
         """The script the SDK runs as ``claude``: records the CLI's pid, then execs the
         runtime's command. Names of variables only: values stay in the environment."""
@@ -354,7 +368,7 @@ class Runner:
                 await asyncio.to_thread(self.runtime.stop, self.agent, previous.instance, 1.0)
             self.launch = self.prepare()
             provided = await asyncio.to_thread(self.provider.environment, self.agent, self.provider_ctx)
-            self.env = {**BASE_ENV, **provided}
+            self.env = {**BASE_ENV, **provided, **self.broker_env()}
             await self.open_session(first=True)
             server = await control.serve(self.dir.socket, self.handle)
             await self.serve_transports()
