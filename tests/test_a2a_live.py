@@ -139,6 +139,13 @@ def test_v1_turn(a2a_agent, home):
     assert post(url, b'{"text": "What is 2+2?"}')[1]["text"] == "4"
 
 
+def test_peer_post_turn_to_an_a2a_url(a2a_agent, sac):
+    url = a2a_agent("u1")
+    done = sac("peer", "post-turn", url, "What is 20+22?")
+    assert (done.returncode, done.stdout) == (0, "42\n"), done.stderr
+    assert sac("peer", "resolve-url", url).stdout.strip() == url
+
+
 def test_bearer_auth_on_the_agent_port(a2a_agent, home):
     url = a2a_agent("s1", extra="  a2a: {port: auto, auth_token_env: AGENT_TOKEN}\n", env={"AGENT_TOKEN": "tok-123"})
     with urllib.request.urlopen(url + ".well-known/agent-card.json", timeout=10) as r:  # the card is public

@@ -232,3 +232,16 @@ def test_start_inside_a_container_goes_through_the_host_broker(listen, home, sac
     st = status(sac, "child")
     assert (st["state"], st["parent"]) == ("ready", "parent-agent")
     sac("agents", "stop", "child")
+
+
+def test_listen_restart_runs_it_detached_and_stop_ends_it(home, sac):
+    port = free_port()
+    done = sac("listen", "restart", "--bind", f"127.0.0.1:{port}")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["url"] == f"http://127.0.0.1:{port}" and _up(info["url"])
+    done = sac("listen", "restart")  # again, where it ran: a new process, same place
+    assert done.returncode == 0 and json.loads(done.stdout)["pid"] != info["pid"]
+    assert json.loads(done.stdout)["url"] == info["url"]
+    assert sac("listen", "stop").stdout.startswith("stopped")
+    assert sac("listen", "status").returncode == 1

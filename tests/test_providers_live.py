@@ -47,6 +47,7 @@ apiVersion: scitex-agent-container/v3
 kind: Agent
 spec:
   runtime: {runtime}
+  a2a: {{port: auto}}
   claude:
     model: sonnet
     provider: {provider_yaml}
@@ -66,6 +67,11 @@ def assert_secret_nowhere(home, sac, name: str, secret: str) -> None:
             assert secret not in path.read_text(errors="replace"), path
     outputs = [sac("agents", "status", "--json"), sac("agents", "tail", name, "--json"), sac("accounts", "status")]
     assert all(secret not in o.stdout + o.stderr for o in outputs)
+    from sac.card import agent_card
+
+    os.environ["SAC_HOME"] = str(home)
+    card = agent_card(name)  # the A2A card when the agent serves one
+    assert card["name"] == name and secret not in json.dumps(card)
 
 
 @pytest.mark.parametrize("provider", list(CASES))

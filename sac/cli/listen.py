@@ -59,6 +59,8 @@ def _stop(timeout: float = 10.0) -> dict | None:
     if running():
         os.kill(info["pid"], signal.SIGKILL)
         time.sleep(0.2)
+    while time.monotonic() < deadline + 5 and _healthy(info["url"]):  # its worker may outlive it briefly
+        time.sleep(0.05)
     return info
 
 

@@ -86,6 +86,7 @@ def serve(host: str, port: int, echo=print) -> None:
     try:
         read_token(create=True)
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as granian binds: TIME_WAIT is fine
             try:
                 probe.bind((host, port))
             except OSError as e:
