@@ -80,6 +80,7 @@ def air_gapped(tmp_path_factory, pyz):
                unshare, "-n", str(BASE_PYTHON), *flags, str(pyz), *args]
         return subprocess.run(cmd, cwd=home, capture_output=True, text=True, timeout=300)
 
+    run.pyz = pyz
     return run
 
 
@@ -120,3 +121,26 @@ def test_agents_check_minimal_agent(air_gapped):
     failed = {name for name, c in checks.items() if not c["ok"]}
     assert failed <= {"claude CLI"}, report  # nothing else may fail, not even offline
     assert report["ok"] is (not failed)
+
+
+def test_a_live_agent_air_gapped_from_the_pyz(air_gapped, tmp_path):
+    """The pyz starts an agent, talks to it and stops it with no network at all: the
+    scripted model on loopback (brought up inside the empty network namespace), the
+    claude CLI given by SAC_CLAUDE_CLI as a site would (the lean pyz bundles none)."""
+    from sac.claude_cli import find_claude
+
+    cli = find_claude()
+    assert cli is not None, "the test venv bundles the claude CLI"
+    home = tmp_path / "sac-home"
+    (home / "agents").mkdir(parents=True)
+    shutil.copytree(MINIMAL_AGENT.parent, home / "agents" / "minimal-agent")
+    shiv, user = tmp_path / "shiv", tmp_path / "user"
+    user.mkdir()
+    pyz_cmd = f"{BASE_PYTHON} -S {air_gapped.pyz}"
+    script = (f"ip link set lo up && {pyz_cmd} agents start minimal-agent && "
+              f"{pyz_cmd} agents send minimal-agent 'What is 2+2?' && {pyz_cmd} agents stop minimal-agent")  # fmt: skip
+    done = subprocess.run(["env", "-i", f"HOME={user}", f"SAC_HOME={home}", f"SHIV_ROOT={shiv}", f"SAC_CLAUDE_CLI={cli}",
+                           "unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == "4"
+    assert "minimal-agent: ready on local" in done.stderr and "minimal-agent: stopped" in done.stdout
