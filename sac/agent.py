@@ -22,6 +22,8 @@ from sac.spec.load import Check, load_file
 from sac.spec.mounts import parse_mount
 
 Found = Iterable[tuple[tuple[Any, ...], str]]
+#: Where sac puts the workdir, the agent's HOME and the claude CLI inside a container.
+RESERVED_TARGETS = ("/work", "/home/agent", "/opt/sac")
 
 
 def provider_name(spec: Spec, settings: Settings, plugins: Plugins) -> str:
@@ -59,9 +61,13 @@ def spec_checks(plugins: Plugins, settings: Settings) -> list[Check]:
     def mounts(doc: Any) -> Found:
         for i, entry in enumerate(doc.spec.mounts):
             try:
-                parse_mount(entry)
+                target = parse_mount(entry).target
             except ValueError as e:
                 yield ("spec", "mounts", i), str(e)
+                continue
+            reserved = next((r for r in RESERVED_TARGETS if target == r or target.startswith(r + "/")), None)
+            if reserved:
+                yield ("spec", "mounts", i), f"target {target} is inside {reserved}, which sac mounts itself"
 
     def mcp(doc: Any) -> Found:
         for name, server in doc.spec.mcp_servers.items():

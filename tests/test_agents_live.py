@@ -278,3 +278,24 @@ def test_foreground_runs_in_this_process_until_stopped(fleet, sac, home):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert "startup: Hello! I am g1" in err
+
+
+def test_sdk_alive_probe_restarts_a_hung_cli(fleet, sac):
+    make_agent(fleet, "h1", "local", interval=0.5)
+    spec = fleet / "agents" / "h1" / "spec.yaml"
+    spec.write_text(spec.read_text().replace("    interval: 0.5\n", "    interval: 0.5\n    timeout: 1\n"))
+    sac("agents", "start", "h1", check=True)
+    session = status(sac, "h1")["session_id"]
+    cli = int((fleet / "runtime" / "h1" / "cli.pid").read_text())
+    os.kill(cli, signal.SIGSTOP)  # alive to the process table, deaf to the session
+    try:
+        wait_for(lambda: status(sac, "h1")["restarts"] == 1 and status(sac, "h1")["state"] == "ready",
+                 timeout=60, what="a restart")  # fmt: skip
+        assert "did not answer a health probe within 1 s" in json.dumps(transcript(fleet, "h1"))
+        assert sac("agents", "send", "h1", "What is 3+4?").stdout == "7\n"
+        assert status(sac, "h1")["session_id"] == session
+    finally:
+        try:
+            os.kill(cli, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -276,6 +276,9 @@ class Runner:
             return f"the {self.runtime.name} instance {self.instance.id or ''} is gone".replace("  ", " ")
         if self.session and self.session.busy_since is None and not self.cli_alive():
             return "the claude CLI process exited"
+        health = self.agent.spec.health
+        if health.method == "sdk-alive" and self.session and not await self.session.ping(health.timeout):
+            return f"the claude CLI did not answer a health probe within {health.timeout:g} s"
         return None
 
     async def heartbeat(self) -> None:

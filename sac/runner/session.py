@@ -76,6 +76,19 @@ class Session:
             except Exception:  # a dead CLI cannot be disconnected cleanly; it is gone anyway
                 pass
 
+    async def ping(self, timeout: float) -> bool:
+        """A control round trip to the CLI (no model call): does the session answer? Skipped,
+        true, while a turn runs or waits: the turn itself shows whether the CLI lives."""
+        if self._client is None:
+            return False
+        if self._lock.locked():
+            return True
+        try:
+            await asyncio.wait_for(self._client.get_mcp_status(), timeout)
+            return True
+        except Exception:  # noqa: BLE001 - any failure to answer is a failed probe
+            return False
+
     async def interrupt(self) -> bool:
         """Interrupt the running turn; False if no turn was running."""
         if self._client is None or self.busy_since is None:
