@@ -22,7 +22,8 @@ from sac.spec.load import Check, load_file
 from sac.spec.mounts import parse_mount
 
 Found = Iterable[tuple[tuple[Any, ...], str]]
-#: Where sac puts the workdir, the agent's HOME and the claude CLI inside a container.
+#: Where sac puts the workdir, the agent's HOME and the claude CLI inside a container
+#: (a mount below /work or /home/agent is fine: it lands inside sac's).
 RESERVED_TARGETS = ("/work", "/home/agent", "/opt/sac")
 
 
@@ -65,9 +66,8 @@ def spec_checks(plugins: Plugins, settings: Settings) -> list[Check]:
             except ValueError as e:
                 yield ("spec", "mounts", i), str(e)
                 continue
-            reserved = next((r for r in RESERVED_TARGETS if target == r or target.startswith(r + "/")), None)
-            if reserved:
-                yield ("spec", "mounts", i), f"target {target} is inside {reserved}, which sac mounts itself"
+            if target in RESERVED_TARGETS or target.startswith("/opt/sac/"):
+                yield ("spec", "mounts", i), f"target {target} is where sac mounts its own (use a path below it)"
 
     def mcp(doc: Any) -> Found:
         for name, server in doc.spec.mcp_servers.items():

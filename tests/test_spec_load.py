@@ -203,7 +203,7 @@ def test_semantic_checks_are_located_and_reported_with_the_rest():
           mounts:
             - data:/data
             - /a:/b:c:rw
-            - /srv/x:/work/x
+            - /srv/x:/work
           claude:
             provider: nonesuch
           mcp_servers:
@@ -216,7 +216,7 @@ def test_semantic_checks_are_located_and_reported_with_the_rest():
     assert found[0].startswith("s.yaml:4:12: spec.runtime: unknown runtime 'podman' (installed runtimes: ")
     assert "s.yaml:6:7: spec.mounts[0]: source 'data' must be an absolute path (or start with ~)" in found
     assert "s.yaml:7:7: spec.mounts[1]: '/a:/b:c:rw' has too many ':' (write SRC[:DST][:ro|rw])" in found
-    assert "s.yaml:8:7: spec.mounts[2]: target /work/x is inside /work, which sac mounts itself" in found
+    assert "s.yaml:8:7: spec.mounts[2]: target /work is where sac mounts its own (use a path below it)" in found
     assert any(p.startswith("s.yaml:10:15: spec.claude.provider: unknown provider 'nonesuch'") for p in found)
     assert "s.yaml:12:10: spec.mcp_servers.web: an http server needs `url`" in found
 
