@@ -165,3 +165,25 @@ def test_a_default_account_is_per_provider(home, sac):
     done = sac("agents", "check", "other", "--json", env={"DEEPSEEK_API_KEY": ""})
     creds = [c for c in json.loads(done.stdout)[0]["checks"] if c["name"] == "credentials"][0]
     assert creds["ok"] is False and "$DEEPSEEK_API_KEY" in creds["detail"]  # the anthropic key is not borrowed
+
+
+def test_claude_login_is_copied_into_the_agent_home_0600(home, sac, vendor, tmp_path):
+    import stat
+
+    user = tmp_path / "user"
+    (user / ".claude").mkdir(parents=True)
+    login = '{"claudeAiOauth": {"accessToken": "sk-ant-oat-test-9z9z", "expiresAt": 4102444800000}}'
+    (user / ".claude" / ".credentials.json").write_text(login)
+    (home / "config.yaml").write_text(yaml.safe_dump({"providers": {"anthropic": {"base_url": vendor.url}}}))
+    write(home, "login1", "anthropic", runtime="local")
+    env = {"HOME": str(user), "ANTHROPIC_API_KEY": "", "ANTHROPIC_AUTH_TOKEN": "", "CLAUDE_CODE_OAUTH_TOKEN": ""}
+    report = json.loads(sac("agents", "check", "login1", "--json", env=env).stdout)[0]
+    creds = next(c for c in report["checks"] if c["name"] == "credentials")
+    assert creds["ok"] and creds["detail"].startswith("your Claude login")
+    try:
+        assert sac("agents", "start", "login1", env=env).returncode == 0
+        copied = home / "runtime" / "login1" / "home" / ".claude" / ".credentials.json"
+        assert copied.read_text() == login and stat.S_IMODE(copied.stat().st_mode) == 0o600
+        assert_secret_nowhere(home, sac, "login1", "sk-ant-oat-test-9z9z")
+    finally:
+        sac("agents", "stop", "login1", env=env)
