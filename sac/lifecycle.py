@@ -82,12 +82,13 @@ def known_agents(specs: dict[str, Path]) -> list[str]:
 
 
 def self_command() -> list[str]:
-    """How this process was started (interpreter and script/-m/pyz), to spawn a runner
-    the same way: a venv console script, ``python -m sac`` and ``python sac.pyz`` alike."""
-    tail = len(sys.argv) - 1
-    orig = list(getattr(sys, "orig_argv", []))
+    """How to run sac again the way this process was run, to spawn a runner: the venv's
+    console script, ``python sac.pyz`` (interpreter flags kept), else ``python -m sac``
+    (which also covers the Python API and tests)."""
     script = sys.argv[0] if sys.argv else ""
-    if orig and script.endswith(("sac", ".pyz", "__main__.py")) and len(orig) > tail:
+    orig = list(getattr(sys, "orig_argv", []))
+    tail = len(sys.argv) - 1
+    if orig and (Path(script).name == "sac" or script.endswith(".pyz")) and len(orig) > tail:
         prefix = orig[: len(orig) - tail] if tail else orig
         return [sys.executable, *prefix[1:]]
     return [sys.executable, "-m", "sac"]

@@ -1,0 +1,94 @@
+"""sac from Python: what the CLI does, as functions that return msgspec Structs or dicts
+and raise :class:`sac.errors.SacError` (with ``.message`` and ``.hint``) on failure.
+
+    from sac import api
+    api.start("hello-agent-1")                      # returns when ready
+    api.send("hello-agent-1", "What is 2+2?")["text"]
+    api.status()                                    # the fleet
+    api.stop("hello-agent-1")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sac.errors import SacError
+
+
+def _context(runtime: str | None = None):
+    from sac.config import load_settings
+    from sac.plugins import get_plugins
+
+    return get_plugins(), load_settings({"default_runtime": runtime})
+
+
+def check(ref: str, *, runtime: str | None = None):
+    """The preflight report of one agent (name, folder or spec file)."""
+    from sac.preflight import preflight
+
+    plugins, settings = _context(runtime)
+    return preflight(ref, plugins, settings)
+
+
+def start(ref: str, *, runtime: str | None = None, timeout: float = 180.0, resume: bool = False):
+    """Start an agent (a detached runner); its Status once ready. A running agent is left as is."""
+    from sac import lifecycle
+    from sac.agent import load_agent
+
+    plugins, settings = _context(runtime)
+    agent = load_agent(ref, plugins, settings)
+    current = lifecycle.status(agent.name)
+    if current.state in ("ready", "busy", "starting"):
+        return current
+    lifecycle.preflight_or_raise(agent, plugins, settings)
+    proc = lifecycle.spawn_runner(agent.name, agent.spec_path, resume=resume, runtime=runtime)
+    st = lifecycle.wait_ready(agent.name, proc, timeout)
+    if st.state == "failed":
+        raise SacError(f"agent {agent.name} failed: {st.last_error}")
+    return st
+
+
+def stop(name: str) -> str:
+    """Stop an agent; what happened, in words."""
+    from sac import lifecycle
+
+    return lifecycle.stop_and_clean(name, lambda: _context()[0])
+
+
+def status(name: str | None = None):
+    """One agent's Status, or the fleet's (a list)."""
+    from sac import lifecycle
+    from sac.config import load_settings
+    from sac.lookup import discover
+
+    if name:
+        return lifecycle.status(name)
+    specs = dict(discover(load_settings()))
+    return [lifecycle.status(n, str(specs[n]) if n in specs else None) for n in lifecycle.known_agents(specs)]
+
+
+def send(name: str, text: str, *, timeout: float | None = None) -> dict[str, Any]:
+    """One turn; the answer (``ok``, ``text``, ``session_id``, ``cost_usd``, ...). A failed turn
+    raises SacError."""
+    from sac.runner import control
+    from sac.state import AgentDir
+
+    request: dict[str, Any] = {"op": "send", "text": text, "source": "api"}
+    if timeout:
+        request["timeout"] = timeout
+    try:
+        answer = control.call(AgentDir(name).socket, request, timeout=None)
+    except control.NotRunning:
+        raise SacError(f"agent {name} is not running", hint=f"start it: sac.api.start({name!r})") from None
+    if not answer.get("ok"):
+        raise SacError(f"{name}: {answer.get('error')}")
+    return answer
+
+
+def tail(name: str, n: int = 50) -> list[dict[str, Any]]:
+    """The last ``n`` transcript events (0: all)."""
+    from sac.state import AgentDir
+    from sac.transcript import read_events
+
+    events, _ = read_events(AgentDir(name).transcript, 0)
+    return events[-n:] if n else events
