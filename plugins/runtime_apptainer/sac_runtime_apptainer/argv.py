@@ -1,0 +1,62 @@
+"""Every Apptainer command line for an agent, built by pure functions from the spec.
+
+Hardened by default: ``--containall`` (own PID/IPC namespaces, a clean environment, no host
+HOME, /tmp or /dev beyond the minimum), ``--cleanenv`` (spelled out, so a relaxed spec's
+opt-out is visible), ``--writable-tmpfs`` (a scratch root that vanishes; or a persistent
+``--overlay``). The agent sees only: its HOME (persisted from the runtime dir) at
+/home/agent, its workdir at /work, the claude CLI read-only at /opt/sac/bin/claude, and
+what ``spec.mounts[]`` / ``spec.apptainer.binds[]`` declare. Environment values go through
+a 0600 ``--env-file``; variables for the CLI pass by name (``APPTAINERENV_NAME="$NAME"``
+exported by a shell from its own environment), never as values in argv.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from sac_hookspecs import Launch
+from sac_hookspecs.spec import Mount
+
+CLI = "/opt/sac/bin/claude"
+HOME = "/home/agent"
+WORKDIR = "/work"
+HARDENING = ("--containall", "--cleanenv")
+
+
+def bind(m: Mount) -> str:
+    return f"{m.source}:{m.target or m.source}:{m.mode}"
+
+
+def start_argv(cfg, launch: Launch, *, image: str, instance: str, env_file: str | None = None,
+               overlay: str | None = None, binds: list[Mount] = ()) -> list[str]:  # fmt: skip
+    """``apptainer instance start ... IMAGE INSTANCE``; raw_args last before the image, with
+    no flag repeated that sac already gave."""
+    argv = ["apptainer", "instance", "start"]
+    if not cfg.relaxed:
+        argv += list(HARDENING)
+    argv += ["--overlay", overlay] if overlay else ["--writable-tmpfs"]
+    argv += ["--home", f"{launch.home}:{HOME}", "--pwd", WORKDIR,
+             "--bind", f"{launch.workdir}:{WORKDIR}:rw", "--bind", f"{launch.claude_cli}:{CLI}:ro"]  # fmt: skip
+    for m in [*launch.mounts, *binds]:
+        argv += ["--bind", bind(m)]
+    if env_file:
+        argv += ["--env-file", env_file]
+    for flag, on in (("--nv", cfg.nv), ("--rocm", cfg.rocm), ("--fakeroot", cfg.fakeroot)):
+        if on:
+            argv.append(flag)
+    given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+    repeatable = {"--bind", "--env", "--overlay"}
+    argv += [a for a in cfg.raw_args if not (a.startswith("--") and a.split("=", 1)[0] in given - repeatable)]
+    return [*argv, image, instance]
+
+
+def exec_argv(instance: str, args: list[str], env_names: list[str]) -> list[str]:
+    """Run the CLI in the instance. A shell exports ``APPTAINERENV_<NAME>="$NAME"`` for each
+    name (Apptainer passes those through --cleanenv), so values stay in the environment."""
+    exports = " ".join(f'APPTAINERENV_{n}="${{{n}}}"' for n in env_names if n.isidentifier())
+    script = (f"export {exports}; " if exports else "") + 'exec "$@"'
+    return ["sh", "-c", script, "sh", "apptainer", "exec", "--pwd", WORKDIR, f"instance://{instance}", CLI, *args]
+
+
+def describe(argv: list[str]) -> str:
+    return shlex.join(argv)
