@@ -12,10 +12,24 @@ A third-party plugin depends on this package only (pluggy + msgspec)::
         register(Podman())
 """
 
-from .hookspecs import hookimpl, hookspec
+from typing import TYPE_CHECKING, Any
+
 from .types import Agent, AgentPort, CheckResult, CredentialStore, Instance, Isolation, Launch, Provider, ProviderContext, Runtime, Serving, Transport
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .hookspecs import hookimpl, hookspec
+
+
+def __getattr__(name: str) -> Any:
+    # pluggy is imported with the markers, not with the types: reading an agent's state
+    # (`sac agents status`) needs the types only.
+    if name in ("hookimpl", "hookspec"):
+        from . import hookspecs
+
+        return getattr(hookspecs, name)
+    raise AttributeError(f"module 'sac_hookspecs' has no attribute {name!r}")
 
 __all__ = [
     "Agent",

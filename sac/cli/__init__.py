@@ -5,7 +5,6 @@ and this file, nothing that starts a model, a server or a container."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from typing import Any
 
@@ -89,8 +88,18 @@ class LazyGroup(click.Group):
 
         try:
             return super().invoke(ctx)
-        except (SacError, OSError, subprocess.SubprocessError, RuntimeError) as e:
+        except Exception as e:
+            if not reportable(e):
+                raise
             ctx.exit(report(e))
+
+
+def reportable(error: BaseException) -> bool:
+    """Failures of the world that deserve one line, not a traceback: sac's own errors, OS
+    errors (a missing binary, a permission), subprocess timeouts and runtime failures."""
+    from sac.errors import SacError
+
+    return isinstance(error, (SacError, OSError, RuntimeError)) or type(error).__module__ == "subprocess"
 
 
 def report(error: Exception) -> int:
@@ -129,9 +138,9 @@ def cli() -> None:
 
 
 def main() -> None:
-    from sac.errors import SacError
-
     try:
         cli(prog_name="sac")
-    except (SacError, OSError, subprocess.SubprocessError, RuntimeError) as e:  # e.g. while building --help
+    except Exception as e:  # raised while click parsed arguments, e.g. building --help
+        if not reportable(e):
+            raise
         sys.exit(report(e))

@@ -8,13 +8,12 @@ agent's runtime dir: only its owner can talk to the agent.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sac.errors import SacError
 
@@ -26,8 +25,14 @@ class NotRunning(SacError):
     """Nothing answers on the agent's control socket."""
 
 
+if TYPE_CHECKING:
+    import asyncio
+
+
 async def serve(path: Path, handle: Handler) -> asyncio.AbstractServer:
     """Serve ``handle`` on a Unix socket at ``path`` (replacing a stale socket file)."""
+    import asyncio  # the runner's side only: clients (`sac agents send`) never pay for it
+
     path.unlink(missing_ok=True)
     if len(str(path)) > 107:
         raise SacError(f"the control socket path is too long for Unix sockets: {path}",
