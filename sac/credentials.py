@@ -37,7 +37,11 @@ def account_ref(ref: str, settings: Settings) -> tuple[str, str]:
 def resolve_secret(agent: Agent, provider: Provider, options: ProviderConfig, settings: Settings,
                    plugins: Plugins) -> tuple[str | None, str, str | None]:  # fmt: skip
     """(secret or None, where it was looked for, the account name if one was used)."""
-    account = agent.spec.claude.account or settings.default_accounts.get(provider.name)
+    account = agent.spec.claude.account
+    if not account and not options.auth_token_env and not provider.inline:
+        # a provider's default account; never for an inline gateway (one name, any URL) nor
+        # over a variable the spec names itself
+        account = settings.default_accounts.get(provider.name)
     if account:
         store_name, key = account_ref(account, settings)
         store = plugins.credential_stores.get(store_name)

@@ -130,8 +130,12 @@ def test_v1_turn(a2a_agent, home):
     code, body = post(url, b'{"text": "What is 4*4?"}')
     assert code == 200 and body["text"] == "16" and body["session_id"] and body["ok"]
     assert post(url, b'{"text": "  "}')[0] == 400
-    code, body = post(url, b'{"text": "hi", "extra": 1}')
-    assert code == 400 and "unknown field `extra`" in body["problems"][0]
+    code, body = post(url, b'{"text": "hi", "extra": 1, "timeout": -1}')
+    assert code == 400 and body["problems"] == [
+        "body:1:16: extra: unknown field (did you mean `text`? allowed: text, timeout)",
+        "body:1:39: timeout: -1 is out of range (seconds > 0)",
+    ]
+    assert post(url, b'{"text": "\xff"}')[0] == 400  # not UTF-8
     assert post(url, b"{oops")[0] == 400
     assert post(url, b"hi", ctype="text/plain")[0] == 415
     code, body = post(url, b'{"text": "please hang", "timeout": 2}')
@@ -175,3 +179,10 @@ def test_32_concurrent_turns_all_answered_in_order(a2a_agent, home):
     for prompt, result in zip(events[::2], events[1::2]):  # one turn at a time, each prompt then its result
         assert prompt["type"] == "prompt" and result["type"] == "result" and prompt["turn"] == result["turn"]
         assert result["text"] == str(int(prompt["text"].split()[2].split("+")[0]) + 1000)
+
+
+def test_a_non_loopback_a2a_port_needs_a_token_even_in_the_foreground(home, sac):
+    make_agent(home, "open1", "local", extra="  a2a: {port: auto, host: 0.0.0.0}\n")
+    done = sac("agents", "start", "--foreground", "open1")
+    assert done.returncode == 1
+    assert "spec.a2a.host 0.0.0.0 is not loopback: set spec.a2a.auth_token_env" in done.stderr

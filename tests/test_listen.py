@@ -245,3 +245,32 @@ def test_listen_restart_runs_it_detached_and_stop_ends_it(home, sac):
     assert json.loads(done.stdout)["url"] == info["url"]
     assert sac("listen", "stop").stdout.startswith("stopped")
     assert sac("listen", "status").returncode == 1
+
+
+def test_agents_get_a_broker_token_that_only_starts_siblings(listen, home, sac):
+    url, token = listen
+    make_agent(home, "mom", "local")
+    make_agent(home, "kid", "local")
+    make_agent(home, "other", "local")
+    sac("agents", "start", "mom", "other", check=True)
+    try:
+        cli = int((home / "runtime" / "mom" / "cli.pid").read_text())
+        env = dict(v.split("=", 1) for v in open(f"/proc/{cli}/environ").read().split("\0") if "=" in v)
+        broker = env["SAC_LISTEN_BEARER"]
+        assert env["SAC_LISTEN_BASE_URL"] == url and env["SAC_AGENT_NAME"] == "mom" and broker != token
+        assert stat.S_IMODE((home / "listen" / "brokers" / "mom").stat().st_mode) == 0o600
+        for method, path, body in (("GET", "/v1/agents", None), ("POST", "/v1/agents/other/send", {"text": "hi"}),
+                                   ("POST", "/v1/agents/other/stop", {}), ("GET", "/v1/agents/other/tail", None)):
+            assert call(url, method, path, body, token=broker)[0] == 403, path  # the master token's routes
+        code, body = call(url, "POST", "/v1/agents/kid/start", {"parent": "someone-else"}, broker, timeout=120)
+        assert code == 200 and body["status"]["parent"] == "mom"  # a broker speaks for its own agent
+        assert call(url, "POST", "/v1/agents/x.yaml/start", {}, token)[0] == 400  # names, never paths
+    finally:
+        sac("agents", "stop", "mom", "other", "kid")
+
+
+def test_negative_timeouts_are_refused(listen, home):
+    url, token = listen
+    make_agent(home, "neg", "local")
+    code, body = call(url, "POST", "/v1/agents/neg/send", {"text": "hi", "timeout": -1}, token)
+    assert code == 400 and "seconds > 0" in body["problems"][0]

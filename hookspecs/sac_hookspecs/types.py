@@ -191,13 +191,15 @@ class AgentPort:
     card: dict[str, Any]  # description, skills, isolation: what a card may say (no secrets)
 
     async def turn(self, text: str, timeout: float | None = None, on_text: Callable[[str], Any] | None = None,
-                   source: str = "a2a") -> dict[str, Any]:  # fmt: skip
-        """One turn, queued behind the others; ``on_text`` gets the reply's text as it
-        arrives. The answer: ``ok``, ``text``, ``session_id``, ... or ``error``."""
+                   source: str = "transport", on_start: Callable[[int], Any] | None = None) -> dict[str, Any]:  # fmt: skip
+        """One turn, queued behind the others; ``on_start`` gets the turn's number when it
+        leaves the queue, ``on_text`` the reply's text as it arrives. The answer: ``ok``,
+        ``text``, ``session_id``, ... or ``error``."""
         raise NotImplementedError
 
-    async def interrupt(self) -> bool:
-        """Interrupt the running turn; False if none was running."""
+    async def interrupt(self, turn: int | None = None) -> bool:
+        """Interrupt the running turn, only if it is number ``turn`` when given (so one caller
+        never cancels another's turn); False if no such turn was running."""
         raise NotImplementedError
 
 

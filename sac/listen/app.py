@@ -14,7 +14,7 @@ import hmac
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -28,9 +28,12 @@ MAX_BODY = 1024 * 1024
 # -- bodies -------------------------------------------------------------------------------
 
 
+Timeout = Annotated[float, msgspec.Meta(gt=0, extra={"allowed": "seconds > 0"})]
+
+
 class SendRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     text: str
-    timeout: float | None = None  # seconds; default: the agent's spec.claude.turn_timeout
+    timeout: Timeout | None = None  # seconds; default: the agent's spec.claude.turn_timeout
 
 
 class StartRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -78,6 +81,7 @@ class Route:
 class Request:
     def __init__(self, scope: dict, receive: Callable, params: dict[str, str]) -> None:
         self.scope, self.receive, self.params = scope, receive, params
+        self.broker: str | None = None  # the agent whose broker token made this request
         self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         self.query = dict(p.split("=", 1) if "=" in p else (p, "") for p in scope.get("query_string", b"").decode().split("&") if p)
 
@@ -103,7 +107,7 @@ class Request:
             return msgspec.json.decode(raw, type=type_)
         except msgspec.ValidationError as first:
             raise HttpError(400, "invalid request body", _problems(raw, type_, first)) from None
-        except msgspec.DecodeError as e:
+        except (msgspec.DecodeError, UnicodeDecodeError) as e:
             raise HttpError(400, f"malformed JSON: {e}") from None
 
 
@@ -119,14 +123,23 @@ def _problems(raw: bytes, type_: Any, first: Exception) -> list[str]:
     return [str(first)]
 
 
-def _agent_exists(name: str) -> None:
+def _check_name(name: str) -> None:
+    """Names only, never paths (`x.yaml`, `..`): a 400 before any lookup."""
+    from sac.errors import UsageError
+    from sac.lookup import is_path
     from sac.names import check_name
-    from sac.state import AgentDir
 
     try:
         check_name(name)
-    except Exception as e:  # noqa: BLE001 - a bad name is a 400
-        raise HttpError(400, str(e)) from None
+    except UsageError as e:
+        raise HttpError(400, e.message) from None
+    if is_path(name):  # `x.yaml` would be read as a file relative to the server's cwd
+        raise HttpError(400, f"{name!r} looks like a path; routes take agent names")
+
+
+def _agent_exists(name: str) -> None:
+    from sac.state import AgentDir
+
     if not AgentDir(name).root.exists() and not _spec_of(name):
         raise HttpError(404, f"no agent {name!r} on this host")
 
@@ -187,8 +200,9 @@ async def send(req: Request) -> TurnResult:
         raise HttpError(502, e.message) from None
     result = msgspec.convert(answer, TurnResult)
     if not result.ok:
-        code = 504 if "took longer" in (result.error or "") else 502
-        raise HttpError(code, result.error or "the turn failed")
+        error = result.error or "the turn failed"
+        code = 504 if "took longer" in error else 409 if "not ready" in error else 502
+        raise HttpError(code, error)
     return result
 
 
@@ -223,6 +237,7 @@ async def start(req: Request) -> Done:
 
     name = req.params["name"]
     body: StartRequest = await req.body(StartRequest)
+    parent = req.broker or body.parent  # a broker token always speaks for its own agent
 
     def run() -> Done:
         plugins, settings = get_plugins(), load_settings()
@@ -231,7 +246,7 @@ async def start(req: Request) -> Done:
         if current.state in ("ready", "busy", "starting"):
             return Done(ok=True, message="already running", status=current)
         lifecycle.preflight_or_raise(agent, plugins, settings)
-        proc = lifecycle.spawn_runner(agent.name, agent.spec_path, resume=False, parent=body.parent)
+        proc = lifecycle.spawn_runner(agent.name, agent.spec_path, resume=False, parent=parent)
         st = lifecycle.wait_ready(agent.name, proc, 180)
         return Done(ok=st.state != "failed", message=st.state, status=st)
 
@@ -314,8 +329,10 @@ class ListenApp:
                 continue
             req = Request(scope, receive, m.groupdict())
             try:
+                if "name" in req.params:
+                    _check_name(req.params["name"])
                 if not route.public:
-                    self.authorize(req)
+                    req.broker = self.authorize(req, route)
                 return 200, await route.handler(req)
             except HttpError as e:
                 return e.status, e.body
@@ -325,13 +342,22 @@ class ListenApp:
             return 405, Error(error=f"{method} is not allowed here (allowed: {', '.join(allowed)})")
         return 404, Error(error=f"no route {path}; see /v1/openapi.json")
 
-    def authorize(self, req: Request) -> None:
+    def authorize(self, req: Request, route: Route) -> str | None:
+        """None for the host's token; the agent's name for an agent's broker token, which
+        opens the start route only (its starts are recorded as that agent's children)."""
         header = req.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise HttpError(401, "missing bearer token (Authorization: Bearer <token>)")
-        if not hmac.compare_digest(token.strip().encode(), self.token):
-            raise HttpError(403, "wrong bearer token")
+        if hmac.compare_digest(token.strip().encode(), self.token):
+            return None
+        if route.handler is start:
+            from sac.listen.server import broker_of
+
+            agent = broker_of(token.strip())
+            if agent:
+                return agent
+        raise HttpError(403, "wrong bearer token")
 
 
 def create_app() -> ListenApp:

@@ -39,6 +39,33 @@ def read_token(create: bool = False) -> str:
     return token
 
 
+def broker_token(agent: str) -> str:
+    """A token that lets ``agent`` do one thing on this host's control plane: start a sibling
+    (recorded as its child). Never the master token: a sandboxed agent must not be able to
+    talk to, stop or read other agents."""
+    from sac.names import check_name
+
+    path = listen_dir() / "brokers" / check_name(agent)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    token = secrets.token_urlsafe(32)
+    write_atomic(path, token.encode(), mode=0o600)
+    return token
+
+
+def broker_of(token: str) -> str | None:
+    """The agent a broker token belongs to, if it is one (constant-time comparisons)."""
+    import hmac
+
+    d = listen_dir() / "brokers"
+    for path in sorted(d.iterdir()) if d.is_dir() else []:
+        try:
+            if hmac.compare_digest(path.read_text().strip().encode(), token.encode()):
+                return path.name
+        except OSError:
+            continue
+    return None
+
+
 def parse_bind(bind: str, allow_non_loopback: bool) -> tuple[str, int]:
     host, sep, port = bind.rpartition(":")
     if not sep or not port.isdigit() or not (0 < int(port) < 65536):

@@ -123,11 +123,11 @@ class Runner:
         asks it to start siblings (`sac agents start` inside brokers there)."""
         env = {"SAC_AGENT_NAME": self.agent.name}
         try:
-            from sac.listen.server import read_token, running
+            from sac.listen.server import broker_token, running
 
             info = running()
-            if info:
-                env.update(SAC_LISTEN_BASE_URL=info["url"], SAC_LISTEN_BEARER=read_token())
+            if info:  # a token for starting siblings only, never the host's master token
+                env.update(SAC_LISTEN_BASE_URL=info["url"], SAC_LISTEN_BEARER=broker_token(self.agent.name))
         except Exception:  # noqa: BLE001 - no control plane: the agent simply has no broker
             pass
         return env
@@ -203,8 +203,10 @@ class Runner:
             text = request.get("text")
             if not isinstance(text, str) or not text.strip():
                 return {"ok": False, "error": "the prompt is empty"}
-            return await self.send(text, float(request.get("timeout") or self.agent.spec.claude.turn_timeout),
-                                   source=str(request.get("source", "send")))  # fmt: skip
+            timeout = request.get("timeout") or self.agent.spec.claude.turn_timeout
+            if not isinstance(timeout, (int, float)) or timeout <= 0:
+                return {"ok": False, "error": "timeout must be a number of seconds > 0"}
+            return await self.send(text, float(timeout), source=str(request.get("source", "send")))
         if op == "interrupt":
             done = self.session is not None and await self.session.interrupt()
             return {"ok": True, "interrupted": done}
@@ -215,7 +217,8 @@ class Runner:
             return {"ok": True}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
-    async def send(self, text: str, timeout: float, source: str = "send", on_text: Any = None) -> dict[str, Any]:
+    async def send(self, text: str, timeout: float, source: str = "send", on_text: Any = None,
+                   on_start: Any = None) -> dict[str, Any]:  # fmt: skip
         import msgspec
 
         phase = self.state.state if self.state else "starting"
@@ -224,7 +227,7 @@ class Runner:
             return {"ok": False, "error": f"the agent is {phase}, not ready for a turn"}
         generation = self.session.generation
         try:
-            result = await self.session.turn(text, timeout, source=source, on_text=on_text)
+            result = await self.session.turn(text, timeout, source=source, on_text=on_text, on_start=on_start)
         except SessionDied as e:
             if self.session.generation == generation:  # not a CLI a restart already replaced
                 self.failure = str(e)
@@ -452,9 +455,13 @@ class RunnerPort(AgentPort):
             "session_id": st.session_id if st else None,
         }
 
-    async def turn(self, text: str, timeout: float | None = None, on_text: Any = None, source: str = "a2a") -> dict[str, Any]:
+    async def turn(self, text: str, timeout: float | None = None, on_text: Any = None, source: str = "transport",
+                   on_start: Any = None) -> dict[str, Any]:  # fmt: skip
         r = self._runner
-        return await r.send(text, timeout or r.agent.spec.claude.turn_timeout, source=source, on_text=on_text)
+        if timeout is not None and timeout <= 0:
+            return {"ok": False, "error": "timeout must be a number of seconds > 0"}
+        return await r.send(text, timeout or r.agent.spec.claude.turn_timeout, source=source, on_text=on_text,
+                            on_start=on_start)  # fmt: skip
 
-    async def interrupt(self) -> bool:
-        return self._runner.session is not None and await self._runner.session.interrupt()
+    async def interrupt(self, turn: int | None = None) -> bool:
+        return self._runner.session is not None and await self._runner.session.interrupt(turn)

@@ -89,21 +89,27 @@ class Session:
         except Exception:  # noqa: BLE001 - any failure to answer is a failed probe
             return False
 
-    async def interrupt(self) -> bool:
-        """Interrupt the running turn; False if no turn was running."""
-        if self._client is None or self.busy_since is None:
+    async def interrupt(self, turn: int | None = None) -> bool:
+        """Interrupt the running turn (only if it is turn number ``turn``, when given);
+        False if no such turn was running."""
+        if self._client is None or self.busy_since is None or (turn is not None and turn != self.turns):
             return False
         await self._client.interrupt()
         append_event(self._transcript, {"type": "interrupt", "turn": self.turns})
         return True
 
     async def turn(self, text: str, timeout: float, source: str = "send",
-                   on_text: Callable[[str], Any] | None = None) -> TurnResult:  # fmt: skip
+                   on_text: Callable[[str], Any] | None = None,
+                   on_start: Callable[[int], Any] | None = None) -> TurnResult:  # fmt: skip
         async with self._lock:
             if self._client is None:
                 raise SessionDied("the session is not open")
+            if self.broken:
+                raise SessionDied("an interrupted turn never finished; the session is being restarted")
             self.turns += 1
             n = self.turns
+            if on_start is not None:
+                on_start(n)
             self.busy_since = time.time()
             self.on_busy()
             append_event(self._transcript, {"type": "prompt", "turn": n, "text": text, "source": source})
@@ -119,9 +125,18 @@ class Session:
                 raise
             except asyncio.CancelledError:
                 # The caller gave up (an A2A CancelTask, a server shutdown): end the turn in the
-                # CLI too and read its remains, or the next turn would receive them.
+                # CLI too and read its remains, or the next turn would receive them. The lock is
+                # held until that is done, even if cancelled again meanwhile.
                 append_event(self._transcript, {"type": "error", "turn": n, "error": "the turn was cancelled"})
-                await asyncio.shield(self._abort(n))
+                cleanup = asyncio.ensure_future(self._abort(n))
+                while not cleanup.done():
+                    try:
+                        await asyncio.shield(cleanup)
+                    except asyncio.CancelledError:
+                        continue
+                raise
+            except Exception:
+                await self._abort(n)  # a failure of ours mid-turn: the CLI may still be in it
                 raise
             finally:
                 self.busy_since = None

@@ -68,6 +68,8 @@ class A2ATransport(Transport):
         token = os.environ.get(cfg.auth_token_env) if cfg.auth_token_env else None
         if cfg.auth_token_env and not token:
             raise RuntimeError(f"spec.a2a.auth_token_env: ${cfg.auth_token_env} is not set")
+        if not token and not _is_loopback(cfg.host):  # enforced here, not only in the preflight
+            raise RuntimeError(f"spec.a2a.host {cfg.host} is not loopback: set spec.a2a.auth_token_env")
         return await serve(port, cfg.host, None if cfg.port == "auto" else cfg.port, token)
 
     def post_turn(self, url: str, text: str, timeout: float | None) -> str:

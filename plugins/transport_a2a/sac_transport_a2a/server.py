@@ -13,7 +13,7 @@ import contextlib
 import hmac
 import socket
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from a2a.helpers import new_task, new_text_message, new_text_part
@@ -48,7 +48,7 @@ MAX_BODY = 1024 * 1024
 
 class TurnRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     text: str
-    timeout: float | None = None
+    timeout: Annotated[float, msgspec.Meta(gt=0, extra={"allowed": "seconds > 0"})] | None = None
 
 
 class TurnExecutor(AgentExecutor):
@@ -58,8 +58,7 @@ class TurnExecutor(AgentExecutor):
 
     def __init__(self, port: AgentPort) -> None:
         self.port = port
-        self._lock = asyncio.Lock()  # A2A tasks queue here, so `_running` names the turn in flight
-        self._running: str | None = None
+        self._turn_of: dict[str, int] = {}  # task id -> the agent's turn number, once it runs
         self._cancelled: set[str] = set()
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
@@ -79,14 +78,11 @@ class TurnExecutor(AgentExecutor):
                 started = True
 
         await updater.start_work()
-        async with self._lock:
-            if task_id in self._cancelled:
-                return
-            self._running = task_id
-            try:
-                answer = await self.port.turn(context.get_user_input(), on_text=on_text, source="a2a")
-            finally:
-                self._running = None
+        try:
+            answer = await self.port.turn(context.get_user_input(), on_text=on_text, source="a2a",
+                                          on_start=lambda n: self._turn_of.__setitem__(task_id, n))  # fmt: skip
+        finally:
+            self._turn_of.pop(task_id, None)
         if task_id in self._cancelled:
             self._cancelled.discard(task_id)
             return  # cancel() wrote CANCELED; nothing may follow a terminal state
@@ -98,8 +94,8 @@ class TurnExecutor(AgentExecutor):
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         task_id, context_id = context.task_id, context.context_id
         self._cancelled.add(task_id)
-        if self._running == task_id:
-            await self.port.interrupt()
+        if task_id in self._turn_of:  # running: interrupt exactly this turn (a queued one just goes)
+            await self.port.interrupt(self._turn_of[task_id])
         await TaskUpdater(event_queue, task_id, context_id).cancel(
             new_text_message("canceled", context_id=context_id, task_id=task_id)
         )
@@ -160,14 +156,21 @@ def turn_route(port: AgentPort) -> Route:
     async def turn(request: Request) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return _json(415, {"error": "send JSON with Content-Type: application/json"})
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return _json(413, {"error": f"the body is larger than {MAX_BODY} bytes"})
+        too_big = _json(413, {"error": f"the body is larger than {MAX_BODY} bytes"})
+        if int(request.headers.get("content-length") or 0) > MAX_BODY:
+            return too_big
+        chunks, size = [], 0
+        async for chunk in request.stream():  # chunked bodies too: never more than the cap in memory
+            size += len(chunk)
+            if size > MAX_BODY:
+                return too_big
+            chunks.append(chunk)
+        body = b"".join(chunks) or b"{}"
         try:
-            req = msgspec.json.decode(body or b"{}", type=TurnRequest)
+            req = msgspec.json.decode(body, type=TurnRequest)
         except msgspec.ValidationError as e:
-            return _json(400, {"error": "invalid request body", "problems": [str(e)]})
-        except msgspec.DecodeError as e:
+            return _json(400, {"error": "invalid request body", "problems": _problems(body, str(e))})
+        except (msgspec.DecodeError, UnicodeDecodeError) as e:
             return _json(400, {"error": f"malformed JSON: {e}"})
         if not req.text.strip():
             return _json(400, {"error": "invalid request body", "problems": ["text: the prompt is empty"]})
@@ -178,6 +181,18 @@ def turn_route(port: AgentPort) -> Route:
         return _json(504 if "took longer" in error else 503 if "not ready" in error else 502, {"error": error})
 
     return Route("/v1/turn", turn, methods=["POST"])
+
+
+def _problems(body: bytes, first: str) -> list[str]:
+    """Every problem of a well-formed body, located (sac's spec validator reads JSON too)."""
+    from sac.spec.errors import SpecError
+    from sac.spec.load import load_text
+
+    try:
+        load_text(body, "body", TurnRequest)
+    except SpecError as e:
+        return [p.render() for p in e.problems]
+    return [first]
 
 
 def build_app(port: AgentPort, url: str, token: str | None) -> tuple[Starlette, DefaultRequestHandler]:
@@ -245,8 +260,16 @@ def post_turn(url: str, text: str, timeout: float | None, token: str | None = No
         from a2a.helpers import get_message_text
         from a2a.types import Message, Part, Role, SendMessageRequest
 
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=timeout), headers=headers) as http:
+        origin = httpx.URL(url)
+
+        async def authorize(request: httpx.Request) -> None:
+            # the token goes to the host it was given for, never where a card points elsewhere
+            if token and (request.url.scheme, request.url.host, request.url.port) == (origin.scheme, origin.host,
+                                                                                      origin.port):  # fmt: skip
+                request.headers["Authorization"] = f"Bearer {token}"
+
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=timeout),
+                                     event_hooks={"request": [authorize]}) as http:  # fmt: skip
             client = await create_client(url, ClientConfig(streaming=False, httpx_client=http))
             message = Message(message_id=str(uuid.uuid4()), role=Role.ROLE_USER, parts=[Part(text=text)])
             reply = ""
@@ -261,5 +284,10 @@ def post_turn(url: str, text: str, timeout: float | None, token: str | None = No
             await client.close()
             return reply
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except RuntimeError:
+        raise
+    except Exception as e:  # httpx and a2a client errors: one line for the user, not a traceback
+        raise RuntimeError(f"A2A call to {url} failed: {type(e).__name__}: {e}") from None
 
