@@ -10,12 +10,18 @@ from typing import Any
 from sac.state import AgentDir
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def agent_card(name: str) -> dict[str, Any]:
     st = AgentDir(name).read_state()
     url = st.a2a_url if st is not None else None
-    if url and AgentDir(name).runner_alive(st):
+    if url and url.startswith("http://127.0.0.1:") and AgentDir(name).runner_alive(st):
+        opener = urllib.request.build_opener(_NoRedirect)
         try:
-            with urllib.request.urlopen(url.rstrip("/") + "/.well-known/agent-card.json", timeout=5) as r:
+            with opener.open(url.rstrip("/") + "/.well-known/agent-card.json", timeout=5) as r:
                 return json.loads(r.read())
         except (OSError, ValueError):
             pass  # fall back to the card made from the files

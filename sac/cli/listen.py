@@ -46,18 +46,40 @@ def status(as_json: bool) -> None:
     raise SystemExit(0 if info else 1)
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (granian's workers)."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
 def _stop(timeout: float = 10.0) -> dict | None:
     from sac.listen.server import running
 
     info = running()
     if not info:
         return None
-    os.kill(info["pid"], signal.SIGTERM)
+    workers = _children(info["pid"])  # they hold the lock too: they must go with it
+    try:
+        os.kill(info["pid"], signal.SIGTERM)
+    except ProcessLookupError:
+        pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and running():
         time.sleep(0.05)
     if running():
-        os.kill(info["pid"], signal.SIGKILL)
+        for pid in [info["pid"], *workers]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         time.sleep(0.2)
     while time.monotonic() < deadline + 5 and _healthy(info["url"]):  # its worker may outlive it briefly
         time.sleep(0.05)
@@ -79,10 +101,11 @@ def restart(bind: str | None, allow_non_loopback: bool) -> None:
     from sac.lifecycle import self_command
     from sac.listen.server import listen_dir, parse_bind, running
 
-    old = _stop()
     if bind is None:
-        bind = old["url"].split("//", 1)[1].replace("[", "").replace("]", "") if old else "127.0.0.1:7878"
-    parse_bind(bind, allow_non_loopback)  # refuse before spawning
+        current = running()
+        bind = current["url"].split("//", 1)[1].replace("[", "").replace("]", "") if current else "127.0.0.1:7878"
+    parse_bind(bind, allow_non_loopback)  # refuse before stopping anything
+    _stop()
     args = [*self_command(), "listen", "--bind", bind] + (["--allow-non-loopback"] if allow_non_loopback else [])
     listen_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(listen_dir() / "listen.log", "ab") as log:

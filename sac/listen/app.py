@@ -193,7 +193,7 @@ async def send(req: Request) -> TurnResult:
     if body.timeout:
         request["timeout"] = body.timeout
     try:
-        answer = await asyncio.to_thread(control.call, AgentDir(name).socket, request, None)
+        answer = await control.acall(AgentDir(name).socket, request)
     except control.NotRunning:
         raise HttpError(409, f"agent {name} is not running") from None
     except SacError as e:

@@ -103,9 +103,7 @@ def serve(host: str, port: int, echo=print) -> None:
     d = listen_dir()
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _lock_within(fd, 1.0):  # `running()` probes take the lock for an instant
         other = running() or {}
         os.close(fd)
         raise SacError(f"sac listen already runs on this host (pid {other.get('pid', '?')}, {other.get('url', '?')})",
@@ -130,6 +128,20 @@ def serve(host: str, port: int, echo=print) -> None:
     finally:
         (d / "listen.json").unlink(missing_ok=True)
         os.close(fd)
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
 
 
 def _has(module: str) -> bool:

@@ -97,3 +97,30 @@ def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> d
         return json.loads(data)
     except ValueError:
         raise SacError(f"the agent answered something that is not JSON: {data[:80]!r}") from None
+
+
+async def acall(path: Path, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    """``call`` for event loops (the control plane): no thread is held while a turn runs."""
+    import asyncio
+
+    try:
+        reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_REQUEST)
+    except (FileNotFoundError, ConnectionRefusedError) as e:
+        raise NotRunning(f"nothing answers on {path} ({e.strerror})") from None
+    except PermissionError:
+        raise SacError(f"no permission to talk to the agent on {path}") from None
+    try:
+        writer.write(json.dumps(request).encode() + b"\n")
+        await writer.drain()
+        data = await asyncio.wait_for(reader.readline(), timeout)
+    except asyncio.TimeoutError:
+        raise SacError(f"the agent did not answer within {timeout:g} s") from None
+    finally:
+        writer.close()
+    if not data:
+        raise SacError("the agent closed the connection without answering (did it stop or die?)",
+                       hint="see `sac agents status` and its runner.log")  # fmt: skip
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise SacError(f"the agent answered something that is not JSON: {data[:80]!r}") from None
