@@ -140,7 +140,7 @@ def main() -> None:
                 "listen_status": wrk("http://127.0.0.1:7899/v1/agents/bench", args.seconds, auth),
             }
             state = json.loads((home / "runtime" / "bench" / "state.json").read_text())
-            a2a = state["a2a_url"]
+            a2a = state["urls"]["a2a"]
             os.environ["SAC_HOME"] = str(home)
             from sac.runner import control
 

@@ -1,30 +1,24 @@
-"""An agent's card as the control plane shows it: its A2A card when the agent serves one,
-else a card made from its spec and state. Never a secret: names, skills, isolation."""
+"""An agent's card as the control plane shows it: the card a transport serves for it (A2A),
+else one made from its spec and state. Never a secret: names, skills, isolation, URLs."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 from sac.state import AgentDir
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 def agent_card(name: str) -> dict[str, Any]:
     st = AgentDir(name).read_state()
-    url = st.a2a_url if st is not None else None
-    if url and url.startswith("http://127.0.0.1:") and AgentDir(name).runner_alive(st):
-        opener = urllib.request.build_opener(_NoRedirect)
-        try:
-            with opener.open(url.rstrip("/") + "/.well-known/agent-card.json", timeout=5) as r:
-                return json.loads(r.read())
-        except (OSError, ValueError):
-            pass  # fall back to the card made from the files
+    if st is not None and st.urls and AgentDir(name).runner_alive(st):
+        from sac.plugins import get_plugins
+
+        transports = get_plugins().transports
+        for transport_name, url in st.urls.items():
+            if transport_name in transports:
+                card = transports.get(transport_name).card(url)
+                if card:
+                    return card
     return local_card(name)
 
 
@@ -49,8 +43,7 @@ def local_card(name: str) -> dict[str, Any]:
         "name": name,
         "description": description or f"sac agent {name}",
         "skills": skills,
-        "supportedInterfaces": [{"url": st.a2a_url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}]
-        if st is not None and st.a2a_url else [],
+        "urls": dict(st.urls) if st is not None and AgentDir(name).runner_alive(st) else {},
         "isolation": {"level": st.isolation if st else None, "runtime": st.runtime if st else None,
                       "relaxed": list(st.instance.relaxed) if st and st.instance else []},
     }  # fmt: skip

@@ -43,7 +43,7 @@ class Status(msgspec.Struct, kw_only=True):
     last_error: str | None = None
     spec: str | None = None
     parent: str | None = None
-    a2a_url: str | None = None
+    urls: dict[str, str] = msgspec.field(default_factory=dict)  # transport -> URL, while it runs
 
 
 def status(name: str, spec: str | None = None) -> Status:
@@ -68,7 +68,7 @@ def status(name: str, spec: str | None = None) -> Status:
         pid=st.pid if alive else None, uptime_s=time.time() - st.started_at if alive else None,
         restarts=st.restarts, turns=st.turns, cost_usd=st.cost_usd, input_tokens=st.input_tokens,
         output_tokens=st.output_tokens, session_id=st.session_id, last_error=st.last_error,
-        spec=spec or st.spec_path, parent=st.parent, a2a_url=st.a2a_url if alive else None,
+        spec=spec or st.spec_path, parent=st.parent, urls=st.urls if alive else {},
     )  # fmt: skip
 
 

@@ -54,7 +54,7 @@ class AgentState(msgspec.Struct, kw_only=True):
     parent: str | None = None  # the agent that asked for this one, when brokered
     provider: str | None = None
     account: str | None = None  # the stored credential the agent uses, for usage per account
-    a2a_url: str | None = None  # where the agent answers A2A and POST /v1/turn, when it does
+    urls: dict[str, str] = msgspec.field(default_factory=dict)  # transport name -> where it serves the agent
 
 
 class Heartbeat(msgspec.Struct, kw_only=True):

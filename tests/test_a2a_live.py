@@ -31,7 +31,7 @@ def a2a_agent(home, sac):
         script.write_text(script.read_text() + TWO_BLOCKS)
         done = sac("agents", "start", name, env=env)
         assert done.returncode == 0, done.stderr
-        url = json.loads((home / "runtime" / name / "state.json").read_text())["a2a_url"]
+        url = json.loads((home / "runtime" / name / "state.json").read_text())["urls"]["a2a"]
         assert url and url.startswith("http://127.0.0.1:")
         return url
 

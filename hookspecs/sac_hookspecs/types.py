@@ -177,6 +177,11 @@ class Transport:
         when the agent does not use this transport. ``port`` is how to reach the agent."""
         return None
 
+    def card(self, url: str) -> dict[str, Any] | None:
+        """The card the agent serves at ``url`` (where ``serve`` put it), for ``sac listen``'s
+        card route; None if this transport has no card. Called in the control plane."""
+        return None
+
     def post_turn(self, url: str, text: str, timeout: float | None) -> str:
         """Client side (``sac peer post-turn URL``): send ``text`` to the agent at ``url``
         and return its reply; raise NotImplementedError for a URL this transport does not

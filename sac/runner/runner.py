@@ -407,7 +407,7 @@ class Runner:
             serving = await transport.serve(self.agent, port)
             if serving is not None:
                 self.serving.append(serving)
-                self.set(a2a_url=serving.url)
+                self.set(urls={**self.state.urls, transport.name: serving.url})
                 self.echo(f"{transport.name}: {serving.url}")
 
     async def _shutdown(self, server: Any) -> None:
@@ -433,7 +433,7 @@ class Runner:
                 instance = None
             except Exception as e:  # noqa: BLE001 - keep it in state: `sac agents stop` retries it
                 self.echo(f"stopping the instance failed: {e}")
-        self.set(final, instance=instance, a2a_url=None)
+        self.set(final, instance=instance, urls={})
 
 
 class RunnerPort(AgentPort):

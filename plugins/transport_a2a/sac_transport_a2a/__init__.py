@@ -72,6 +72,25 @@ class A2ATransport(Transport):
             raise RuntimeError(f"spec.a2a.host {cfg.host} is not loopback: set spec.a2a.auth_token_env")
         return await serve(port, cfg.host, None if cfg.port == "auto" else cfg.port, token)
 
+    def card(self, url: str) -> dict | None:
+        """The agent card from the runner's own A2A server (loopback, no redirects)."""
+        import json
+        import urllib.request
+
+        if not url.startswith(("http://127.0.0.1:", "http://[::1]:", "http://localhost:")):
+            return None
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+
+        try:
+            with urllib.request.build_opener(NoRedirect).open(url.rstrip("/") + "/.well-known/agent-card.json",
+                                                               timeout=5) as r:  # fmt: skip
+                return json.loads(r.read())
+        except (OSError, ValueError):
+            return None
+
     def post_turn(self, url: str, text: str, timeout: float | None) -> str:
         from .server import post_turn
 
