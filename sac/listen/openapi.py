@@ -27,7 +27,7 @@ def document(routes: list[Any]) -> dict[str, Any]:
             "operationId": r.handler.__name__,
             "responses": {
                 "200": {"description": "ok", "content": {"application/json": {"schema": by_type[r.response]}}},
-                "400": error, "404": error,
+                "400": error, "404": error, "405": error,
             },  # fmt: skip
         }
         params = re.findall(r"\{(\w+)\}", r.path)
@@ -41,6 +41,10 @@ def document(routes: list[Any]) -> dict[str, Any]:
         if r.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": by_type[r.body]}}}
             op["responses"].update({"413": error, "415": error})
+        if r.path.endswith("/send"):
+            op["responses"].update({"409": error, "502": error, "504": error})  # not running, failed, too slow
+        if r.path.endswith("/start"):
+            op["responses"]["422"] = error  # its preflight failed
         if r.public:
             op["security"] = []
         else:
