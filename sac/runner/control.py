@@ -89,7 +89,10 @@ def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> d
         except socket.timeout:
             raise SacError(f"the agent did not answer within {timeout:g} s",
                            hint="it may still be working; see `sac agents tail`") from None  # fmt: skip
-    data = b"".join(chunks)
+    return _answer(b"".join(chunks))
+
+
+def _answer(data: bytes) -> dict[str, Any]:
     if not data:
         raise SacError("the agent closed the connection without answering (did it stop or die?)",
                        hint="see `sac agents status` and its runner.log")  # fmt: skip
@@ -117,10 +120,4 @@ async def acall(path: Path, request: dict[str, Any], timeout: float | None = Non
         raise SacError(f"the agent did not answer within {timeout:g} s") from None
     finally:
         writer.close()
-    if not data:
-        raise SacError("the agent closed the connection without answering (did it stop or die?)",
-                       hint="see `sac agents status` and its runner.log")  # fmt: skip
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise SacError(f"the agent answered something that is not JSON: {data[:80]!r}") from None
+    return _answer(data)
