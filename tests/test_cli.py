@@ -10,8 +10,14 @@ from conftest import EXAMPLES, MINIMAL, write_agent
 def test_version_and_help(sac):
     assert sac("--version", check=True).stdout.strip() == "sac 0.1.0"
     out = sac("--help", check=True).stdout
-    for group in ("agents", "config", "plugins", "spec"):
+    for group in ("accounts", "agents", "config", "host", "image", "listen", "model", "peer", "plugins", "spec"):
         assert f"  {group} " in out
+        done = sac(group, "--help")  # every group's help: exit 0, nothing on stderr
+        assert (done.returncode, done.stderr) == (0, ""), group
+    done = sac("agents", "start", "--help")
+    assert done.returncode == 0 and "--foreground" in done.stdout and done.stderr == ""
+    done = sac("agents", "start")  # a usage error stays click's: exit 2 with its message
+    assert done.returncode == 2 and "Missing argument" in done.stderr
 
 
 def test_help_imports_nothing_heavy(home):

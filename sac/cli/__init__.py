@@ -99,6 +99,8 @@ def reportable(error: BaseException) -> bool:
     errors (a missing binary, a permission), subprocess timeouts and runtime failures."""
     from sac.errors import SacError
 
+    if isinstance(error, (click.exceptions.Exit, click.exceptions.Abort, click.ClickException)):
+        return False  # click's own control flow (help, usage errors) is click's to print
     return isinstance(error, (SacError, OSError, RuntimeError)) or type(error).__module__ == "subprocess"
 
 
