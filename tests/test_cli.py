@@ -139,3 +139,17 @@ def test_flags_must_be_flags(home, sac):
     assert done.returncode == 2
     assert "spec.claude.flags[0]: 'model' is not a flag" in done.stderr
     assert "spec.claude.flags[2]: '--' is not a flag" in done.stderr and "flags[1]" not in done.stderr
+
+
+def test_unknown_agents_are_clear_errors(home, sac):
+    for args, code, message in (
+        (("agents", "status", "nope"), 2, "no agent 'nope': no spec on the search path and no runtime state"),
+        (("agents", "recall", "nope"), 2, "agent 'nope' has no session to recall"),
+        (("agents", "delete", "nope", "-y"), 2, "no agent 'nope': no spec and no runtime state; nothing to delete"),
+        (("agents", "find", "nothing"), 1, "no agent lists the capability 'nothing'"),
+        (("agents", "tail", "nope"), 2, "agent 'nope' has no transcript"),
+    ):
+        done = sac(*args)
+        assert done.returncode == code and message in done.stderr, (args, done.stderr)
+    write_agent(home / "agents", "defined", MINIMAL)
+    assert json.loads(sac("agents", "status", "defined", "--json").stdout)["state"] == "never-started"

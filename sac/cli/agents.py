@@ -190,6 +190,8 @@ def delete(names: tuple[str, ...], yes: bool) -> None:
             if is_path(ref):
                 raise
             name, spec_dir = check_name(ref), None
+            if lifecycle.status(name).state == "never-started":
+                raise UsageError(f"no agent {name!r}: no spec and no runtime state; nothing to delete")
         targets.append((name, spec_dir))
     if not yes:
         listing = "\n".join(f"  {n}: {d or '(no spec)'} and its runtime dir" for n, d in targets)
@@ -230,6 +232,11 @@ def status(name: str | None, as_json: bool) -> None:
 
     specs = {n: p for n, p in discover(load_settings())}
     names = [name] if name else lifecycle.known_agents(specs)
+    if name and name not in specs and name not in lifecycle.known_agents(specs):
+        from sac.errors import NotFound
+
+        raise NotFound(f"no agent {name!r}: no spec on the search path and no runtime state",
+                       hint="`sac agents status` lists the agents sac knows")  # fmt: skip
     rows = [lifecycle.status(n, str(specs[n]) if n in specs else None) for n in names]
     if as_json:
         echo_json(rows[0] if name else rows)
@@ -366,6 +373,8 @@ def recall(name: str, as_json: bool) -> None:
     from sac.state import AgentDir
     from sac.transcript import read_events, summarize
 
+    if not AgentDir(name).root.exists():
+        raise UsageError(f"agent {name!r} has no session to recall (never started here)")
     events, _ = read_events(AgentDir(name).transcript, 0)
     summary = summarize(events)
     summary["state"] = lifecycle.status(name).state
@@ -408,4 +417,6 @@ def find(capability: str, as_json: bool) -> None:
     else:
         for f in found:
             click.echo(f"{f['name']}  {f['state']}  {f['spec']}")
+        if not found:
+            click.echo(f"no agent lists the capability {capability!r} (metadata.labels.capabilities)", err=True)
     sys.exit(0 if found else 1)
