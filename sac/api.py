@@ -37,12 +37,7 @@ def start(ref: str, *, runtime: str | None = None, timeout: float = 180.0, resum
 
     plugins, settings = _context(runtime)
     agent = load_agent(ref, plugins, settings)
-    current = lifecycle.status(agent.name)
-    if current.state in ("ready", "busy", "starting"):
-        return current
-    lifecycle.preflight_or_raise(agent, plugins, settings)
-    proc = lifecycle.spawn_runner(agent.name, agent.spec_path, resume=resume, runtime=runtime)
-    st = lifecycle.wait_ready(agent.name, proc, timeout)
+    st, _ = lifecycle.start(agent, plugins, settings, timeout=timeout, resume=resume, runtime=runtime)
     if st.state == "failed":
         raise SacError(f"agent {agent.name} failed: {st.last_error}")
     return st

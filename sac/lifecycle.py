@@ -204,6 +204,19 @@ def preflight_or_raise(agent, plugins, settings) -> None:
         raise SacError(f"agent {agent.name} cannot start:\n  " + "\n  ".join(lines))
 
 
+def start(agent, plugins, settings, *, timeout: float, resume: bool = False, parent: str | None = None,
+          runtime: str | None = None) -> tuple[Status, bool]:  # fmt: skip
+    """Start ``agent`` unless it runs: preflight, spawn its runner, wait until it is ready.
+    Returns (its status, whether it was already running). The CLI, the Python API and the
+    control plane's start route all start agents through here."""
+    current = status(agent.name)
+    if current.state in ("ready", "busy", "starting"):
+        return current, True
+    preflight_or_raise(agent, plugins, settings)
+    proc = spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)
+    return wait_ready(agent.name, proc, timeout), False
+
+
 def run_foreground(agent, plugins, settings, *, resume: bool = False, parent: str | None = None, echo=print) -> int:
     """Run the agent's runner in this process until it stops; its exit status."""
     import asyncio
@@ -252,10 +265,10 @@ def stop_and_clean(name: str, plugins_factory) -> str:
     return what
 
 
-def in_container() -> bool:
-    """Inside an Apptainer container no nested Apptainer is tried: the host's control plane starts
-    sibling agents (the broker)."""
-    return bool(os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"))
+def in_container(plugins) -> bool:
+    """Whether a runtime says this process runs in one of its containers: then no nested start
+    is tried, the host's control plane starts sibling agents (the broker)."""
+    return any(rt.hosts_this_process() for _, rt in plugins.runtimes.items())
 
 
 def broker_start(name: str, timeout: float) -> dict:

@@ -94,6 +94,12 @@ class Runtime:
         """
         return None
 
+    def hosts_this_process(self) -> bool:
+        """True when this very process runs inside one of this runtime's containers, where
+        nested starts are not possible: ``sac agents start`` then asks the host's control
+        plane (the broker). Cheap: look at the environment."""
+        return False
+
     def check(self, agent: Agent) -> list[CheckResult]:
         """Preflight for one agent: binaries, images, binds. Called by ``sac agents check``
         and before a start. May run quick probes (a ``--version``)."""

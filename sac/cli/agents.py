@@ -87,7 +87,8 @@ def start(refs, runtime, foreground, timeout, resume, parent, as_json) -> None:
     from sac import lifecycle
     from sac.agent import load_agent
 
-    if lifecycle.in_container() and not foreground:
+    plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
+    if lifecycle.in_container(plugins) and not foreground:
         failed = False
         for ref in refs:
             try:
@@ -99,7 +100,6 @@ def start(refs, runtime, foreground, timeout, resume, parent, as_json) -> None:
                 click.echo(f"sac: error: {e.render()}", err=True)
                 failed = True
         sys.exit(1 if failed else 0)
-    plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
     if foreground:
         if len(refs) != 1:
             raise UsageError("--foreground runs exactly one agent")
@@ -109,21 +109,17 @@ def start(refs, runtime, foreground, timeout, resume, parent, as_json) -> None:
     agents_ = [load_agent(ref, plugins, settings) for ref in refs]  # every spec valid before any starts
     rows, failed = [], False
     for agent in agents_:
-        current = lifecycle.status(agent.name)
-        if current.state in ("ready", "busy", "starting"):
-            click.echo(f"{agent.name}: already running (pid {current.pid})", err=True)
-            rows.append(current)
-            continue
         try:
-            lifecycle.preflight_or_raise(agent, plugins, settings)
-            proc = lifecycle.spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)
-            st = lifecycle.wait_ready(agent.name, proc, timeout)
+            st, running = lifecycle.start(agent, plugins, settings, timeout=timeout, resume=resume, parent=parent,
+                                          runtime=runtime)  # fmt: skip
         except SacError as e:
             click.echo(f"sac: error: {e.render()}", err=True)
             failed = True
             continue
         rows.append(st)
-        if st.state == "failed":
+        if running:
+            click.echo(f"{agent.name}: already running (pid {st.pid})", err=True)
+        elif st.state == "failed":
             failed = True
             click.echo(f"{agent.name}: failed: {st.last_error}", err=True)
         else:

@@ -242,12 +242,9 @@ async def start(req: Request) -> Done:
     def run() -> Done:
         plugins, settings = get_plugins(), load_settings()
         agent = load_agent(name, plugins, settings)
-        current = lifecycle.status(agent.name)
-        if current.state in ("ready", "busy", "starting"):
-            return Done(ok=True, message="already running", status=current)
-        lifecycle.preflight_or_raise(agent, plugins, settings)
-        proc = lifecycle.spawn_runner(agent.name, agent.spec_path, resume=False, parent=parent)
-        st = lifecycle.wait_ready(agent.name, proc, 180)
+        st, running = lifecycle.start(agent, plugins, settings, timeout=180, parent=parent)
+        if running:
+            return Done(ok=True, message="already running", status=st)
         return Done(ok=st.state != "failed", message=st.state, status=st)
 
     try:

@@ -43,8 +43,11 @@ class ApptainerRuntime(Runtime):
     isolation = "hardened"
     priority = 30
 
+    def hosts_this_process(self) -> bool:
+        return bool(os.environ.get("APPTAINER_CONTAINER") or os.environ.get("SINGULARITY_CONTAINER"))
+
     def available(self) -> str | None:
-        if os.environ.get("APPTAINER_CONTAINER"):
+        if self.hosts_this_process():
             return "running inside an Apptainer container (nested Apptainer is not used)"
         return None if shutil.which("apptainer") else "apptainer is not on PATH"
 
