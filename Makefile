@@ -2,19 +2,30 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-PIP    := $(PY) -m pip
-PACKAGES := -e hookspecs -e . -e plugins/runtime_apptainer -e plugins/runtime_docker \
-            -e plugins/provider_deepseek -e plugins/transport_a2a
+# uv installs the locked set (uv.lock); it is itself pinned by hash in build/uv-requirements.txt.
+UV     := build/.uv/bin/uv
+# Never let uv fetch a Python of its own: use the interpreter named by PYTHON.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+STALE  := uv.lock is out of date with the pyproject files: run `make lock` and commit uv.lock
 
-.PHONY: dev demo test test-fast pyz pyz-lean pyz-full bench clean
+.PHONY: dev lock demo test test-fast pyz pyz-lean pyz-full bench clean
 
-$(VENV)/.installed: pyproject.toml hookspecs/pyproject.toml plugins/*/pyproject.toml requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q $(PACKAGES) -r requirements-dev.txt
+$(UV): build/uv-requirements.txt
+	$(PYTHON) -m venv build/.uv
+	build/.uv/bin/python -m pip install -q --require-hashes -r build/uv-requirements.txt
 	touch $@
 
-dev: $(VENV)/.installed  ## .venv with every package installed editable
+# Exactly what uv.lock says, every workspace package editable; refuses a stale lock.
+$(VENV)/.installed: $(UV) uv.lock pyproject.toml hookspecs/pyproject.toml plugins/*/pyproject.toml
+	@$(UV) lock --check -q || { echo 'make: $(STALE)' >&2; exit 1; }
+	$(UV) sync --locked --python $(PYTHON) -q
+	touch $@
+
+dev: $(VENV)/.installed  ## .venv with every package installed editable, from uv.lock
+
+lock: $(UV)  ## re-resolve uv.lock to the newest allowed versions (then run make test, commit)
+	$(UV) lock --upgrade
 
 demo: dev  ## two example agents, end to end, on the best runtime here, offline
 	bash examples/demo.sh
@@ -37,4 +48,4 @@ bench: dev  ## start-up times and pyz sizes, printed as numbers
 	$(PY) bench/startup.py
 
 clean:
-	rm -rf dist build/.cache .pytest_cache .demo
+	rm -rf dist build/.cache build/.uv .pytest_cache .demo

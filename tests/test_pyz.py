@@ -95,6 +95,34 @@ def test_version_air_gapped(air_gapped):
     assert sac.__version__ in result.stdout
 
 
+def test_the_pyz_records_the_lock_it_was_built_from(air_gapped):
+    """`sac --version --json` from the pyz names the commit and uv.lock it was built from, and
+    every package in it is at its locked version; --verbose says the same for people."""
+    from test_lock import OURS, locked_packages
+
+    result = air_gapped("--version", "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    build = info["build"]
+    assert build["variant"] == "lean"
+    assert build["lock_sha256"] == sha256(REPO / "uv.lock")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    assert build["commit"] == head
+    locked = locked_packages()
+    third_party = {n: v for n, v in info["packages"].items() if n not in OURS}
+    assert {"claude-agent-sdk", "pyyaml", "a2a-sdk", "msgspec"} <= third_party.keys()
+    for name, version in third_party.items():
+        assert version in locked.get(name, ()), f"{name} {version} in the pyz; uv.lock has {locked.get(name)}"
+    assert info["differ_from_lock"] == {}
+    # The lean pyz bundles no CLI, and env -i leaves no PATH to find one on: said, not hidden.
+    assert info["claude_cli"]["path"] is None and "none found" in info["claude_cli"]["error"]
+
+    text = air_gapped("--version", "--verbose")
+    assert text.returncode == 0, text.stderr
+    assert f"lean pyz for Python {sys.version_info.major}.{sys.version_info.minor}, commit {head[:12]}" in text.stdout
+    assert f"claude-agent-sdk  " in text.stdout and info["packages"]["claude-agent-sdk"] in text.stdout
+
+
 def test_plugins_list_has_every_first_party_plugin(air_gapped):
     result = air_gapped("plugins", "list", "--json")
     assert result.returncode == 0, result.stderr

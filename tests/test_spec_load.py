@@ -155,12 +155,39 @@ def test_yaml_syntax_errors_keep_line_and_column(spec_type):
         ("# only a comment\n", "the file is empty"),
         ("a: 1\n---\nb: 2\n", "expected a single document"),
         ("x: \x00\n", "not valid YAML text"),
-        ("spec: " + "[" * 3000 + "]" * 3000, "spec: expected a mapping, got a list"),
     ],
 )
 def test_unusable_files_are_one_clear_problem(spec_type, text, message):
     found = problems(text, spec_type)
     assert any(message in f for f in found), found
+
+
+@pytest.mark.parametrize(
+    "text, line, col",
+    [
+        # Flow lists far past libyaml's own limit (1000) and Python's recursion limit.
+        ("spec: " + "[" * 3000 + "]" * 3000, 1, 7 + 99),  # the top mapping is level 1
+        # Flow mappings.
+        ("spec: " + "{a: " * 300 + "1" + "}" * 300, 1, 7 + 4 * 99),
+        # Block style: one key per line, indented one more each time.
+        ("".join(" " * i + "k:\n" for i in range(150)) + " " * 150 + "v\n", 101, 101),
+    ],
+    ids=["flow-lists", "flow-maps", "block"],
+)
+def test_hostile_nesting_is_one_located_problem_of_sacs_own(spec_type, text, line, col):
+    """Whatever the YAML library's limits and wording, sac stops at its own depth limit
+    and says where, once."""
+    from sac.spec.load import MAX_DEPTH
+
+    assert MAX_DEPTH == 100
+    found = problems(text, spec_type)
+    assert found == [f"spec.yaml:{line}:{col}: the document is nested deeper than 100 levels (a spec needs fewer than 10)"]
+
+
+def test_nesting_up_to_the_limit_is_not_refused(spec_type):
+    """The limit refuses only what is past it: 100 levels load (and fail on meaning, not depth)."""
+    found = problems("spec: " + "[" * 99 + "]" * 99, spec_type)
+    assert not any("nested" in f for f in found), found
 
 
 def test_not_utf8_is_a_problem(spec_type):

@@ -4,6 +4,7 @@ and this file, nothing that starts a model, a server or a container."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Any
@@ -126,9 +127,29 @@ def warn_plugins(plugins: Any) -> None:
     plugins.warnings.clear()
 
 
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(sac.__version__, "-V", "--version", prog_name="sac", message="%(prog)s %(version)s")
-def cli() -> None:
+def show_version(verbose: bool, as_json: bool) -> None:
+    """``--version``: one line; with ``--verbose`` (or ``--json``) what sac runs on: the pyz
+    build and lock, the claude CLI and every package beside sac (sac/about.py)."""
+    if not (verbose or as_json):
+        click.echo(f"sac {sac.__version__}")
+        return
+    from sac import about
+
+    info = about.describe()
+    click.echo(json.dumps(info, indent=2) if as_json else about.render(info))
+
+
+# --version is a plain flag handled by the group (not click's eager version_option), so the
+# flags beside it (--verbose, --json) are parsed before it acts, in any order.
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, invoke_without_command=True, no_args_is_help=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-V", "--version", "version", is_flag=True,
+              help="Show the version and exit; with --verbose (or --json) also the pyz build, its lock, the "
+                   "claude CLI and every package version.")
+@click.option("-v", "--verbose", is_flag=True, help="With --version: everything sac runs on.")
+@click.option("--json", "as_json", is_flag=True, help="With --version: as JSON.")
+@click.pass_context
+def cli(ctx: click.Context, version: bool, verbose: bool, as_json: bool) -> None:
     """sac: one spec.yaml becomes one long-lived, sandboxed Claude Code agent.
 
     Agents live in folders named after them, each holding a spec.yaml:
@@ -137,6 +158,14 @@ def cli() -> None:
 
     Exit status: 0 ok, 1 something failed, 2 bad input. SAC_DEBUG=1 shows tracebacks.
     """
+    if version:
+        show_version(verbose, as_json)
+        ctx.exit()
+    if verbose or as_json:
+        raise click.UsageError("--verbose and --json go with --version (commands take their own --json)")
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+        ctx.exit()
 
 
 def main() -> None:

@@ -25,11 +25,49 @@ T = TypeVar("T")
 Check = Callable[[Any], Iterable[tuple[tuple[str | int, ...], str]]]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: sac's own nesting limit. A spec is ~6 levels deep; hostile nesting must be one located
+#: problem from sac, not whatever the YAML library does at its own limit (libyaml stops at
+#: 1000 with its own wording; the pure-Python loader recurses until Python's limit).
+MAX_DEPTH = 100
+_OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _check_depth(text: str, file: str, loader_type: Any) -> None:
+    """Walk the event stream (cheap: no nodes are built) and stop at the first collection
+    opened deeper than MAX_DEPTH, long before a library limit or Python's recursion."""
+    loader = loader_type(text)
+    try:
+        depth = 0
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, _OPEN):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    message = f"the document is nested deeper than {MAX_DEPTH} levels (a spec needs fewer than 10)"
+                    raise SpecError([Problem(file=file, line=mark.line + 1, col=mark.column + 1, path="",
+                                             message=message)])
+            elif isinstance(event, _CLOSE):
+                depth -= 1
+    finally:
+        loader.dispose()
 
 
 def compose(text: str, file: str) -> yaml.Node | None:
     """The single YAML document in ``text`` as a node tree (None when empty)."""
     try:
+        try:
+            _check_depth(text, file, _Loader)
+        except yaml.YAMLError:
+            # libyaml's scanner looks ahead over flow brackets and may hit its own depth
+            # limit before sac sees the 101st level: ask the pure-Python parser (no limit,
+            # no recursion; slower, so only for broken files) whether depth is the cause.
+            try:
+                _check_depth(text, file, yaml.SafeLoader)
+            except yaml.YAMLError:
+                pass
+            raise
         loader = _Loader(text)
         try:
             return loader.get_single_node()
