@@ -24,15 +24,15 @@ A server defined differently in two sources (``dot_claude/.mcp.json`` and
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
+import stat
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import msgspec
 from sac_hookspecs.spec import McpServer
 
-from sac.atomic import write_atomic
 from sac.errors import UsageError
+from sac.nofollow import ensure_dir, opened_dir, read_bytes, write_file
 
 BEGIN, END = "<!-- sac:begin (managed by sac; edit the agent's dot_claude/CLAUDE.md instead) -->", "<!-- sac:end -->"
 CLAUDE_DIRS = ("commands", "skills", "hooks", "agents")
@@ -74,31 +74,39 @@ def mcp_entry(server: McpServer) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if v not in (None, [], {})}
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
+def _read_json(data: bytes | None, where: Path | str, what: str) -> dict[str, Any]:
+    if data is None:
         return {}
+    try:
+        parsed = json.loads(data)
     except ValueError as e:
-        raise UsageError(f"{path}: not valid JSON ({e})", hint=f"fix or remove the {what}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: expected a JSON object", hint=f"fix or remove the {what}")
-    return data
+        raise UsageError(f"{where}: not valid JSON ({e})", hint=f"fix or remove the {what}") from None
+    if not isinstance(parsed, dict):
+        raise UsageError(f"{where}: expected a JSON object", hint=f"fix or remove the {what}")
+    return parsed
 
 
-def _copy_tree(src: Path, dst: Path) -> None:
+def _copy_file(item: Path, dst: Path, rel: PurePosixPath) -> None:
+    """Copy one source file (the owner's definition folder) to ``dst/rel``, never through a
+    link in ``dst`` (the agent's); the file keeps its permission bits (hooks stay executable)."""
+    write_file(dst, rel, item.read_bytes(), mode=stat.S_IMODE(item.stat().st_mode))
+
+
+def _copy_tree(src: Path, dst: Path, into: PurePosixPath) -> None:
     for item in sorted(src.rglob("*")):
-        target = dst / item.relative_to(src)
+        rel = into / item.relative_to(src).as_posix()
         if item.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
+            with opened_dir(dst, rel, create=True):
+                pass
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(item, target)
+            _copy_file(item, dst, rel)
 
 
 def mirror(src: Path, dst: Path, *, claude_dirs: bool, mcp_servers: dict[str, McpServer] | None = None) -> None:
-    """Apply the rules of this module's table from ``src`` into ``dst``."""
-    dst.mkdir(parents=True, exist_ok=True)
+    """Apply the rules of this module's table from ``src`` into ``dst``. ``dst`` (the agent's
+    HOME or workdir) is the agent's own: nothing in it is read or written through a link
+    (sac.nofollow); a planted link stops the start with its path named."""
+    ensure_dir(dst, mode=0o755)
     exists = src.is_dir()
     special = {"CLAUDE.md", ".mcp.json", ".env", "state.md"}
     if exists:
@@ -106,24 +114,23 @@ def mirror(src: Path, dst: Path, *, claude_dirs: bool, mcp_servers: dict[str, Mc
             if item.name in special:
                 continue
             if claude_dirs and item.is_dir() and item.name in CLAUDE_DIRS:
-                _copy_tree(item, dst / ".claude" / item.name)
+                _copy_tree(item, dst, PurePosixPath(".claude", item.name))
             elif item.is_dir():
-                _copy_tree(item, dst / item.name)
+                _copy_tree(item, dst, PurePosixPath(item.name))
             else:
-                shutil.copy2(item, dst / item.name)
+                _copy_file(item, dst, PurePosixPath(item.name))
         if (src / "CLAUDE.md").is_file():
-            target = dst / "CLAUDE.md"
-            old = target.read_text() if target.is_file() else ""
-            write_atomic(target, merge_claude_md(old, (src / "CLAUDE.md").read_text()).encode())
+            old = (read_bytes(dst, "CLAUDE.md") or b"").decode("utf-8", "replace")
+            write_file(dst, "CLAUDE.md", merge_claude_md(old, (src / "CLAUDE.md").read_text()).encode())
         for name, mode in (("state.md", 0o644), (".env", 0o600)):
             if (src / name).is_file():
-                write_atomic(dst / name, (src / name).read_bytes(), mode=mode)
+                write_file(dst, name, (src / name).read_bytes(), mode=mode)
     sources = []
     if exists and (src / ".mcp.json").is_file():
-        sources.append((str(src / ".mcp.json"), _read_json(src / ".mcp.json", "file").get("mcpServers", {})))
+        source = src / ".mcp.json"
+        sources.append((str(source), _read_json(source.read_bytes(), source, "file").get("mcpServers", {})))
     if mcp_servers:
         sources.append(("spec.mcp_servers", {n: mcp_entry(s) for n, s in mcp_servers.items()}))
     if sources:
-        target = dst / ".mcp.json"
-        merged = merge_mcp(_read_json(target, "agent's .mcp.json"), *sources)
-        write_atomic(target, json.dumps(merged, indent=2).encode() + b"\n")
+        merged = merge_mcp(_read_json(read_bytes(dst, ".mcp.json"), dst / ".mcp.json", "agent's .mcp.json"), *sources)
+        write_file(dst, ".mcp.json", json.dumps(merged, indent=2).encode() + b"\n")

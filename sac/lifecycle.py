@@ -105,7 +105,9 @@ def spawn_runner(name: str, spec_path: Path, *, resume: bool, parent: str | None
         cmd.append("--resume")
     if parent:
         cmd += ["--parent", parent]
-    log = os.fdopen(os.open(d.path("runner.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
+    from sac.nofollow import open_append
+
+    log = os.fdopen(open_append(d.path("runner.log")), "ab")
     try:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True, cwd=os.getcwd())  # fmt: skip

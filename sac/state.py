@@ -108,7 +108,9 @@ class AgentDir:
 
     def make(self) -> None:
         """Create the runtime dir, private to its owner (transcripts hold prompts and tool output)."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from sac.nofollow import ensure_dir
+
+        ensure_dir(self.root, mode=0o700)  # runtime/<name> as a link is refused, not chmod'ed through
         os.chmod(self.root, 0o700)
 
     def write_state(self, state: AgentState) -> None:
@@ -132,7 +134,7 @@ class AgentDir:
     def lock(self):
         """Hold the agent's lock, or raise BlockingIOError at once if a runner holds it."""
         self.make()
-        fd = os.open(self.path("lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self.path("lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             yield
@@ -143,7 +145,9 @@ class AgentDir:
 def append_event(path: Path, event: dict) -> None:
     """Append one transcript event (a JSON line; one write call, so lines never interleave)."""
     event.setdefault("ts", time.time())
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    from sac.nofollow import open_append
+
+    fd = open_append(path)
     try:
         os.write(fd, msgspec.json.encode(event) + b"\n")
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sac_hookspecs import Agent, CheckResult, Provider, ProviderContext, hookimpl
 
-from sac.atomic import write_atomic
+from sac.nofollow import write_file
 
 #: Other variables the claude CLI takes Anthropic credentials from.
 OTHER_KEY_VARS = ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
@@ -49,16 +49,17 @@ class AnthropicProvider(Provider):
         env = {"ANTHROPIC_BASE_URL": ctx.options.base_url} if ctx.options.base_url else {}
         if ctx.options.model:
             env["ANTHROPIC_MODEL"] = ctx.options.model
-        credentials = Path(ctx.home) / ".claude" / ".credentials.json"
+        # Into the agent's HOME (bind-mounted into its container): never through a link.
+        credentials = ".claude/.credentials.json"
         if ctx.secret and ctx.secret.lstrip().startswith("{"):  # a saved Claude login
-            write_atomic(credentials, ctx.secret.encode(), mode=0o600)
+            write_file(Path(ctx.home), credentials, ctx.secret.encode(), mode=0o600, dir_mode=0o700)
         elif ctx.secret:
             env["ANTHROPIC_API_KEY"] = ctx.secret
         elif not ctx.account:
             env.update({v: os.environ[v] for v in OTHER_KEY_VARS if os.environ.get(v)})
             login = LOGIN_FILE.expanduser()
             if not env.keys() & set(OTHER_KEY_VARS) and login.is_file():
-                write_atomic(credentials, login.read_bytes(), mode=0o600)
+                write_file(Path(ctx.home), credentials, login.read_bytes(), mode=0o600, dir_mode=0o700)
         return env
 
 

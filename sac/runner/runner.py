@@ -28,6 +28,7 @@ from sac_hookspecs.spec import Backoff
 
 from sac.atomic import write_atomic
 from sac.home import mirror
+from sac.nofollow import ensure_dir
 from sac.runner import control
 from sac.runner.session import Session, SessionDied, TurnResult
 from sac.spec.mounts import parse_mount
@@ -106,8 +107,8 @@ class Runner:
         workdir = Path(spec.workdir).expanduser() if spec.workdir else self.dir.root / "work"
         if not workdir.is_absolute():
             workdir = self.agent.spec_path.parent / workdir
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        workdir.mkdir(parents=True, exist_ok=True)
+        ensure_dir(home, mode=0o700)  # a link here (or in them, see mirror) is refused, never followed
+        ensure_dir(workdir, mode=0o755)
         here = self.agent.spec_path.parent
         mirror(here / "to_home", home, claude_dirs=False)
         mirror(here / "dot_claude", workdir, claude_dirs=True, mcp_servers=spec.mcp_servers)
@@ -137,8 +138,11 @@ class Runner:
         runtime's command. Names of variables only: values stay in the environment."""
         names = sorted(set(self.env) | set(SDK_ENV))
         argv = self.runtime.command(self.agent, instance, [], names)
-        pid_file = self.dir.path("cli.pid")
-        script = f"#!/bin/sh\necho $$ > {shlex.quote(str(pid_file))}\nexec {shlex.join(argv)} \"$@\"\n"
+        pid_file = shlex.quote(str(self.dir.path("cli.pid")))
+        # The pid goes to a fresh file (noclobber: O_EXCL, so never through a link) that is
+        # renamed over cli.pid (a rename replaces a link, it does not write through it).
+        script = (f"#!/bin/sh\ntmp={pid_file}.$$\n(set -C; echo $$ > \"$tmp\") && mv -f \"$tmp\" {pid_file}\n"
+                  f"exec {shlex.join(argv)} \"$@\"\n")
         path = self.dir.path("claude-wrapper")
         write_atomic(path, script.encode(), mode=0o700)
         return path

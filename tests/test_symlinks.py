@@ -1,0 +1,170 @@
+"""The host side never follows a link an agent could plant (review D2).
+
+An agent's workdir and HOME are bind-mounted into its container, so an agent can leave
+symbolic links there before its next start. For every place the host side reads or writes
+under an agent's directories, a link is planted pointing into a decoy tree (standing in for
+the owner's ~/.ssh or ~/.bashrc); the agent is started; then:
+
+* the decoy tree is byte-for-byte what it was (a checksum of every file and mode),
+* no secret of the decoy shows up in the agent's directories,
+* and where sac had to go *through* the link, the start is refused naming the link; where a
+  rename simply replaces the name (state files, cli.pid), the agent starts and the link is gone.
+
+The local runtime runs the same host-side code as Docker and Apptainer (it runs before the
+runtime starts), so it is the runtime used here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from live import make_agent
+
+pytestmark = pytest.mark.live
+
+SECRET = "PRIVATE-KEY-MATERIAL-4242"
+
+
+def tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        st = os.lstat(path)
+        h.update(f"{path.relative_to(root)}:{st.st_mode:o}\n".encode())
+        if path.is_file() and not path.is_symlink():
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture
+def decoy(tmp_path) -> Path:
+    d = tmp_path / "decoy"
+    (d / "dir").mkdir(parents=True)
+    (d / "secret").write_text(SECRET + "\n")
+    (d / "secret").chmod(0o600)
+    (d / "bashrc").write_text("ORIGINAL\n")
+    (d / "dir" / "keep.txt").write_text("untouched\n")
+    return d
+
+
+def agent_with_everything(home: Path, name: str) -> Path:
+    """An agent whose start writes at every place the host side writes: dot_claude/ (CLAUDE.md,
+    .mcp.json, .env, state.md, commands/), to_home/ (a file and a folder), spec.mcp_servers."""
+    spec = make_agent(home, name, "local",
+                      extra="  mcp_servers:\n    extra: {command: /bin/true}\n")  # fmt: skip
+    folder = spec.parent
+    dot = folder / "dot_claude"
+    (dot / "commands").mkdir(parents=True)
+    (dot / "CLAUDE.md").write_text("managed by the spec\n")
+    (dot / ".mcp.json").write_text('{"mcpServers": {"m": {"command": "/bin/true"}}}\n')
+    (dot / ".env").write_text("A=1\n")
+    (dot / "state.md").write_text("state\n")
+    (dot / "commands" / "hello.md").write_text("say hello\n")
+    to_home = folder / "to_home"
+    (to_home / "sub").mkdir(parents=True)
+    (to_home / ".bashrc").write_text("FROM SPEC\n")
+    (to_home / "sub" / "file.txt").write_text("from spec\n")
+    return spec
+
+
+# (where, relative to runtime/<name>/; what in the decoy it points at)
+REFUSED = [
+    ("work/CLAUDE.md", "secret"),  # read (merged) and written
+    ("work/.mcp.json", "secret"),  # read (merged) and written
+    ("work/.env", "bashrc"),
+    ("work/state.md", "bashrc"),
+    ("work/.claude", "dir"),
+    ("work/.claude/commands", "dir"),
+    ("work/.claude/commands/hello.md", "bashrc"),
+    ("work", "dir"),  # the workdir itself
+    ("home/.bashrc", "bashrc"),
+    ("home/sub", "dir"),
+    ("home/sub/file.txt", "bashrc"),
+    ("home", "dir"),  # HOME itself
+    ("runner.log", "bashrc"),  # appended by the CLI that spawns the runner
+    ("session.jsonl", "bashrc"),  # the transcript, appended from the first startup prompt on
+]
+REPLACED = [("state.json", "bashrc"), ("heartbeat.json", "bashrc"), ("cli.pid", "bashrc")]
+
+
+def plant(runtime: Path, where: str, target: Path) -> Path:
+    link = runtime / where
+    link.parent.mkdir(parents=True, exist_ok=True)
+    runtime.chmod(0o700)
+    link.symlink_to(target)
+    return link
+
+
+def no_secret_in(*roots: Path) -> None:
+    for root in roots:
+        for path in root.rglob("*") if root.is_dir() and not root.is_symlink() else []:
+            if path.is_file() and not path.is_symlink():
+                assert SECRET not in path.read_text(errors="replace"), f"the decoy's secret leaked into {path}"
+
+
+@pytest.mark.parametrize("where, target", REFUSED, ids=[w for w, _ in REFUSED])
+def test_a_planted_link_is_refused_and_nothing_outside_changes(home, sac, decoy, where, target):
+    agent_with_everything(home, "planted")
+    runtime = home / "runtime" / "planted"
+    link = plant(runtime, where, decoy / target)
+    before = tree_digest(decoy)
+    try:
+        done = sac("agents", "start", "planted", "--timeout", "60")
+    finally:
+        sac("agents", "stop", "planted")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{link} is a symbolic link" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert tree_digest(decoy) == before
+    assert link.is_symlink(), "the link is the user's to look at and remove"
+    no_secret_in(runtime / "work", runtime / "home")
+
+
+@pytest.mark.parametrize("where, target", REPLACED, ids=[w for w, _ in REPLACED])
+def test_a_link_over_a_state_file_is_replaced_not_written_through(home, sac, decoy, where, target):
+    agent_with_everything(home, "replaced")
+    runtime = home / "runtime" / "replaced"
+    link = plant(runtime, where, decoy / target)
+    before = tree_digest(decoy)
+    try:
+        done = sac("agents", "start", "replaced", "--timeout", "60")
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        sac("agents", "stop", "replaced")
+    assert tree_digest(decoy) == before
+    assert not link.is_symlink()
+
+
+def test_the_runtime_dir_itself_as_a_link_is_refused(home, sac, decoy):
+    agent_with_everything(home, "moved")
+    (home / "runtime").mkdir()
+    (home / "runtime" / "moved").symlink_to(decoy / "dir")
+    before = tree_digest(decoy)
+    done = sac("agents", "start", "moved", "--timeout", "60")
+    assert done.returncode == 1 and "is a symbolic link" in done.stderr, done.stdout + done.stderr
+    assert tree_digest(decoy) == before
+
+
+def test_a_planted_claude_dir_in_home_never_receives_the_login(home, sac, decoy, tmp_path):
+    """The anthropic provider copies the owner's Claude login into the agent's HOME (0600):
+    a link at home/.claude must not carry the login out of the agent's directory."""
+    user = tmp_path / "user"
+    (user / ".claude").mkdir(parents=True)
+    (user / ".claude" / ".credentials.json").write_text('{"claudeAiOauth": {"accessToken": "' + SECRET + '"}}')
+    make_agent(home, "login", "local")
+    spec = home / "agents" / "login" / "spec.yaml"
+    spec.write_text(spec.read_text().replace("provider: {name: scripted, script: script.yaml}", "provider: anthropic"))
+    runtime = home / "runtime" / "login"
+    link = plant(runtime, "home/.claude", decoy / "dir")
+    before = tree_digest(decoy)
+    env = {"HOME": str(user), "ANTHROPIC_API_KEY": "", "ANTHROPIC_AUTH_TOKEN": "", "CLAUDE_CODE_OAUTH_TOKEN": ""}
+    try:
+        done = sac("agents", "start", "login", "--timeout", "60", env=env)
+    finally:
+        sac("agents", "stop", "login")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{link} is a symbolic link" in done.stdout + done.stderr
+    assert tree_digest(decoy) == before
+    assert not list((decoy / "dir").glob(".credentials*"))
