@@ -27,12 +27,15 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defa
     credential_store: str | msgspec.UnsetType = msgspec.UNSET  # where accounts live
     # per-provider overrides: base_url, model, small_model, auth_token_env, extra_headers
     providers: dict[str, ProviderConfig] | msgspec.UnsetType = msgspec.UNSET
+    # project folders whose .scitex/agent-container is trusted though another user owns it
+    # (sac/trust.py); honoured in the user config and SAC_SAFE_DIRECTORIES, never a project's
+    safe_directories: list[str] | msgspec.UnsetType = msgspec.UNSET
 
 
 #: Built-in defaults. ``default_runtime: None`` means the best runtime available here.
 DEFAULTS: dict[str, Any] = {
     "default_runtime": None, "default_provider": "anthropic", "agents_path": [], "default_accounts": {},
-    "credential_store": "file", "providers": {},
+    "credential_store": "file", "providers": {}, "safe_directories": [],
 }  # fmt: skip
 
 #: The environment variable of each setting. List settings split on os.pathsep.
@@ -41,7 +44,9 @@ ENV = {
     "default_provider": "SAC_PROVIDER",
     "agents_path": "SAC_AGENTS_PATH",
     "credential_store": "SAC_CREDENTIAL_STORE",
+    "safe_directories": "SAC_SAFE_DIRECTORIES",
 }
+LISTS = ("agents_path", "safe_directories")
 
 
 class Settings:
@@ -63,6 +68,12 @@ class Settings:
         return {k: {"value": msgspec.to_builtins(v), "source": self._sources[k]} for k, v in self._values.items()}
 
 
+def safe_directories(values: Mapping[str, Any]) -> list[str]:
+    """The user's safe_directories (user config, so far) plus SAC_SAFE_DIRECTORIES."""
+    env = [p for p in os.environ.get("SAC_SAFE_DIRECTORIES", "").split(os.pathsep) if p]
+    return [*values.get("safe_directories", []), *env]
+
+
 def config_files() -> list[tuple[str, Path]]:
     """(label, path) of the config files, lowest precedence first."""
     return [("user config", sac_home() / "config.yaml"), ("project config", project_dir() / "config.yaml")]
@@ -76,17 +87,27 @@ def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
     for label, path in config_files():
         if not path.is_file():
             continue
+        if label == "project config":  # another user's planted config must not be read
+            from sac.trust import check_project_path
+
+            check_project_path(path, project_dir(), safe_directories(values))
         files.append(path)
         from sac.spec.load import load_file  # YAML is only imported when there is a file
 
         cfg = load_file(path, Config, empty=Config())
         for name, value in msgspec.structs.asdict(cfg).items():
-            if value is not msgspec.UNSET:
-                values[name], sources[name] = value, f"{label} {path}"
+            if value is msgspec.UNSET:
+                continue
+            if name == "safe_directories" and label == "project config":
+                from sac.errors import UsageError
+
+                raise UsageError(f"{path}: safe_directories belongs in your own config, not a project's",
+                                 hint=f"move it to {sac_home() / 'config.yaml'}")  # fmt: skip
+            values[name], sources[name] = value, f"{label} {path}"
     for name, var in ENV.items():
         raw = os.environ.get(var)
         if raw:
-            values[name] = [p for p in raw.split(os.pathsep) if p] if name == "agents_path" else raw
+            values[name] = [p for p in raw.split(os.pathsep) if p] if name in LISTS else raw
             sources[name] = f"environment {var}"
     for name, value in (flags or {}).items():
         if value is not None:

@@ -44,6 +44,7 @@ class Status(msgspec.Struct, kw_only=True):
     spec: str | None = None
     parent: str | None = None
     urls: dict[str, str] = msgspec.field(default_factory=dict)  # transport -> URL, while it runs
+    token_files: dict[str, str] = msgspec.field(default_factory=dict)  # transport -> its token's 0600 file
 
 
 def status(name: str, spec: str | None = None) -> Status:
@@ -69,6 +70,7 @@ def status(name: str, spec: str | None = None) -> Status:
         restarts=st.restarts, turns=st.turns, cost_usd=st.cost_usd, input_tokens=st.input_tokens,
         output_tokens=st.output_tokens, session_id=st.session_id, last_error=st.last_error,
         spec=spec or st.spec_path, parent=st.parent, urls=st.urls if alive else {},
+        token_files=st.token_files if alive else {},
     )  # fmt: skip
 
 

@@ -24,6 +24,17 @@ def search_path(settings: Settings) -> list[Path]:
     return list(dict.fromkeys(dirs))
 
 
+def _trust(spec: Path, settings: Settings) -> None:
+    """A spec found in the project's folder is used only if this user could have put it
+    there alone (sac/trust.py); a path given on the command line is the user's own choice."""
+    project = project_dir()
+    if spec.is_relative_to(project):
+        from sac.config import safe_directories
+        from sac.trust import check_project_path
+
+        check_project_path(spec, project, safe_directories({"safe_directories": settings.safe_directories}))
+
+
 def is_path(ref: str) -> bool:
     return "/" in ref or ref.endswith((".yaml", ".yml")) or ref in (".", "..")
 
@@ -42,6 +53,7 @@ def resolve(ref: str, settings: Settings) -> tuple[str, Path]:
     for d in search_path(settings):
         spec = d / ref / SPEC_FILE
         if spec.is_file():
+            _trust(spec, settings)
             return ref, spec
         searched.append(str(spec))
     raise NotFound(
@@ -58,4 +70,5 @@ def discover(settings: Settings) -> Iterator[tuple[str, Path]]:
             name = spec.parent.name
             if name not in seen:
                 seen.add(name)
+                _trust(spec, settings)
                 yield name, spec

@@ -49,11 +49,36 @@ def remove_peer(name: str) -> bool:
         return False
 
 
+def local_token(url: str) -> str | None:
+    """The token of a local agent of this user serving ``url`` (its runner recorded the
+    token file in its state), so ``sac peer post-turn URL`` needs no token from the user."""
+    from sac.lifecycle import status
+    from sac.nofollow import PlantedLink, read_bytes
+
+    root = sac_home() / "runtime"
+    wanted = url.rstrip("/")
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            st = status(d.name)
+        except SacError:
+            continue
+        for transport, served in st.urls.items():
+            file = st.token_files.get(transport)
+            if served.rstrip("/") == wanted and file:
+                try:
+                    data = read_bytes(Path(file).parent, Path(file).name)
+                except (PlantedLink, OSError):
+                    return None
+                return data.decode().strip() if data else None
+    return None
+
+
 def target(agent: str) -> tuple[str, str | None]:
     """(URL a turn for ``agent`` is posted to, bearer token): ``NAME`` goes through this
-    host's ``sac listen``, ``NAME@PEER`` through a registered peer's, a URL is A2A."""
+    host's ``sac listen``, ``NAME@PEER`` through a registered peer's, a URL is A2A (with the
+    token of the local agent serving it, when there is one)."""
     if agent.startswith(("http://", "https://")):
-        return agent, None
+        return agent, local_token(agent)
     name, _, peer = agent.partition("@")
     check_name(name)
     if peer:

@@ -55,6 +55,7 @@ class AgentState(msgspec.Struct, kw_only=True):
     provider: str | None = None
     account: str | None = None  # the stored credential the agent uses, for usage per account
     urls: dict[str, str] = msgspec.field(default_factory=dict)  # transport name -> where it serves the agent
+    token_files: dict[str, str] = msgspec.field(default_factory=dict)  # transport name -> 0600 file of its token
 
 
 class Heartbeat(msgspec.Struct, kw_only=True):

@@ -23,6 +23,14 @@ TWO_BLOCKS = '  - match: "two parts"\n    reply: "First part."\n    tools:\n    
              '        input: {command: "true", description: noop}\n    then: "Second part."\n'  # fmt: skip
 
 
+TOKENS: dict[str, str] = {}  # an agent's URL -> its A2A token (read from its 0600 file, as sac's clients do)
+OWN = object()  # post(): send the agent's own token
+
+
+def auth(url: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[url]}"}
+
+
 @pytest.fixture
 def a2a_agent(home, sac):
     def start(name: str, extra: str = "  a2a: {port: auto}\n", env: dict | None = None) -> str:
@@ -31,8 +39,11 @@ def a2a_agent(home, sac):
         script.write_text(script.read_text() + TWO_BLOCKS)
         done = sac("agents", "start", name, env=env)
         assert done.returncode == 0, done.stderr
-        url = json.loads((home / "runtime" / name / "state.json").read_text())["urls"]["a2a"]
+        state = json.loads((home / "runtime" / name / "state.json").read_text())
+        url = state["urls"]["a2a"]
         assert url and url.startswith("http://127.0.0.1:")
+        if "a2a" in state["token_files"]:
+            TOKENS[url] = (home / "runtime" / name / "a2a.token").read_text().strip()
         return url
 
     yield start
@@ -49,7 +60,7 @@ def test_a2a_sdk_client_card_send_stream_get_cancel(a2a_agent, home, sac):
     url = a2a_agent("a2a-1")
 
     async def run() -> dict:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None)) as http:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None), headers=auth(url)) as http:
             card = await A2ACardResolver(http, url).get_agent_card()
             out: dict = {"card": card}
             client = await create_client(card, ClientConfig(streaming=False, httpx_client=http))
@@ -108,14 +119,16 @@ def test_v0_3_method_names_work(a2a_agent):
     url = a2a_agent("a2a-3")
     body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
         "kind": "message", "messageId": "m1", "role": "user", "parts": [{"kind": "text", "text": "What is 9+9?"}]}}}
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json",
+                                                                               **auth(url)})  # fmt: skip
     with urllib.request.urlopen(req, timeout=60) as r:
         result = json.loads(r.read())["result"]
     assert result["kind"] == "task" and result["status"]["state"] == "completed"
     assert result["status"]["message"]["parts"][0]["text"] == "18"
 
 
-def post(url: str, body: bytes, token: str | None = None, ctype: str = "application/json") -> tuple[int, dict]:
+def post(url: str, body: bytes, token: object = OWN, ctype: str = "application/json") -> tuple[int, dict]:
+    token = TOKENS.get(url) if token is OWN else token
     headers = {"Content-Type": ctype, **({"Authorization": f"Bearer {token}"} if token else {})}
     req = urllib.request.Request(url + "v1/turn", data=body, headers=headers)
     try:
@@ -157,10 +170,11 @@ def test_bearer_auth_on_the_agent_port(a2a_agent, home):
     assert card["securitySchemes"]["bearer"]["httpAuthSecurityScheme"]["scheme"] == "Bearer"
     assert card["securityRequirements"] == [{"schemes": {"bearer": {}}}]
     assert "tok-123" not in json.dumps(card)
-    assert post(url, b'{"text": "What is 1+1?"}')[0] == 401
+    assert post(url, b'{"text": "What is 1+1?"}', token=None)[0] == 401
     assert post(url, b'{"text": "What is 1+1?"}', token="wrong")[0] == 401
     code, body = post(url, b'{"text": "What is 3+1?"}', token="tok-123")
     assert (code, body["text"]) == (200, "4")
+    assert TOKENS[url] == "tok-123"  # the variable's token is what sac's clients find
 
 
 def test_32_concurrent_turns_all_answered_in_order(a2a_agent, home):
@@ -182,7 +196,52 @@ def test_32_concurrent_turns_all_answered_in_order(a2a_agent, home):
 
 
 def test_a_non_loopback_a2a_port_needs_a_token_even_in_the_foreground(home, sac):
-    make_agent(home, "open1", "local", extra="  a2a: {port: auto, host: 0.0.0.0}\n")
+    make_agent(home, "open1", "local", extra="  a2a: {port: auto, host: 0.0.0.0, auth: none}\n")
     done = sac("agents", "start", "--foreground", "open1")
     assert done.returncode == 1
-    assert "spec.a2a.host 0.0.0.0 is not loopback: set spec.a2a.auth_token_env" in done.stderr
+    assert "spec.a2a.host 0.0.0.0 is not loopback: `auth: none` is allowed on loopback only" in done.stderr
+
+
+def test_the_port_needs_a_token_by_default_and_sacs_clients_find_it(a2a_agent, home, sac):
+    """Review D1: with no auth settings at all, a caller without the agent's token is
+    refused on every route but the card; the token is the agent's own (0600 file), kept
+    across restarts; `sac peer post-turn URL` finds it by itself; the card says Bearer."""
+    url = a2a_agent("tok1", extra="  a2a: {port: auto}\n")
+    token_file = home / "runtime" / "tok1" / "a2a.token"
+    assert oct(token_file.stat().st_mode & 0o777) == "0o600" and len(TOKENS[url]) >= 32
+    assert status(sac, "tok1")["token_files"] == {"a2a": str(token_file)}
+    assert post(url, b'{"text": "What is 1+1?"}', token=None)[0] == 401
+    rpc = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
+        "kind": "message", "messageId": "m1", "role": "user", "parts": [{"kind": "text", "text": "hi"}]}}}).encode()
+    with pytest.raises(urllib.error.HTTPError) as denied:
+        urllib.request.urlopen(urllib.request.Request(url, data=rpc, headers={"Content-Type": "application/json"}),
+                               timeout=30)  # fmt: skip
+    assert denied.value.code == 401
+    with urllib.request.urlopen(url + ".well-known/agent-card.json", timeout=10) as r:
+        card = json.loads(r.read())
+    assert card["securityRequirements"] == [{"schemes": {"bearer": {}}}]
+    assert TOKENS[url] not in json.dumps(card)
+    done = sac("peer", "post-turn", url, "What is 5+5?")
+    assert (done.returncode, done.stdout) == (0, "10\n"), done.stderr
+    before = TOKENS[url]
+    assert sac("agents", "restart", "tok1").returncode == 0
+    assert token_file.read_text().strip() == before  # peers holding it keep working
+
+
+def test_auth_none_is_loopback_only_and_check_warns(home, sac):
+    make_agent(home, "open2", "local", extra="  a2a: {port: auto, auth: none}\n")
+    done = sac("agents", "check", "open2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "warn" in done.stdout and "every user of this host can drive this agent" in done.stdout
+    report = json.loads(sac("agents", "check", "open2", "--json").stdout)[0]
+    [row] = [c for c in report["checks"] if c["name"] == "a2a auth"]
+    assert row["ok"] and row["warn"]
+    try:
+        assert sac("agents", "start", "open2").returncode == 0
+        url = status(sac, "open2")["urls"]["a2a"]
+        code, body = post(url, b'{"text": "What is 2+5?"}', token=None)
+        assert (code, body["text"]) == (200, "7")  # what the user opted into
+        with urllib.request.urlopen(url + ".well-known/agent-card.json", timeout=10) as r:
+            assert "securityRequirements" not in json.loads(r.read())
+    finally:
+        sac("agents", "stop", "open2")

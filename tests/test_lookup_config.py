@@ -98,7 +98,7 @@ def test_a_broken_config_file_is_a_located_error(home):
     assert info.value.problems[0].render() == (
         f"{home / 'config.yaml'}:2:1: defualt_provider: unknown field "
         "(did you mean `default_provider`? allowed: default_runtime, default_provider, agents_path, "
-        "default_accounts, credential_store, providers)"
+        "default_accounts, credential_store, providers, safe_directories)"
     )
 
 

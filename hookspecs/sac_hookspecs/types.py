@@ -29,6 +29,7 @@ class CheckResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     ok: bool
     detail: str = ""
     fix: str = ""
+    warn: bool = False  # ok, but the user should know (e.g. a port without a token)
 
 
 @dataclass(frozen=True)
@@ -188,10 +189,11 @@ class Transport:
         card route; None if this transport has no card. Called in the control plane."""
         return None
 
-    def post_turn(self, url: str, text: str, timeout: float | None) -> str:
+    def post_turn(self, url: str, text: str, timeout: float | None, token: str | None = None) -> str:
         """Client side (``sac peer post-turn URL``): send ``text`` to the agent at ``url``
         and return its reply; raise NotImplementedError for a URL this transport does not
-        speak, SacError-like exceptions with a sentence for failures."""
+        speak, SacError-like exceptions with a sentence for failures. ``token`` is the
+        bearer token sac found for ``url`` (a local agent's ``token_file``), if any."""
         raise NotImplementedError
 
 
@@ -215,10 +217,14 @@ class AgentPort:
 
 
 class Serving(msgspec.Struct, kw_only=True):
-    """A transport serving one agent: where, and how to stop it."""
+    """A transport serving one agent: where, how to stop it, and where the token callers
+    need is kept (a 0600 file of the agent's owner; None when the transport asks for none).
+    The runner records ``url`` and ``token_file`` in the agent's state, so sac's own
+    clients (``sac peer post-turn URL``) find the token without the user handling it."""
 
     url: str
     stop: Callable[[], Awaitable[None]]
+    token_file: str | None = None
 
 
 class CredentialStore:

@@ -59,8 +59,8 @@ def _print_reports(reports) -> None:
         elif r.error:
             rows.append((r.agent, "agent", "FAIL", r.error.splitlines()[0]))
         for c in r.checks:
-            rows.append((r.agent, c.name, "ok" if c.ok else "FAIL", c.detail))
-            if not c.ok and c.fix:
+            rows.append((r.agent, c.name, ("warn" if c.warn else "ok") if c.ok else "FAIL", c.detail))
+            if (c.warn or not c.ok) and c.fix:
                 rows.append(("", "", "", f"fix: {c.fix}"))
     click.echo(table(("AGENT", "CHECK", "STATUS", "DETAIL"), rows))
     bad = [r.agent for r in reports if not r.ok]

@@ -31,7 +31,7 @@ def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> No
         answer = None
         for _, transport in context.plugins().transports.items():
             try:
-                answer = transport.post_turn(url, text, timeout)
+                answer = transport.post_turn(url, text, timeout, token=token)
                 break
             except NotImplementedError:
                 continue

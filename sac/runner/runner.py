@@ -411,7 +411,10 @@ class Runner:
             serving = await transport.serve(self.agent, port)
             if serving is not None:
                 self.serving.append(serving)
-                self.set(urls={**self.state.urls, transport.name: serving.url})
+                tokens = dict(self.state.token_files)
+                if serving.token_file:
+                    tokens[transport.name] = serving.token_file
+                self.set(urls={**self.state.urls, transport.name: serving.url}, token_files=tokens)
                 self.echo(f"{transport.name}: {serving.url}")
 
     async def _shutdown(self, server: Any) -> None:
@@ -437,7 +440,7 @@ class Runner:
                 instance = None
             except Exception as e:  # noqa: BLE001 - keep it in state: `sac agents stop` retries it
                 self.echo(f"stopping the instance failed: {e}")
-        self.set(final, instance=instance, urls={})
+        self.set(final, instance=instance, urls={}, token_files={})
 
 
 class RunnerPort(AgentPort):

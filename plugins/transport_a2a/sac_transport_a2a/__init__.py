@@ -17,12 +17,21 @@ from sac_hookspecs import Agent, AgentPort, CheckResult, Serving, Transport, hoo
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535, extra={"allowed": "a TCP port 1-65535"})]
 
 
+TOKEN_FILE = "a2a.token"  # in the agent's runtime dir (0700; never bind-mounted into its container)
+
+
 class A2ASpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
-    """``spec.a2a``: where the agent's A2A endpoint and ``POST /v1/turn`` listen."""
+    """``spec.a2a``: where the agent's A2A endpoint and ``POST /v1/turn`` listen.
+
+    Every caller needs a bearer token unless ``auth: none`` (loopback only): the token is the
+    value of ``auth_token_env`` if set, else one sac generates for the agent and keeps in
+    ``runtime/<name>/a2a.token`` (0600, the same across restarts). On a shared host any
+    local user can reach a loopback port, so the token is what keeps them out."""
 
     host: str = "127.0.0.1"
     port: Union[Port, Literal["auto"], None] = None  # auto: a free port, recorded in state
-    auth_token_env: str | None = None  # require this bearer token (read from the variable)
+    auth: Literal["token", "none"] = "token"  # none: anyone on this host may drive the agent
+    auth_token_env: str | None = None  # the token callers must send (else a generated one)
 
 
 def _is_loopback(host: str) -> bool:
@@ -43,15 +52,18 @@ class A2ATransport(Transport):
         if cfg is None or cfg.port is None:
             return []
         rows = []
-        if not _is_loopback(cfg.host) and not cfg.auth_token_env:
-            rows.append(
-                CheckResult(
-                    name="a2a exposure",
-                    ok=False,
-                    detail=f"{cfg.host} is not loopback and no auth_token_env is set",
-                    fix="set spec.a2a.auth_token_env, or bind 127.0.0.1",
-                )
-            )
+        if cfg.auth == "none":
+            if cfg.auth_token_env:
+                rows.append(CheckResult(name="a2a auth", ok=False, detail="auth: none, yet auth_token_env is set",
+                                        fix="remove one of spec.a2a.auth and spec.a2a.auth_token_env"))  # fmt: skip
+            elif not _is_loopback(cfg.host):
+                rows.append(CheckResult(name="a2a exposure", ok=False,
+                                        detail=f"{cfg.host} is not loopback and spec.a2a.auth is none",
+                                        fix="remove `auth: none` (a token is then required), or bind 127.0.0.1"))
+            else:
+                rows.append(CheckResult(name="a2a auth", ok=True, warn=True,
+                                        detail="no token (auth: none): every user of this host can drive this agent",
+                                        fix="remove `auth: none` unless this host has a single user"))
         if cfg.auth_token_env and not os.environ.get(cfg.auth_token_env):
             rows.append(CheckResult(name="a2a token", ok=False, detail=f"${cfg.auth_token_env} is not set",
                                     fix=f"export {cfg.auth_token_env}=<a token callers will send>"))  # fmt: skip
@@ -64,13 +76,26 @@ class A2ATransport(Transport):
         if cfg is None or cfg.port is None:
             return None
         from .server import serve
+        from .token import agent_token
 
-        token = os.environ.get(cfg.auth_token_env) if cfg.auth_token_env else None
-        if cfg.auth_token_env and not token:
-            raise RuntimeError(f"spec.a2a.auth_token_env: ${cfg.auth_token_env} is not set")
-        if not token and not _is_loopback(cfg.host):  # enforced here, not only in the preflight
-            raise RuntimeError(f"spec.a2a.host {cfg.host} is not loopback: set spec.a2a.auth_token_env")
-        return await serve(port, cfg.host, None if cfg.port == "auto" else cfg.port, token)
+        # Enforced here, not only in the preflight: `start --foreground` and the API come here too.
+        if cfg.auth == "none" and cfg.auth_token_env:
+            raise RuntimeError("spec.a2a: auth: none, yet auth_token_env is set; remove one")
+        if cfg.auth == "none" and not _is_loopback(cfg.host):
+            raise RuntimeError(f"spec.a2a.host {cfg.host} is not loopback: `auth: none` is allowed on loopback only")
+        token_file = None
+        token = None
+        if cfg.auth == "token":
+            if cfg.auth_token_env:
+                token = os.environ.get(cfg.auth_token_env)
+                if not token:
+                    raise RuntimeError(f"spec.a2a.auth_token_env: ${cfg.auth_token_env} is not set")
+            path = agent.runtime_dir / TOKEN_FILE
+            token = agent_token(path, token)
+            token_file = str(path)
+        serving = await serve(port, cfg.host, None if cfg.port == "auto" else cfg.port, token)
+        serving.token_file = token_file
+        return serving
 
     def card(self, url: str) -> dict | None:
         """The agent card from the runner's own A2A server (loopback, no redirects)."""
@@ -91,10 +116,10 @@ class A2ATransport(Transport):
         except (OSError, ValueError):
             return None
 
-    def post_turn(self, url: str, text: str, timeout: float | None) -> str:
+    def post_turn(self, url: str, text: str, timeout: float | None, token: str | None = None) -> str:
         from .server import post_turn
 
-        return post_turn(url, text, timeout, os.environ.get("SAC_A2A_TOKEN"))
+        return post_turn(url, text, timeout, token or os.environ.get("SAC_A2A_TOKEN"))
 
 
 def _port_free(host: str, port: int) -> CheckResult:

@@ -143,7 +143,8 @@ def build_card(port: AgentPort, url: str, bearer: bool) -> AgentCard:
     )
     if bearer:
         card.security_schemes["bearer"].CopyFrom(SecurityScheme(http_auth_security_scheme=HTTPAuthSecurityScheme(
-            scheme="Bearer", description="the token in the agent's spec.a2a.auth_token_env")))  # fmt: skip
+            scheme="Bearer", description="the agent's A2A token: its owner's sac clients find it; "
+                                         "anyone else gets it from the owner")))  # fmt: skip
         card.security_requirements.append(SecurityRequirement(schemes={"bearer": StringList(list=[])}))
     return card
 
