@@ -195,6 +195,9 @@ def delete_runtime(name: str) -> None:
     d = AgentDir(name)
     if d.root.exists():
         shutil.rmtree(d.root)
+    from sac.listen.server import revoke_broker_token
+
+    revoke_broker_token(name)
 
 
 def preflight_or_raise(agent, plugins, settings) -> None:

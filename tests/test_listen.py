@@ -267,6 +267,31 @@ def test_agents_get_a_broker_token_that_only_starts_siblings(listen, home, sac):
         assert call(url, "POST", "/v1/agents/x.yaml/start", {}, token)[0] == 400  # names, never paths
     finally:
         sac("agents", "stop", "mom", "other", "kid")
+    # D13: once mom stopped, her token starts nothing (nor after delete)
+    assert not (home / "listen" / "brokers" / "mom").exists()
+    assert call(url, "POST", "/v1/agents/other/start", {}, broker, timeout=120)[0] == 403
+    assert sac("agents", "status", "other", "--json").returncode == 0
+    assert json.loads(sac("agents", "status", "other", "--json").stdout)["state"] == "stopped"
+
+
+def test_an_empty_or_short_token_file_is_never_served_with(home, sac):
+    """D14: an empty token file made every bearer (even a lone NBSP) the right one."""
+    (home / "listen").mkdir(mode=0o700)
+    (home / "listen" / "token").write_text("")
+    done = sac("listen", "--bind", f"127.0.0.1:{free_port()}")
+    assert done.returncode == 1 and "token in" in done.stderr and "is empty or too short" in done.stderr, done.stderr
+    (home / "listen" / "token").write_text("short\n")
+    assert sac("listen", "--bind", f"127.0.0.1:{free_port()}").returncode == 1
+
+
+def test_only_http_whitespace_is_trimmed_from_a_bearer(listen):
+    url, token = listen
+    raw = f"GET /v1/agents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xa0{token}\xa0\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10) as s:
+        s.sendall(raw.encode("latin-1"))
+        first = s.recv(200).decode("latin-1").splitlines()[0]
+    assert " 403 " in first, first  # NBSP is not whitespace to HTTP: the token is wrong
+    assert call(url, "GET", "/v1/agents", None, f" {token}\t")[0] == 200
 
 
 def test_negative_timeouts_are_refused(listen, home):

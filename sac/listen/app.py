@@ -292,6 +292,8 @@ class ListenApp:
     """The ASGI application. ``token`` is the bearer token every non-public route needs."""
 
     def __init__(self, token: str, routes: list[Route] = ROUTES) -> None:
+        if len(token) < 16:  # an empty token would make every header "right"
+            raise ValueError("the control-plane token is empty or too short")
         self.token = token.encode()
         self.routes = routes
 
@@ -344,14 +346,15 @@ class ListenApp:
         opens the start route only (its starts are recorded as that agent's children)."""
         header = req.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        token = token.strip(" \t")  # HTTP's own whitespace only: str.strip() would eat NBSP/NEL too
         if scheme.lower() != "bearer" or not token:
             raise HttpError(401, "missing bearer token (Authorization: Bearer <token>)")
-        if hmac.compare_digest(token.strip().encode(), self.token):
+        if hmac.compare_digest(token.encode("latin-1"), self.token):
             return None
         if route.handler is start:
             from sac.listen.server import broker_of
 
-            agent = broker_of(token.strip())
+            agent = broker_of(token)
             if agent:
                 return agent
         raise HttpError(403, "wrong bearer token")

@@ -26,13 +26,21 @@ def listen_dir() -> Path:
     return sac_home() / "listen"
 
 
+MIN_TOKEN = 16  # shorter (an empty file!) would let a guess in: refused, never served with
+
+
 def read_token(create: bool = False) -> str:
     path = listen_dir() / "token"
     try:
-        return path.read_text().strip()
+        token = path.read_text().strip(" \t\r\n")
     except FileNotFoundError:
         if not create:
             raise SacError(f"no control-plane token at {path}", hint="start it once with `sac listen`") from None
+    else:
+        if len(token) < MIN_TOKEN:
+            raise SacError(f"the control-plane token in {path} is empty or too short ({len(token)} characters)",
+                           hint=f"remove it (rm {path}): `sac listen` then makes a new one")  # fmt: skip
+        return token
     token = secrets.token_urlsafe(32)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_atomic(path, token.encode(), mode=0o600)
@@ -52,6 +60,14 @@ def broker_token(agent: str) -> str:
     return token
 
 
+def revoke_broker_token(agent: str) -> None:
+    """Forget ``agent``'s broker token (its runner stopped, or it was deleted): a stopped
+    agent's token must not start anything."""
+    from sac.names import check_name
+
+    (listen_dir() / "brokers" / check_name(agent)).unlink(missing_ok=True)
+
+
 def broker_of(token: str) -> str | None:
     """The agent a broker token belongs to, if it is one (constant-time comparisons)."""
     import hmac
@@ -59,7 +75,8 @@ def broker_of(token: str) -> str | None:
     d = listen_dir() / "brokers"
     for path in sorted(d.iterdir()) if d.is_dir() else []:
         try:
-            if hmac.compare_digest(path.read_text().strip().encode(), token.encode()):
+            known = path.read_text().strip(" \t\r\n")
+            if len(known) >= MIN_TOKEN and hmac.compare_digest(known.encode(), token.encode()):
                 return path.name
         except OSError:
             continue

@@ -133,6 +133,15 @@ class Runner:
             pass
         return env
 
+    def revoke_broker(self) -> None:
+        """The broker token dies with the runner (review D13): it must not start anything later."""
+        try:
+            from sac.listen.server import revoke_broker_token
+
+            revoke_broker_token(self.agent.name)
+        except OSError:
+            pass
+
     def wrapper(self, instance: Instance) -> Path:
         """The script the SDK runs as ``claude``: records the CLI's pid, then execs the
         runtime's command. Names of variables only: values stay in the environment."""
@@ -441,6 +450,7 @@ class Runner:
             except Exception as e:  # noqa: BLE001 - keep it in state: `sac agents stop` retries it
                 self.echo(f"stopping the instance failed: {e}")
         self.set(final, instance=instance, urls={}, token_files={})
+        self.revoke_broker()
 
 
 class RunnerPort(AgentPort):
