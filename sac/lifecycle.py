@@ -224,6 +224,18 @@ def start(agent, plugins, settings, *, timeout: float, resume: bool = False, par
     return wait_ready(agent.name, proc, timeout), False
 
 
+def secret_variables(plugins, settings, ctx) -> list[str]:
+    """Every variable sac knows to hold a credential: each registered provider's key variable,
+    each configured ``auth_token_env``, the agent's own, and sac's client tokens. The runner
+    blanks them for the CLI (and so for the agent's tools) unless its provider sets them
+    (review D12: a host's DeepSeek key reached an agent on another provider)."""
+    names = {p.key_env for _, p in plugins.providers.items() if p.key_env}
+    names |= {c.auth_token_env for c in settings.providers.values() if c.auth_token_env}
+    names |= {ctx.options.auth_token_env} if ctx.options.auth_token_env else set()
+    names |= {"SAC_A2A_TOKEN"}
+    return sorted(names)
+
+
 def run_foreground(agent, plugins, settings, *, resume: bool = False, parent: str | None = None, echo=print) -> int:
     """Run the agent's runner in this process until it stops; its exit status."""
     import asyncio
@@ -243,7 +255,7 @@ def run_foreground(agent, plugins, settings, *, resume: bool = False, parent: st
     os.environ["CLAUDE_AGENT_SDK_SKIP_VERSION_CHECK"] = "1"  # the wrapper is not the CLI
     transports = [t for _, t in plugins.transports.items()]
     runner = Runner(agent, runtime, provider, ctx, claude_cli=str(cli), transports=transports, resume=resume,
-                    parent=parent, echo=echo)  # fmt: skip
+                    parent=parent, echo=echo, blank=secret_variables(plugins, settings, ctx))  # fmt: skip
     return asyncio.run(runner.run())
 
 

@@ -157,6 +157,23 @@ def test_host_credentials_never_reach_another_vendor(home, sac, vendor):
         sac("agents", "stop", "leak")
 
 
+def test_other_vendors_keys_never_reach_an_agents_tools(home, sac):
+    """D12: the CLI's own environment (what its Bash tool inherits) holds no credential of
+    another provider, nor sac's client token, on an agent of the scripted provider."""
+    write(home, "blank", "scripted", runtime="local")
+    host = {"DEEPSEEK_API_KEY": "ds-HOST-1", "MIMO_API_KEY": "mimo-HOST-2", "LITELLM_API_KEY": "llm-HOST-3",
+            "SAC_A2A_TOKEN": "a2a-HOST-4", "ANTHROPIC_API_KEY": "sk-ant-HOST-5"}  # fmt: skip
+    try:
+        assert sac("agents", "start", "blank", env=host).returncode == 0
+        cli = int((home / "runtime" / "blank" / "cli.pid").read_text())
+        environ = dict(v.split("=", 1) for v in open(f"/proc/{cli}/environ").read().split("\0") if "=" in v)
+        leaked = {k: v for k, v in environ.items() if v in host.values()}
+        assert leaked == {}, leaked
+        assert all(environ.get(k, "") == "" for k in host if k != "ANTHROPIC_API_KEY"), environ
+    finally:
+        sac("agents", "stop", "blank")
+
+
 def test_a_default_account_is_per_provider(home, sac):
     assert sac("accounts", "save", "work", "--from-env", "K", env={"K": SECRET}).returncode == 0
     done = sac("accounts", "switch", "work", "--provider", "anthropic")

@@ -67,7 +67,7 @@ def backoff_delay(backoff: float | Backoff, attempt: int) -> float:
 class Runner:
     def __init__(self, agent: Agent, runtime: Runtime, provider: Provider, provider_ctx: ProviderContext, *,
                  claude_cli: str, transports: list[Transport] = (), resume: bool = False, parent: str | None = None,
-                 echo: Any = None) -> None:  # fmt: skip
+                 echo: Any = None, blank: list[str] = ()) -> None:  # fmt: skip
         self.agent, self.runtime, self.provider, self.provider_ctx = agent, runtime, provider, provider_ctx
         self.transports = list(transports)
         self.serving: list[Serving] = []
@@ -75,6 +75,7 @@ class Runner:
         self.claude_cli = claude_cli
         self.resume = resume  # a restart of the agent: resume its session whatever the spec says
         self.parent = parent
+        self.blank = list(blank)  # credential variables the CLI must not inherit
         self.echo = echo or (lambda line: None)
         self.stopping = asyncio.Event()
         self.instance: Instance | None = None
@@ -387,7 +388,7 @@ class Runner:
                 await asyncio.to_thread(self.runtime.stop, self.agent, previous.instance, 1.0)
             self.launch = self.prepare()
             provided = await asyncio.to_thread(self.provider.environment, self.agent, self.provider_ctx)
-            self.env = {**BASE_ENV, **provided, **self.broker_env()}
+            self.env = {**BASE_ENV, **dict.fromkeys(self.blank, ""), **provided, **self.broker_env()}
             await self.open_session(first=True)
             server = await control.serve(self.dir.socket, self.handle)
             await self.serve_transports()
