@@ -299,3 +299,18 @@ def test_sdk_alive_probe_restarts_a_hung_cli(fleet, sac):
             os.kill(cli, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_the_heartbeat_survives_a_failed_write(fleet, sac):
+    """D8: heartbeat.json unwritable for a moment (here a directory in its place; in life a
+    full disk) must not end the heartbeat for the runner's life."""
+    make_agent(fleet, "beat", "local")
+    assert sac("agents", "start", "beat").returncode == 0
+    beat = fleet / "runtime" / "beat" / "heartbeat.json"
+    beat.unlink()
+    beat.mkdir()
+    time.sleep(2.5)  # a couple of ticks fail
+    beat.rmdir()
+    wait_for(lambda: beat.is_file() and time.time() - json.loads(beat.read_text())["time"] < 2, timeout=10,
+             what="the heartbeat to resume")  # fmt: skip
+    assert status(sac, "beat")["state"] == "ready"

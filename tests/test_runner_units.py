@@ -25,6 +25,14 @@ def test_backoff_grows_and_is_capped(initial, factor, cap, n):
     assert backoff_delay(initial, 0) == min(initial, 300.0)  # a number means `initial`
 
 
+@given(st.floats(0.01, 10), st.floats(1, 1.0e308), st.floats(0.01, 600), st.integers(0, 10**9))
+def test_backoff_never_overflows(initial, factor, cap, n):
+    """D19: any valid factor and any number of attempts (policy: always runs forever)."""
+    b = Backoff(initial=initial, factor=factor, max=cap)
+    assert min(initial, cap) <= backoff_delay(b, n) <= cap
+    assert backoff_delay(b, n + 1) >= backoff_delay(b, n)
+
+
 LAUNCH = Launch(claude_cli="/venv/claude", home="/rt/a/home", workdir="/rt/a/work",
                 mounts=[Mount(source="/data", target="/data", mode="ro")], env={})  # fmt: skip
 

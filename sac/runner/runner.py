@@ -16,6 +16,7 @@ Life of a runner (``sac agents start NAME`` spawns one, ``--foreground`` runs on
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shlex
 import signal
@@ -61,6 +62,12 @@ BASE_ENV = {
 def backoff_delay(backoff: float | Backoff, attempt: int) -> float:
     """Seconds to wait before restart number ``attempt`` (0-based)."""
     b = Backoff(initial=backoff) if isinstance(backoff, (int, float)) else backoff
+    # In log space: initial * factor**attempt overflows a float (OverflowError killed the
+    # runner at attempt 3 with factor 1e308, at attempt 1024 with the default 2; review D19).
+    if b.initial >= b.max or b.factor == 1:
+        return min(b.initial, b.max)
+    if attempt >= math.log(b.max / b.initial) / math.log(b.factor):
+        return b.max
     return min(b.initial * b.factor**attempt, b.max)
 
 
@@ -301,7 +308,10 @@ class Runner:
     async def heartbeat(self) -> None:
         """Write heartbeat.json every tick, whatever else the runner is doing."""
         while True:
-            self.beat()
+            try:
+                self.beat()
+            except Exception as e:  # noqa: BLE001 - a full disk for a moment must not end the heartbeat (D8)
+                self.echo(f"heartbeat not written ({type(e).__name__}: {e}); trying again")
             await asyncio.sleep(TICK)
 
     async def supervise(self) -> None:
