@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import msgspec
@@ -314,3 +315,18 @@ def test_the_heartbeat_survives_a_failed_write(fleet, sac):
     wait_for(lambda: beat.is_file() and time.time() - json.loads(beat.read_text())["time"] < 2, timeout=10,
              what="the heartbeat to resume")  # fmt: skip
     assert status(sac, "beat")["state"] == "ready"
+
+
+def test_a_reply_over_one_mebibyte_arrives_whole(fleet, sac):
+    """D10: the SDK's 1 MiB message buffer killed the session and lost a 2 MiB reply."""
+    make_agent(fleet, "big", "local")
+    script = fleet / "agents" / "big" / "script.yaml"
+    script.write_text(script.read_text() + '  - match: "BIGREPLY"\n    reply: "{prompt}"\n')
+    assert sac("agents", "start", "big").returncode == 0
+    prompt = "BIGREPLY " + "z" * (2 << 20)
+    done = subprocess.run([sys.executable, "-m", "sac", "agents", "send", "big"], input=prompt, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-500:]
+    assert len(done.stdout) >= 2 << 20 and done.stdout.count("z") == 2 << 20
+    assert sac("agents", "send", "big", "What is 1+1?").stdout == "2\n"
+    assert status(sac, "big")["restarts"] == 0

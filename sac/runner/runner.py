@@ -59,6 +59,10 @@ BASE_ENV = {
 }
 
 
+#: The largest single message the CLI may send the runner (a reply, a tool result).
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
 def backoff_delay(backoff: float | Backoff, attempt: int) -> float:
     """Seconds to wait before restart number ``attempt`` (0-based)."""
     b = Backoff(initial=backoff) if isinstance(backoff, (int, float)) else backoff
@@ -185,6 +189,10 @@ class Runner:
                 continue_conversation=cont,
                 extra_args=extra,
                 stderr=lambda line: self.echo(f"[claude] {line}"),
+                # One stream-json message holds a whole reply or tool result (an image read is
+                # megabytes of base64): the SDK's 1 MiB default killed the session and lost the
+                # reply (review D10). Only a message this large is ever buffered whole.
+                max_buffer_size=MAX_MESSAGE,
             )
 
         return make
