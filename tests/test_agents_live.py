@@ -330,3 +330,24 @@ def test_a_reply_over_one_mebibyte_arrives_whole(fleet, sac):
     assert len(done.stdout) >= 2 << 20 and done.stdout.count("z") == 2 << 20
     assert sac("agents", "send", "big", "What is 1+1?").stdout == "2\n"
     assert status(sac, "big")["restarts"] == 0
+
+
+def test_send_gives_up_on_a_hung_runner(fleet, sac):
+    """D15: `send --timeout` to a runner that stopped answering (SIGSTOP) waited forever."""
+    make_agent(fleet, "hung", "local")
+    assert sac("agents", "start", "hung").returncode == 0
+    runner = status(sac, "hung")["pid"]
+    os.kill(runner, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "sac", "agents", "send", "hung", "What is 1+1?", "--timeout", "2"],
+                              capture_output=True, text=True, timeout=90)  # fmt: skip
+        waited = time.monotonic() - started
+    finally:
+        os.kill(runner, signal.SIGCONT)
+    assert done.returncode == 1, done.stderr
+    assert "did not answer within 32 s" in done.stderr or "cannot answer" in done.stderr, done.stderr
+    assert waited < 60
+    for bad in ("0", "-1", "nan"):
+        assert sac("agents", "send", "hung", "hi", "--timeout", bad).returncode == 2
+    assert sac("agents", "send", "hung", "   ").returncode == 2  # an empty prompt is bad input

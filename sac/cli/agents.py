@@ -287,6 +287,8 @@ def send(name: str, prompt: str | None, key: str | None, timeout: float | None, 
     """Send a prompt to a running agent and print its reply."""
     from sac.state import AgentDir
 
+    if timeout is not None and not (0 < timeout < float("inf")):
+        raise UsageError(f"--timeout must be a number of seconds > 0, got {timeout:g}")
     sock = AgentDir(name).socket
     if key:
         answer = _call(name, sock, {"op": "interrupt"}, 10)
@@ -296,10 +298,14 @@ def send(name: str, prompt: str | None, key: str | None, timeout: float | None, 
         if sys.stdin.isatty():
             raise UsageError("give a prompt, or pipe one on standard input")
         prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise UsageError("the prompt is empty")
     request = {"op": "send", "text": prompt}
     if timeout:
         request["timeout"] = timeout
-    answer = _call(name, sock, request, None)
+    # The runner interrupts a turn at its timeout and drains it: wait that long and a margin.
+    # With no timeout, wait while the runner lives and beats (control.call), never forever.
+    answer = _call(name, sock, request, timeout + 30 if timeout else None)
     if as_json:
         echo_json(answer)
     elif answer.get("ok"):

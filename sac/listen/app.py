@@ -193,7 +193,8 @@ async def send(req: Request) -> TurnResult:
     if body.timeout:
         request["timeout"] = body.timeout
     try:
-        answer = await control.acall(AgentDir(name).socket, request)
+        # as `sac agents send`: the turn's timeout and a margin, else as long as the runner beats
+        answer = await control.acall(AgentDir(name).socket, request, body.timeout + 30 if body.timeout else None)
     except control.NotRunning:
         raise HttpError(409, f"agent {name} is not running") from None
     except SacError as e:

@@ -67,10 +67,36 @@ async def serve(path: Path, handle: Handler) -> asyncio.AbstractServer:
     return server
 
 
+#: How often a waiting client asks whether the runner still lives (its heartbeat), and how
+#: old a heartbeat may be: the runner beats every second, even in the middle of a turn.
+CHECK_EVERY, STALE_AFTER = 5.0, 30.0
+
+
+def runner_stalled(path: Path) -> str | None:
+    """Why the runner behind control socket ``path`` cannot answer any more, or None: gone,
+    or alive but its heartbeat stale (stopped, hung). A long turn keeps beating."""
+    import time
+
+    from sac.state import AgentDir
+
+    d = AgentDir(path.parent.name, path.parent)
+    state = d.read_state()
+    if state is not None and not d.runner_alive(state):
+        return f"its runner (pid {state.pid}) is gone"
+    beat = d.read_heartbeat()
+    if beat is not None and time.time() - beat.time > STALE_AFTER:
+        return f"its runner has not beaten for {time.time() - beat.time:.0f} s (stopped or hung?)"
+    return None
+
+
 def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> dict[str, Any]:
-    """Send one request to a runner and return its answer (blocking)."""
+    """Send one request to a runner and return its answer (blocking). With no timeout it
+    waits as long as the runner lives and beats, never forever on a hung one (review D15)."""
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
+        s.settimeout(CHECK_EVERY if timeout is None else min(timeout, CHECK_EVERY))
         try:
             s.connect(str(path))
         except (FileNotFoundError, ConnectionRefusedError) as e:
@@ -80,15 +106,21 @@ def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> d
                            hint="agents answer only the user who started them") from None  # fmt: skip
         s.sendall(json.dumps(request).encode() + b"\n")
         chunks = []
-        try:
-            while not chunks or not chunks[-1].endswith(b"\n"):
+        while not chunks or not chunks[-1].endswith(b"\n"):
+            try:
                 chunk = s.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        except socket.timeout:
-            raise SacError(f"the agent did not answer within {timeout:g} s",
-                           hint="it may still be working; see `sac agents tail`") from None  # fmt: skip
+            except socket.timeout:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise SacError(f"the agent did not answer within {timeout:g} s",
+                                   hint="it may still be working; see `sac agents tail`") from None  # fmt: skip
+                why = runner_stalled(path)
+                if why:
+                    raise SacError(f"the agent cannot answer: {why}",
+                                   hint="see `sac agents status`; `sac agents restart` starts it again") from None
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
     return _answer(b"".join(chunks))
 
 
@@ -112,12 +144,25 @@ async def acall(path: Path, request: dict[str, Any], timeout: float | None = Non
         raise NotRunning(f"nothing answers on {path} ({e.strerror})") from None
     except PermissionError:
         raise SacError(f"no permission to talk to the agent on {path}") from None
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
     try:
         writer.write(json.dumps(request).encode() + b"\n")
         await writer.drain()
-        data = await asyncio.wait_for(reader.readline(), timeout)
-    except asyncio.TimeoutError:
-        raise SacError(f"the agent did not answer within {timeout:g} s") from None
+        line = asyncio.ensure_future(reader.readline())
+        while True:
+            wait = CHECK_EVERY if deadline is None else min(CHECK_EVERY, max(deadline - loop.time(), 0))
+            done, _ = await asyncio.wait({line}, timeout=wait)
+            if done:
+                data = line.result()
+                break
+            if deadline is not None and loop.time() >= deadline:
+                line.cancel()
+                raise SacError(f"the agent did not answer within {timeout:g} s")
+            why = runner_stalled(path)
+            if why:
+                line.cancel()
+                raise SacError(f"the agent cannot answer: {why}")
     finally:
         writer.close()
     return _answer(data)
