@@ -245,3 +245,42 @@ def test_auth_none_is_loopback_only_and_check_warns(home, sac):
             assert "securityRequirements" not in json.loads(r.read())
     finally:
         sac("agents", "stop", "open2")
+
+
+def test_no_body_over_the_cap_reaches_json_rpc(a2a_agent):
+    """D4: the 1 MiB cap held only on /v1/turn; a huge JSON-RPC body was read and parsed."""
+    url = a2a_agent("cap1")
+    big = b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "' + b"a" * (2 << 20) + b'"}}'
+    req = urllib.request.Request(url, data=big, headers={"Content-Type": "application/json", "A2A-Version": "1.0",
+                                                         **auth(url)})  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=30)
+    assert info.value.code == 413
+
+    def chunked():  # no Content-Length: the cap must hold while the body streams in
+        for _ in range(40):
+            yield b"x" * 65536
+
+    with httpx.Client(timeout=30) as http:
+        got = http.post(url, content=chunked(), headers={"Content-Type": "application/json", **auth(url)})
+    assert got.status_code == 413
+    code, body = post(url, b'{"text": "What is 2+3?"}')
+    assert (code, body["text"]) == (200, "5")  # the agent is fine
+
+
+def test_the_task_store_keeps_only_the_newest_tasks():
+    """D4: every A2A task was kept forever. The store is the SDK's own, bounded."""
+    from a2a.server.context import ServerCallContext
+    from a2a.types import Task, TaskStatus
+    from sac_transport_a2a.server import BoundedTaskStore
+
+    store, ctx = BoundedTaskStore(), ServerCallContext()
+
+    async def run() -> tuple:
+        for i in range(BoundedTaskStore.MAX_TASKS + 50):
+            await store.save(Task(id=f"t{i}", context_id="c", status=TaskStatus(state=TaskState.TASK_STATE_COMPLETED)), ctx)
+        return await store.get("t0", ctx), await store.get(f"t{BoundedTaskStore.MAX_TASKS + 49}", ctx)
+
+    oldest, newest = asyncio.run(run())
+    assert oldest is None and newest is not None
+    assert len(store._order) == BoundedTaskStore.MAX_TASKS

@@ -9,6 +9,7 @@ queue, so each caller gets its own reply, in order. Imported only when an agent 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import socket
@@ -121,6 +122,73 @@ class BearerAuth:
         await send({"type": "http.response.body", "body": body})
 
 
+class BodyLimit:
+    """Pure ASGI middleware: no request body over MAX_BODY reaches any route (review D4: a
+    300 MiB JSON-RPC body was read and parsed whole, and the runner grew past 1 GB). A body is
+    read up to the cap, then handed on; over it (declared or streamed), 413 at once."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            return await self._too_big(send)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return await self._too_big(send)
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> dict:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: only a disconnect can come
+
+        return await self.app(scope, replay, send)
+
+    async def _too_big(self, send: Any) -> None:
+        body = msgspec.json.encode({"error": f"the body is larger than {self.limit} bytes"})
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+
+class BoundedTaskStore(InMemoryTaskStore):
+    """The SDK's in-memory store keeps every task forever (+47 MB after 200 x 200 KB turns,
+    review D4). This one keeps the newest MAX_TASKS; an older task's GetTask says not found."""
+
+    MAX_TASKS = 256
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._order: collections.OrderedDict[str, Any] = collections.OrderedDict()
+
+    async def save(self, task: Any, context: Any) -> None:
+        await super().save(task, context)
+        self._order[task.id] = context
+        self._order.move_to_end(task.id)
+        while len(self._order) > self.MAX_TASKS:
+            old, old_context = self._order.popitem(last=False)
+            await super().delete(old, old_context)
+
+    async def delete(self, task_id: str, context: Any) -> None:
+        self._order.pop(task_id, None)
+        await super().delete(task_id, context)
+
+
 def build_card(port: AgentPort, url: str, bearer: bool) -> AgentCard:
     info = port.card
     params = Struct()
@@ -198,7 +266,7 @@ def _problems(body: bytes, first: str) -> list[str]:
 
 def build_app(port: AgentPort, url: str, token: str | None) -> tuple[Starlette, DefaultRequestHandler]:
     card = build_card(port, url, bearer=token is not None)
-    handler = DefaultRequestHandler(agent_executor=TurnExecutor(port), task_store=InMemoryTaskStore(),
+    handler = DefaultRequestHandler(agent_executor=TurnExecutor(port), task_store=BoundedTaskStore(),
                                     agent_card=card)  # fmt: skip
     routes = [turn_route(port), *create_agent_card_routes(card),
               *create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=True)]  # fmt: skip
@@ -209,8 +277,9 @@ def build_app(port: AgentPort, url: str, token: str | None) -> tuple[Starlette, 
         await handler.aclose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(BodyLimit)
     if token:
-        app.add_middleware(BearerAuth, token=token)
+        app.add_middleware(BearerAuth, token=token)  # added last: runs first, before any body is read
     return app, handler
 
 
