@@ -7,6 +7,7 @@ separated by ':'). A reference containing '/' or ending in .yaml/.yml is a path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,7 +48,9 @@ def resolve(ref: str, settings: Settings) -> tuple[str, Path]:
         if not spec.is_file():
             what = f"no {SPEC_FILE} in {path}" if path.is_dir() else f"no agent folder or spec file at {path}"
             raise NotFound(what, hint=f"an agent is a folder named after it, holding {SPEC_FILE}")
-        return check_name(spec.resolve().parent.name), spec
+        # The folder's own name, not its link target's: a symlinked agent folder starts, stops
+        # and is deleted under the name it is called by (review D5).
+        return check_name(Path(os.path.abspath(spec)).parent.name), spec
     check_name(ref)
     searched = []
     for d in search_path(settings):

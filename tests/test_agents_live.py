@@ -351,3 +351,19 @@ def test_send_gives_up_on_a_hung_runner(fleet, sac):
     for bad in ("0", "-1", "nan"):
         assert sac("agents", "send", "hung", "hi", "--timeout", bad).returncode == 2
     assert sac("agents", "send", "hung", "   ").returncode == 2  # an empty prompt is bad input
+
+
+def test_a_symlinked_agent_folder_keeps_the_name_it_is_called_by(fleet, sac, tmp_path):
+    """D5: agents/lnk -> /elsewhere/real started as `real` while the CLI waited for `lnk`."""
+    make_agent(fleet, "real", "local")
+    target = tmp_path / "real"
+    (fleet / "agents" / "real").rename(target)
+    (fleet / "agents" / "lnk").symlink_to(target)
+    done = sac("agents", "start", "lnk", "--timeout", "60")
+    assert done.returncode == 0 and "lnk: ready" in done.stderr, done.stdout + done.stderr
+    assert status(sac, "lnk")["state"] == "ready"
+    assert not (fleet / "runtime" / "real").exists()
+    assert sac("agents", "stop", "lnk").returncode == 0
+    done = sac("agents", "delete", "-y", "lnk")
+    assert done.returncode == 0, done.stderr
+    assert not (fleet / "agents" / "lnk").exists() and (target / "spec.yaml").is_file()  # the link, not its target

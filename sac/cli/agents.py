@@ -203,7 +203,10 @@ def delete(names: tuple[str, ...], yes: bool) -> None:
                 raise SacError(f"{name}: could not stop it ({what}); nothing deleted")
         lifecycle.delete_runtime(name)
         if spec_dir is not None:
-            shutil.rmtree(spec_dir)
+            if spec_dir.is_symlink():  # a linked agent folder: remove the link, never its target
+                spec_dir.unlink()
+            else:
+                shutil.rmtree(spec_dir)
         click.echo(f"{name}: deleted")
 
 
