@@ -52,6 +52,11 @@ def status(name: str, spec: str | None = None) -> Status:
     d = AgentDir(name)
     st = d.read_state()
     if st is None:
+        holder = d.lock_holder()
+        if holder:  # a runner lives, but its state.json is unreadable (review D7)
+            why = "state.json is unreadable" if d.state_unreadable() else "state.json is missing"
+            return Status(name=name, state="unknown", pid=holder[0], spec=spec,
+                          last_error=f"{why}; its runner (pid {holder[0]}) still holds the agent's lock")
         return Status(name=name, state="never-started", spec=spec)
     phase = st.state
     alive = d.runner_alive(st)
@@ -155,6 +160,9 @@ def stop(name: str, *, kill_after: float = KILL_AFTER) -> str:
 
     d = AgentDir(name)
     st = d.read_state()
+    holder = d.lock_holder() if st is None else None
+    if holder:  # state.json unreadable, but the lock names the live runner: stop that one
+        st = AgentState(name=name, state="ready", pid=holder[0], pid_start=holder[1], spec_path="", runtime="")
     if st is None:
         if not d.root.exists():
             raise NotFound(f"agent {name!r} has never been started here (no {d.root})",
@@ -217,7 +225,7 @@ def start(agent, plugins, settings, *, timeout: float, resume: bool = False, par
     Returns (its status, whether it was already running). The CLI, the Python API and the
     control plane's start route all start agents through here."""
     current = status(agent.name)
-    if current.state in ("ready", "busy", "starting"):
+    if current.state in ("ready", "busy", "starting", "unknown"):
         return current, True
     preflight_or_raise(agent, plugins, settings)
     proc = spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)

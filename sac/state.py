@@ -127,6 +127,32 @@ class AgentDir:
     def write_heartbeat(self, beat: Heartbeat) -> None:
         write_atomic(self.path("heartbeat.json"), msgspec.json.encode(beat), mode=0o600)
 
+    def lock_holder(self) -> tuple[int, int] | None:
+        """(pid, start time) of the live runner holding this agent's lock, or None. Used
+        when state.json is missing or unreadable: the lock, not the state file, says
+        whether a runner lives."""
+        try:
+            fd = os.open(self.path("lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return None  # nobody holds it (our shared lock goes with the fd)
+            except BlockingIOError:
+                pass
+            try:
+                pid, start = (int(x) for x in os.pread(fd, 64, 0).split()[:2])
+            except ValueError:
+                return None
+            return (pid, start) if process_start(pid) == start else None
+        finally:
+            os.close(fd)
+
+    def state_unreadable(self) -> bool:
+        """state.json exists but cannot be read or decoded."""
+        return self.read_state() is None and self.path("state.json").exists()
+
     def runner_alive(self, state: AgentState | None = None) -> bool:
         state = state or self.read_state()
         return bool(state and state.pid and process_start(state.pid) == state.pid_start)
@@ -138,6 +164,10 @@ class AgentDir:
         fd = os.open(self.path("lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Who holds it, for when state.json cannot be read (lock_holder, review D7).
+            me = os.getpid()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{me} {process_start(me) or 0}\n".encode(), 0)
             yield
         finally:
             os.close(fd)  # closing releases the lock

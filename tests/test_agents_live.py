@@ -367,3 +367,21 @@ def test_a_symlinked_agent_folder_keeps_the_name_it_is_called_by(fleet, sac, tmp
     done = sac("agents", "delete", "-y", "lnk")
     assert done.returncode == 0, done.stderr
     assert not (fleet / "agents" / "lnk").exists() and (target / "spec.yaml").is_file()  # the link, not its target
+
+
+def test_an_unreadable_state_file_hides_no_live_agent(fleet, sac):
+    """D7: a garbled state.json made a live agent 'never-started': stop said 'not running'
+    (the runner went on, out of reach) and start spawned a second runner and exited 0."""
+    make_agent(fleet, "garbled", "local")
+    assert sac("agents", "start", "garbled").returncode == 0
+    runner = status(sac, "garbled")["pid"]
+    (fleet / "runtime" / "garbled" / "state.json").write_text('{"state": garbage')
+    st = status(sac, "garbled")
+    assert (st["state"], st["pid"]) == ("unknown", runner) and "unreadable" in st["last_error"], st
+    done = sac("agents", "start", "garbled", "--timeout", "20")
+    assert done.returncode == 0 and "already running" in done.stderr, done.stderr
+    assert sac("agents", "send", "garbled", "What is 1+1?").stdout == "2\n"  # the socket still works
+    (fleet / "runtime" / "garbled" / "state.json").write_text('{"state": garbage')  # (the turn healed it)
+    done = sac("agents", "stop", "garbled")
+    assert done.returncode == 0 and "stopped" in done.stdout, done.stdout + done.stderr
+    wait_for(lambda: not os.path.exists(f"/proc/{runner}"), timeout=15, what="the runner to end")
