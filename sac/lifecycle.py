@@ -84,8 +84,18 @@ def known_agents(specs: dict[str, Path]) -> list[str]:
     root = sac_home() / "runtime"
     names = set(specs)
     if root.is_dir():
-        names |= {p.name for p in root.iterdir() if (p / "state.json").is_file()}
+        names |= {p.name for p in root.iterdir() if (p / "state.json").is_file() and valid_name(p.name)}
     return sorted(names)
+
+
+def valid_name(name: str) -> bool:
+    from sac.names import check_name
+
+    try:
+        check_name(name)
+        return True
+    except SacError:
+        return False
 
 
 def self_command() -> list[str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sac.config import Settings
-from sac.errors import NotFound
+from sac.errors import NotFound, UsageError
 from sac.names import check_name
 from sac.paths import project_dir, sac_home
 
@@ -65,12 +65,31 @@ def resolve(ref: str, settings: Settings) -> tuple[str, Path]:
     )
 
 
+def skipped(settings: Settings) -> list[str]:
+    """Folders on the search path that hold a spec.yaml but cannot be agents (their name is
+    not a valid agent name), each with why: for listings to mention, not to fail on."""
+    out = []
+    for d in search_path(settings):
+        for spec in sorted(d.glob(f"*/{SPEC_FILE}")) if d.is_dir() else ():
+            try:
+                check_name(spec.parent.name)
+            except UsageError as e:
+                out.append(f"{spec.parent}: {e.message}")
+    return out
+
+
 def discover(settings: Settings) -> Iterator[tuple[str, Path]]:
-    """Every agent on the search path, first occurrence of a name winning."""
+    """Every agent on the search path, first occurrence of a name winning. A folder whose
+    name is not a valid agent name is skipped (see ``skipped``): one bad folder must not
+    break the fleet view (review D16)."""
     seen = set()
     for d in search_path(settings):
         for spec in sorted(d.glob(f"*/{SPEC_FILE}")) if d.is_dir() else ():
             name = spec.parent.name
+            try:
+                check_name(name)
+            except UsageError:
+                continue
             if name not in seen:
                 seen.add(name)
                 _trust(spec, settings)

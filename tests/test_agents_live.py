@@ -385,3 +385,18 @@ def test_an_unreadable_state_file_hides_no_live_agent(fleet, sac):
     done = sac("agents", "stop", "garbled")
     assert done.returncode == 0 and "stopped" in done.stdout, done.stdout + done.stderr
     wait_for(lambda: not os.path.exists(f"/proc/{runner}"), timeout=15, what="the runner to end")
+
+
+def test_one_badly_named_folder_does_not_break_the_fleet_view(fleet, sac):
+    """D16: a folder 'my agent' made `status`/`list` exit 2 (and GET /v1/agents 500)."""
+    make_agent(fleet, "good", "local")
+    bad = fleet / "agents" / "my agent"
+    bad.mkdir()
+    (bad / "spec.yaml").write_text((fleet / "agents" / "good" / "spec.yaml").read_text())
+    done = sac("agents", "status", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [r["name"] for r in json.loads(done.stdout)] == ["good"]
+    assert "skipped" in done.stderr and "my agent" in done.stderr and "invalid agent name" in done.stderr
+    from sac.api import status as api_status
+
+    assert [s.name for s in api_status()] == ["good"]

@@ -229,8 +229,14 @@ def status(name: str | None, as_json: bool) -> None:
     from sac.config import load_settings
     from sac.lookup import discover
 
-    specs = {n: p for n, p in discover(load_settings())}
+    settings = load_settings()
+    specs = {n: p for n, p in discover(settings)}
     names = [name] if name else lifecycle.known_agents(specs)
+    if not name:
+        from sac.lookup import skipped
+
+        for why in skipped(settings):
+            click.echo(f"sac: warning: skipped {why}", err=True)
     if name and name not in specs and name not in lifecycle.known_agents(specs):
         from sac.errors import NotFound
 
