@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+from sac_hookspecs.spec import Metadata
+
 from sac.state import AgentDir
+
+
+class CardDoc(msgspec.Struct, kw_only=True):
+    """What a card reads of a spec: only metadata is checked, as it is all a card shows."""
+
+    apiVersion: Any = None
+    kind: Any = None
+    metadata: Metadata = msgspec.field(default_factory=Metadata)
+    spec: Any = None
 
 
 def agent_card(name: str) -> dict[str, Any]:
@@ -27,17 +39,17 @@ def local_card(name: str) -> dict[str, Any]:
     from sac.errors import SacError
     from sac.lookup import resolve
 
+    from sac.spec.load import load_file
+
     st = AgentDir(name).read_state()
     description, skills = "", []
     try:
-        import yaml
-
-        doc = yaml.safe_load(resolve(name, load_settings())[1].read_text()) or {}
-        meta = doc.get("metadata") or {}
-        description = meta.get("description") or ""
-        caps = (meta.get("labels") or {}).get("capabilities") or []
-        skills = [{"id": c, "name": c} for c in ([caps] if isinstance(caps, str) else caps)]
-    except (SacError, OSError, ValueError, AttributeError):
+        # sac's own loader: a broken, hostile or mistyped spec is a SpecError here, never a
+        # 500 (raw yaml.safe_load met NULs, deep nesting and `capabilities: 5`; review D17)
+        doc = load_file(resolve(name, load_settings())[1], CardDoc)
+        description = doc.metadata.description or ""
+        skills = [{"id": c, "name": c} for c in doc.metadata.capabilities]
+    except (SacError, OSError):
         pass
     return {
         "name": name,

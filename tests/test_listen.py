@@ -299,3 +299,22 @@ def test_negative_timeouts_are_refused(listen, home):
     make_agent(home, "neg", "local")
     code, body = call(url, "POST", "/v1/agents/neg/send", {"text": "hi", "timeout": -1}, token)
     assert code == 400 and "seconds > 0" in body["problems"][0]
+
+
+def test_bad_specs_and_configs_are_never_a_5xx(listen, home):
+    """D17: /card parsed specs with raw yaml.safe_load (500 on a NUL, deep nesting, a number
+    for capabilities); a 200 KB parent reached the runner's argv (500 E2BIG); a broken
+    config.yaml made GET /v1/agents 500."""
+    url, token = listen
+    for name, text in (("c1", "apiVersion: scitex-agent-container/v3\nkind: Agent\nmetadata: {labels: {capabilities: 5}}\n"),
+                       ("c2", "apiVersion: x\n\x00"), ("c3", "metadata: " + "[" * 3000 + "]" * 3000)):  # fmt: skip
+        (home / "agents" / name).mkdir(parents=True)
+        (home / "agents" / name / "spec.yaml").write_text(text)
+        code, body = call(url, "GET", f"/v1/agents/{name}/card", None, token)
+        assert code == 200 and body["name"] == name and body["skills"] == [], (name, code, body)
+    make_agent(home, "ok", "local")
+    code, body = call(url, "POST", "/v1/agents/ok/start", {"parent": "p" * 200000}, token)
+    assert code == 400 and "parent" in json.dumps(body), body
+    (home / "config.yaml").write_text("default_runtime: [\n")
+    code, body = call(url, "GET", "/v1/agents", None, token)
+    assert code == 422 and "config.yaml:" in body["error"], (code, body)

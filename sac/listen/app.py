@@ -36,8 +36,13 @@ class SendRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout: Timeout | None = None  # seconds; default: the agent's spec.claude.turn_timeout
 
 
+AgentName = Annotated[str, msgspec.Meta(max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                                         extra={"allowed": "an agent name"})]
+
+
 class StartRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    parent: str | None = None  # the agent asking for this one (recorded as lineage)
+    # the agent asking for this one (recorded as lineage); a name, so it fits in argv (D17)
+    parent: AgentName | None = None
 
 
 class Health(msgspec.Struct, kw_only=True):
@@ -168,7 +173,12 @@ async def list_agents(req: Request) -> list[Status]:
         specs = dict(discover(load_settings()))
         return [status(n, str(specs[n]) if n in specs else None) for n in known_agents(specs)]
 
-    return await asyncio.to_thread(run)
+    from sac.errors import SacError
+
+    try:
+        return await asyncio.to_thread(run)
+    except SacError as e:  # the host's own config is broken: say where, not "internal error" (D17)
+        raise HttpError(422, e.render()) from None
 
 
 async def get_agent(req: Request) -> Status:

@@ -43,8 +43,8 @@ def document(routes: list[Any]) -> dict[str, Any]:
             op["responses"].update({"413": error, "415": error})
         if r.path.endswith("/send"):
             op["responses"].update({"409": error, "502": error, "504": error})  # not running, failed, too slow
-        if r.path.endswith("/start"):
-            op["responses"]["422"] = error  # its preflight failed
+        if r.path.endswith("/start") or r.path == "/v1/agents":
+            op["responses"]["422"] = error  # its preflight failed; the host's config is broken
         if r.public:
             op["security"] = []
         else:
