@@ -284,3 +284,19 @@ def test_the_task_store_keeps_only_the_newest_tasks():
     oldest, newest = asyncio.run(run())
     assert oldest is None and newest is not None
     assert len(store._order) == BoundedTaskStore.MAX_TASKS
+
+
+def test_localhost_is_an_address_and_host_names_are_caught_by_check(a2a_agent, home, sac):
+    """D18: `host: localhost` passed check ("ready") and then failed at start."""
+    url = a2a_agent("lh1", extra="  a2a: {port: auto, host: localhost}\n")
+    assert url.startswith("http://127.0.0.1:")
+    assert post(url, b'{"text": "What is 3+3?"}')[1]["text"] == "6"
+    make_agent(home, "named", "local", extra="  a2a: {port: auto, host: example.org}\n")
+    done = sac("agents", "check", "named")
+    assert done.returncode == 1 and "'example.org' is not an IP address" in done.stdout, done.stdout
+
+
+def test_listen_binds_localhost_as_loopback():
+    from sac.listen.server import parse_bind
+
+    assert parse_bind("localhost:7878", False) == ("127.0.0.1", 7878)

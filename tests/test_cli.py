@@ -153,3 +153,15 @@ def test_unknown_agents_are_clear_errors(home, sac):
         assert done.returncode == code and message in done.stderr, (args, done.stderr)
     write_agent(home / "agents", "defined", MINIMAL)
     assert json.loads(sac("agents", "status", "defined", "--json").stdout)["state"] == "never-started"
+
+
+def test_out_of_range_and_oversized_inputs_are_clear_errors(sac, home, tmp_path):
+    """D18: a port out of range was an OverflowError traceback; a huge spec was read whole."""
+    done = sac("model", "serve", "--port", "99999")
+    assert done.returncode == 2 and "99999" in done.stderr and "Traceback" not in done.stderr
+    big = tmp_path / "big" / "spec.yaml"
+    big.parent.mkdir()
+    with open(big, "wb") as f:
+        f.write(b"# " + b"x" * (2 << 20) + b"\n")
+    done = sac("spec", "validate", str(big))
+    assert done.returncode == 2 and "sac reads at most 1048576" in done.stderr, done.stderr

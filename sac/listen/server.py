@@ -88,8 +88,10 @@ def parse_bind(bind: str, allow_non_loopback: bool) -> tuple[str, int]:
     if not sep or not port.isdigit() or not (0 < int(port) < 65536):
         raise UsageError(f"--bind {bind!r}: expected HOST:PORT, e.g. {DEFAULT_BIND}")
     host = host.strip("[]") or "127.0.0.1"
+    if host == "localhost":  # granian binds addresses, not names (review D18)
+        host = "127.0.0.1"
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         raise UsageError(f"--bind {bind!r}: {host!r} is not an IP address") from None
     if not loopback and not allow_non_loopback:

@@ -29,6 +29,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: problem from sac, not whatever the YAML library does at its own limit (libyaml stops at
 #: 1000 with its own wording; the pure-Python loader recurses until Python's limit).
 MAX_DEPTH = 100
+MAX_FILE = 1024 * 1024  # a spec or config is a few KB
 _OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
@@ -171,9 +172,15 @@ def load_text(
 def load_file(
     path: Path, type_: type[T], checks: Iterable[Check] = (), *, what: str = "", empty: T | None = None
 ) -> T:
-    """Like :func:`load_text` for a file; an unreadable file is a one-problem SpecError."""
+    """Like :func:`load_text` for a file; an unreadable file is a one-problem SpecError, and
+    so is one over MAX_FILE (never read whole: a 4 GiB file was, review D18)."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE + 1)
+        if len(data) > MAX_FILE:
+            size = path.stat().st_size
+            raise SpecError([Problem(file=str(path), line=1, col=1, path="",
+                                     message=f"the file is {size} bytes; sac reads at most {MAX_FILE} (1 MiB)")])
     except OSError as e:
         raise SpecError([Problem(file=str(path), line=1, col=1, path="", message=f"cannot read: {e.strerror}")])
     return load_text(data, str(path), type_, checks, what=what, empty=empty)

@@ -34,6 +34,14 @@ class A2ASpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_def
     auth_token_env: str | None = None  # the token callers must send (else a generated one)
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -52,6 +60,10 @@ class A2ATransport(Transport):
         if cfg is None or cfg.port is None:
             return []
         rows = []
+        if cfg.host != "localhost" and not _is_ip(cfg.host):
+            rows.append(CheckResult(name="a2a host", ok=False, detail=f"{cfg.host!r} is not an IP address",
+                                    fix="set spec.a2a.host to an address, e.g. 127.0.0.1"))  # fmt: skip
+            return rows
         if cfg.auth == "none":
             if cfg.auth_token_env:
                 rows.append(CheckResult(name="a2a auth", ok=False, detail="auth: none, yet auth_token_env is set",
@@ -68,7 +80,7 @@ class A2ATransport(Transport):
             rows.append(CheckResult(name="a2a token", ok=False, detail=f"${cfg.auth_token_env} is not set",
                                     fix=f"export {cfg.auth_token_env}=<a token callers will send>"))  # fmt: skip
         if cfg.port != "auto":
-            rows.append(_port_free(cfg.host, cfg.port))
+            rows.append(_port_free("127.0.0.1" if cfg.host == "localhost" else cfg.host, cfg.port))
         return rows
 
     async def serve(self, agent: Agent, port: AgentPort) -> Serving | None:
@@ -77,6 +89,10 @@ class A2ATransport(Transport):
             return None
         from .server import serve
         from .token import agent_token
+
+        host = "127.0.0.1" if cfg.host == "localhost" else cfg.host  # servers bind addresses (D18)
+        if not _is_ip(host):
+            raise RuntimeError(f"spec.a2a.host {cfg.host!r} is not an IP address")
 
         # Enforced here, not only in the preflight: `start --foreground` and the API come here too.
         if cfg.auth == "none" and cfg.auth_token_env:
@@ -93,7 +109,7 @@ class A2ATransport(Transport):
             path = agent.runtime_dir / TOKEN_FILE
             token = agent_token(path, token)
             token_file = str(path)
-        serving = await serve(port, cfg.host, None if cfg.port == "auto" else cfg.port, token)
+        serving = await serve(port, host, None if cfg.port == "auto" else cfg.port, token)
         serving.token_file = token_file
         return serving
 
