@@ -300,3 +300,18 @@ def test_listen_binds_localhost_as_loopback():
     from sac.listen.server import parse_bind
 
     assert parse_bind("localhost:7878", False) == ("127.0.0.1", 7878)
+
+
+@pytest.mark.parametrize("method", ["message/send", "message/stream"])
+def test_a_message_without_text_is_refused(a2a_agent, home, method):
+    """D27: an empty A2A message reached the model as an empty prompt (/v1/turn says 400)."""
+    url = a2a_agent("empty1")
+    body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": {"message": {
+        "kind": "message", "messageId": "m1", "role": "user", "parts": [{"kind": "text", "text": "  "}]}}}
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json",
+                                                                               **auth(url)})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=60) as r:
+        raw = r.read().decode()
+    answer = json.loads(raw.split("data:", 1)[1]) if raw.lstrip().startswith(("data:", "event:")) else json.loads(raw)
+    assert answer["error"]["code"] == -32602 and "no text" in answer["error"]["message"], answer
+    assert not [e for e in transcript(home, "empty1") if e["type"] == "prompt" and not e["text"].strip()]

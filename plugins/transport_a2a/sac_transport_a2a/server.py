@@ -189,6 +189,28 @@ class BoundedTaskStore(InMemoryTaskStore):
         await super().delete(task_id, context)
 
 
+def _require_text(params: Any) -> None:
+    from a2a.utils.errors import InvalidParamsError
+
+    message = getattr(params, "message", None)
+    text = "".join(getattr(p, "text", "") for p in (message.parts if message is not None else []))
+    if not text.strip():  # the model would get an empty prompt (review D27); /v1/turn says 400
+        raise InvalidParamsError(message="the message has no text: send a non-empty text part")
+
+
+class TextHandler(DefaultRequestHandler):
+    """The SDK's handler, refusing messages without text before a task is made."""
+
+    async def on_message_send(self, params: Any, context: Any) -> Any:
+        _require_text(params)
+        return await super().on_message_send(params, context)
+
+    async def on_message_send_stream(self, params: Any, context: Any) -> Any:
+        _require_text(params)
+        async for event in super().on_message_send_stream(params, context):
+            yield event
+
+
 def build_card(port: AgentPort, url: str, bearer: bool) -> AgentCard:
     info = port.card
     params = Struct()
@@ -266,8 +288,7 @@ def _problems(body: bytes, first: str) -> list[str]:
 
 def build_app(port: AgentPort, url: str, token: str | None) -> tuple[Starlette, DefaultRequestHandler]:
     card = build_card(port, url, bearer=token is not None)
-    handler = DefaultRequestHandler(agent_executor=TurnExecutor(port), task_store=BoundedTaskStore(),
-                                    agent_card=card)  # fmt: skip
+    handler = TextHandler(agent_executor=TurnExecutor(port), task_store=BoundedTaskStore(), agent_card=card)
     routes = [turn_route(port), *create_agent_card_routes(card),
               *create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=True)]  # fmt: skip
 
