@@ -400,3 +400,21 @@ def test_one_badly_named_folder_does_not_break_the_fleet_view(fleet, sac):
     from sac.api import status as api_status
 
     assert [s.name for s in api_status()] == ["good"]
+
+
+def test_session_fresh_never_resumes_the_previous_run(fleet, sac):
+    """D21: a fresh start inherited the old session id, and a CLI that died before the first
+    turn was restarted into the previous run's conversation."""
+    spec = make_agent(fleet, "fresh", "local", interval=1)
+    text = spec.read_text()
+    spec.write_text(text[: text.index("  startup_prompts:")] + text[text.index("  health:"):])  # no turn at start
+    sac("agents", "start", "fresh", check=True)
+    first = json.loads(sac("agents", "send", "fresh", "What is 1+1?", "--json").stdout)["session_id"]
+    sac("agents", "stop", "fresh", check=True)
+    sac("agents", "start", "fresh", check=True)
+    assert status(sac, "fresh")["session_id"] is None  # nothing said yet in this run
+    os.kill(int((fleet / "runtime" / "fresh" / "cli.pid").read_text()), signal.SIGKILL)
+    wait_for(lambda: status(sac, "fresh")["restarts"] >= 1 and status(sac, "fresh")["state"] == "ready", timeout=30,
+             what="the CLI to be restarted")  # fmt: skip
+    second = json.loads(sac("agents", "send", "fresh", "What is 2+2?", "--json").stdout)["session_id"]
+    assert first and second and second != first

@@ -389,7 +389,9 @@ class Runner:
             spec_path=str(self.agent.spec_path), runtime=self.runtime.name, isolation=self.runtime.isolation,
             started_at=time.time(), parent=self.parent, provider=self.provider.name,
             account=self.provider_ctx.account,
-            session_id=previous.session_id if previous else None,
+            # only a restart goes on with the old conversation: with `session: fresh` a CLI that
+            # died before the first turn must not resume the previous run's (review D21)
+            session_id=previous.session_id if previous and self.resume else None,
             restarts=previous.restarts if previous and self.resume else 0,
             turns=previous.turns if previous else 0, cost_usd=previous.cost_usd if previous else 0.0,
             input_tokens=previous.input_tokens if previous else 0,
