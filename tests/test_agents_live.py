@@ -418,3 +418,27 @@ def test_session_fresh_never_resumes_the_previous_run(fleet, sac):
              what="the CLI to be restarted")  # fmt: skip
     second = json.loads(sac("agents", "send", "fresh", "What is 2+2?", "--json").stdout)["session_id"]
     assert first and second and second != first
+
+
+def test_a_stopped_cli_is_not_leaked_by_restarts_or_stop(fleet, sac):
+    """D20: a SIGSTOPped CLI ignored the SDK's disconnect and stayed (~200 MB) after the
+    timeout restart and after `sac agents stop`."""
+    spec = make_agent(fleet, "leak", "local", interval=2)
+    spec.write_text(spec.read_text().replace("    allowed_tools: [Bash]\n", "    allowed_tools: [Bash]\n    turn_timeout: 5\n"))
+    script = fleet / "agents" / "leak" / "script.yaml"
+    script.write_text(script.read_text() + '  - match: "slow"\n    delay: 8\n    reply: ok\n')
+    sac("agents", "start", "leak", check=True)
+    cli = int((fleet / "runtime" / "leak" / "cli.pid").read_text())
+    sender = subprocess.Popen([sys.executable, "-m", "sac", "agents", "send", "leak", "slow please"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        time.sleep(1)
+        os.kill(cli, signal.SIGSTOP)
+        wait_for(lambda: status(sac, "leak")["restarts"] >= 1, timeout=60, what="the CLI to be restarted")
+        sac("agents", "stop", "leak", check=True)
+        wait_for(lambda: not os.path.exists(f"/proc/{cli}") or open(f"/proc/{cli}/stat").read().split()[2] == "Z",
+                 timeout=10, what="the stopped CLI to be gone")  # fmt: skip
+    finally:
+        sender.wait(timeout=120)
+        if os.path.exists(f"/proc/{cli}"):
+            os.kill(cli, signal.SIGKILL)

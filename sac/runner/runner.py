@@ -224,7 +224,9 @@ class Runner:
         if first:
             await self.session.open(resume=resume, continue_conversation=cont)
         else:
+            old = self.cli_process()
             await self.session.reopen(resume=resume, continue_conversation=cont)
+            self.reap(old)
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -287,6 +289,27 @@ class Runner:
             "restarts": self.state.restarts,
             "last_error": self.state.last_error,
         }
+
+    def cli_process(self) -> tuple[int, int] | None:
+        """(pid, start time) of the CLI process as its wrapper recorded it, if it runs."""
+        try:
+            pid = int(self.dir.path("cli.pid").read_text())
+        except (OSError, ValueError):
+            return None
+        start = process_start(pid)
+        return (pid, start) if start is not None else None
+
+    def reap(self, proc: tuple[int, int] | None) -> None:
+        """Make sure an old CLI is gone: one stopped (SIGSTOP) or hung ignores the SDK's
+        disconnect and lingered with its ~200 MB after restarts and stops (review D20).
+        The start time guards against a reused pid."""
+        if proc is None or process_start(proc[0]) != proc[1]:
+            return
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            try:
+                os.kill(proc[0], sig)
+            except ProcessLookupError:
+                return
 
     def cli_alive(self) -> bool:
         try:
@@ -462,7 +485,9 @@ class Runner:
             server.close()
         self.dir.socket.unlink(missing_ok=True)
         if self.session is not None:
+            old = self.cli_process()
             await self.session.close()
+            self.reap(old)
         instance = self.instance
         if instance is not None:
             try:
