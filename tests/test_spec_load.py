@@ -279,3 +279,24 @@ def test_any_text_yields_a_spec_or_a_located_error(spec_type, text):
 @given(st.lists(yaml_fragments, max_size=25).map("".join))
 def test_any_yamlish_text_yields_a_spec_or_a_located_error(spec_type, text):
     _check_outcome(text, spec_type)
+
+
+@pytest.mark.parametrize(
+    "field, written, suggested",
+    [
+        ("health:\n    interval", "1e3", "1.0e+3"),
+        ("health:\n    interval", "1.0e3", "1.0e+3"),
+        ("health:\n    interval", "25e-2", "25.0e-2"),
+        ("restart:\n    backoff: {factor", "1.0e308", "1.0e+308"),
+        ("restart:\n    max_retries", "1e3", "1000"),
+    ],
+)
+def test_a_number_hint_suggests_what_yaml_reads_as_a_number(spec_type, field, written, suggested):
+    """D22: the hint said `write 1.0e3`, which YAML 1.1 reads as text too. What the hint
+    suggests must load (the spec is then valid on that field)."""
+    close = "}" if "{" in field else ""
+    text = f"apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  {field}: {written}{close}\n"
+    found = problems(text, spec_type)
+    assert len(found) == 1 and f"write {suggested})" in found[0], found
+    fixed = text.replace(f": {written}", f": {suggested}")
+    load(fixed, spec_type)  # raises if the suggestion does not load

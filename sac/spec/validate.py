@@ -129,6 +129,19 @@ def _tag_fits(t: mi.Type, tag: str) -> bool:
     }.get(type(t), False)  # fmt: skip
 
 
+def _exponent_hint(m: re.Match, integer: bool) -> str:
+    """What to write instead of a number YAML 1.1 reads as text (review D22: the old hint,
+    1.0e3, is text too: PyYAML wants a dot *and* a signed exponent)."""
+    value = float(m.group(0))
+    if value != value or value in (float("inf"), float("-inf")):
+        return " (a number too large to represent)"
+    if integer:
+        return f" (YAML 1.1 reads this as text: write {int(value)})" if value.is_integer() and abs(value) < 1e18 \
+            else " (not an integer)"
+    mantissa = m.group(1) + (m.group(2) if m.group(2) and len(m.group(2)) > 1 else ".0")
+    return f" (YAML 1.1 reads this as text: write {mantissa}e{m.group(3) or '+'}{m.group(4)})"
+
+
 class Validator:
     """Collects problems for one file; call :meth:`check` on the document's root node."""
 
@@ -288,8 +301,9 @@ class Validator:
             tags = (INT,) if isinstance(t, mi.IntType) else (INT, FLOAT)
             if node.tag not in tags:
                 hint = ""
-                if node.tag == STR and not node.style and re.fullmatch(r"[-+]?\d+[eE][-+]?\d+", node.value):
-                    hint = " (YAML 1.1 reads an exponent without a dot as text: write 1.0e3)"
+                m = re.fullmatch(r"([-+]?\d+)(\.\d*)?[eE]([-+]?)(\d+)", node.value) if node.tag == STR else None
+                if m and not node.style:
+                    hint = _exponent_hint(m, isinstance(t, mi.IntType))
                 self.report(node, path, f"expected {expected}, got {got}{hint}")
                 return
             if ":" in node.value:  # YAML 1.1 reads 1:30 as 90 (base 60): never what was meant
