@@ -35,6 +35,36 @@ def _safe(what: str, fn, agent: Agent) -> list[CheckResult]:
                             fix="report this to the plugin's authors; SAC_DEBUG=1 shows more")]  # fmt: skip
 
 
+def host_paths(agent: Agent) -> list[CheckResult]:
+    """What ``start`` needs on the host before any runtime: every mount source (all missing
+    ones at once) and a workdir that exists or can be made (review D23: check said ready,
+    then start failed on the first missing mount)."""
+    import os
+    from pathlib import Path
+
+    from sac.spec.mounts import parse_mount
+
+    rows = []
+    missing = [m.source for m in map(parse_mount, agent.spec.mounts) if not Path(m.source).expanduser().exists()]
+    if missing:
+        rows.append(CheckResult(name="mounts", ok=False, detail=f"source(s) missing: {', '.join(missing)}",
+                                fix="create them, or fix spec.mounts"))  # fmt: skip
+    elif agent.spec.mounts:
+        rows.append(CheckResult(name="mounts", ok=True, detail=f"{len(agent.spec.mounts)} source(s) present"))
+    if agent.spec.workdir:
+        workdir = Path(agent.spec.workdir).expanduser()
+        if not workdir.is_absolute():
+            workdir = agent.spec_path.parent / workdir
+        existing = next((p for p in (workdir, *workdir.parents) if p.exists()), None)
+        if workdir.exists() and not workdir.is_dir():
+            rows.append(CheckResult(name="workdir", ok=False, detail=f"{workdir} is not a directory",
+                                    fix="fix spec.workdir"))  # fmt: skip
+        elif existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            rows.append(CheckResult(name="workdir", ok=False, detail=f"{workdir} cannot be created here",
+                                    fix=f"create it (mkdir -p {workdir}), or fix spec.workdir"))  # fmt: skip
+    return rows
+
+
 def preflight(ref: str, plugins: Plugins, settings: Settings) -> Report:
     try:
         agent = load_agent(ref, plugins, settings)
@@ -43,7 +73,7 @@ def preflight(ref: str, plugins: Plugins, settings: Settings) -> Report:
     except SacError as e:
         return Report(agent=ref, ok=False, error=e.render(), exit_code=e.exit_code)
     report = Report(agent=agent.name, ok=True, spec=str(agent.spec_path))
-    checks = [CheckResult(name="spec", ok=True, detail="valid")]
+    checks = [CheckResult(name="spec", ok=True, detail="valid"), *host_paths(agent)]
     try:
         runtime = choose_runtime(agent, plugins, settings)
         report.runtime = runtime.name

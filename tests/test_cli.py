@@ -165,3 +165,20 @@ def test_out_of_range_and_oversized_inputs_are_clear_errors(sac, home, tmp_path)
         f.write(b"# " + b"x" * (2 << 20) + b"\n")
     done = sac("spec", "validate", str(big))
     assert done.returncode == 2 and "sac reads at most 1048576" in done.stderr, done.stderr
+
+
+def test_check_reports_every_missing_mount_and_a_workdir_it_cannot_make(sac, home, tmp_path):
+    """D23: check said '1 of 1 ready', then start failed on the first missing mount."""
+    folder = home / "agents" / "m"
+    folder.mkdir(parents=True)
+    (tmp_path / "file").write_text("x")
+    (folder / "spec.yaml").write_text(
+        "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  runtime: local\n"
+        "  claude: {provider: scripted}\n  mounts: [/nonexistent-a, '/nonexistent-b:/b']\n"
+        f"  workdir: {tmp_path / 'file' / 'sub'}\n")
+    done = sac("agents", "check", "m", "--json")
+    assert done.returncode == 1
+    checks = {c["name"]: c for c in json.loads(done.stdout)[0]["checks"]}
+    assert not checks["mounts"]["ok"] and "/nonexistent-a, /nonexistent-b" in checks["mounts"]["detail"]
+    assert not checks["workdir"]["ok"] and "cannot be created" in checks["workdir"]["detail"]
+    assert sac("agents", "start", "m").returncode == 1  # start runs the same checks first

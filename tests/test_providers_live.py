@@ -204,3 +204,17 @@ def test_claude_login_is_copied_into_the_agent_home_0600(home, sac, vendor, tmp_
         assert_secret_nowhere(home, sac, "login1", "sk-ant-oat-test-9z9z")
     finally:
         sac("agents", "stop", "login1", env=env)
+
+
+def test_a_gateway_without_a_key_answers_turns(home, sac, vendor):
+    """D23: an inline gateway with no auth_token_env (docs: the key only 'if given') was
+    'ready' and answered every turn 'Not logged in'."""
+    write(home, "nokey", f"{{base_url: '{vendor.url}', model: gw-model}}", runtime="local")
+    try:
+        done = sac("agents", "start", "nokey")
+        assert done.returncode == 0, done.stderr
+        assert sac("agents", "send", "nokey", "What is 2+2?").stdout == "4\n"
+        sent = [r for r in requests(vendor) if r["prompt"] == "What is 2+2?"]
+        assert sent and sent[-1]["model"] == "gw-model"
+    finally:
+        sac("agents", "stop", "nokey")

@@ -68,6 +68,10 @@ class CompatibleProvider(Provider):
         env = {"ANTHROPIC_BASE_URL": self.url(ctx) or ""}
         if ctx.secret:
             env["ANTHROPIC_API_KEY" if self.auth == "x-api-key" else "ANTHROPIC_AUTH_TOKEN"] = ctx.secret
+        elif self.key_env is None:
+            # A gateway that needs no key: the CLI still wants a credential or it answers every
+            # turn "Not logged in" (review D23). A placeholder the gateway may ignore.
+            env["ANTHROPIC_AUTH_TOKEN"] = NO_KEY
         env["ANTHROPIC_MODEL"] = vendor_model(agent.spec.claude.model, model, small)
         if model:
             env["ANTHROPIC_DEFAULT_OPUS_MODEL"] = env["ANTHROPIC_DEFAULT_SONNET_MODEL"] = model
@@ -103,6 +107,9 @@ class LiteLLM(CompatibleProvider):
     description = "a LiteLLM proxy (its Anthropic /v1/messages route)"
     base_url = "http://127.0.0.1:4000"
     key_env = "LITELLM_API_KEY"
+
+
+NO_KEY = "sac-no-key"
 
 
 class Gateway(CompatibleProvider):
