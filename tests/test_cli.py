@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from conftest import EXAMPLES, MINIMAL, write_agent
 
@@ -182,3 +184,25 @@ def test_check_reports_every_missing_mount_and_a_workdir_it_cannot_make(sac, hom
     assert not checks["mounts"]["ok"] and "/nonexistent-a, /nonexistent-b" in checks["mounts"]["detail"]
     assert not checks["workdir"]["ok"] and "cannot be created" in checks["workdir"]["detail"]
     assert sac("agents", "start", "m").returncode == 1  # start runs the same checks first
+
+
+def test_cli_bad_numbers_are_usage_errors(sac, home):
+    """D24: start --timeout -5 reported a failure yet started the agent; tail -n -3 dropped
+    the first 3 events; both are bad input now (exit 2, nothing started)."""
+    (home / "agents" / "n").mkdir(parents=True)
+    (home / "agents" / "n" / "spec.yaml").write_text(
+        "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec: {runtime: local, claude: {provider: scripted}}\n")
+    for args in (("agents", "start", "n", "--timeout", "-5"), ("agents", "start", "n", "--timeout", "0"),
+                 ("agents", "restart", "n", "--timeout", "nan"), ("agents", "tail", "n", "-n", "-3")):
+        done = sac(*args)
+        assert done.returncode == 2, (args, done.stderr)
+    assert not (home / "runtime" / "n").exists()
+
+
+def test_an_oversized_prompt_is_refused_before_it_is_sent(sac, home):
+    from sac.runner.control import MAX_REQUEST
+
+    (home / "runtime" / "x").mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-m", "sac", "agents", "send", "x"], input="y" * MAX_REQUEST,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and "an agent takes at most" in done.stderr and "Broken pipe" not in done.stderr

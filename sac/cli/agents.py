@@ -9,6 +9,7 @@ import click
 
 from sac.cli import context
 from sac.cli.output import echo_json, table
+from sac.cli.params import SECONDS
 from sac.errors import SacError, UsageError
 
 
@@ -74,7 +75,8 @@ def _print_reports(reports) -> None:
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
 @_common_runtime_option
 @click.option("--foreground", is_flag=True, help="Run the agent in this process, printing what it does (one agent).")
-@click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for each agent to be ready.")
+@click.option("--timeout", default=180.0, show_default=True, type=SECONDS,
+              help="Seconds to wait for each agent to be ready.")
 @click.option("--resume", is_flag=True, help="Resume the agent's last session whatever spec.claude.session says.")
 @click.option("--parent", hidden=True, help="The agent that asked for this one (recorded as lineage).")
 @click.option("--json", "as_json", is_flag=True, help="Print the agents' status as JSON.")
@@ -149,7 +151,7 @@ def stop(names: tuple[str, ...]) -> None:
 @agents.command("restart")
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
 @_common_runtime_option
-@click.option("--timeout", default=180.0, show_default=True)
+@click.option("--timeout", default=180.0, show_default=True, type=SECONDS)
 @click.pass_context
 def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, timeout: float) -> None:
     """Stop and start agents; each resumes its Claude session."""
@@ -290,14 +292,12 @@ def health(name: str, as_json: bool) -> None:
 @click.argument("name")
 @click.argument("prompt", required=False)
 @click.option("--key", type=click.Choice(["ESC"], case_sensitive=False), help="Send a key: ESC interrupts the turn.")
-@click.option("--timeout", type=float, help="Seconds to wait for the reply (default: spec.claude.turn_timeout).")
+@click.option("--timeout", type=SECONDS, help="Seconds to wait for the reply (default: spec.claude.turn_timeout).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 def send(name: str, prompt: str | None, key: str | None, timeout: float | None, as_json: bool) -> None:
     """Send a prompt to a running agent and print its reply."""
     from sac.state import AgentDir
 
-    if timeout is not None and not (0 < timeout < float("inf")):
-        raise UsageError(f"--timeout must be a number of seconds > 0, got {timeout:g}")
     sock = AgentDir(name).socket
     if key:
         answer = _call(name, sock, {"op": "interrupt"}, 10)
@@ -309,6 +309,11 @@ def send(name: str, prompt: str | None, key: str | None, timeout: float | None, 
         prompt = sys.stdin.read()
     if not prompt.strip():
         raise UsageError("the prompt is empty")
+    from sac.runner.control import MAX_REQUEST
+
+    if len(prompt.encode()) > MAX_REQUEST - 1024:  # the runner would close the socket: EPIPE (D24)
+        raise UsageError(f"the prompt is {len(prompt.encode())} bytes; an agent takes at most "
+                         f"{MAX_REQUEST - 1024} in one turn")  # fmt: skip
     request = {"op": "send", "text": prompt}
     if timeout:
         request["timeout"] = timeout
@@ -341,7 +346,8 @@ def _call(name: str, sock, request: dict, timeout: float | None) -> dict:
 @click.argument("names", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the transcript events as JSON lines.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events (Ctrl-C to end).")
-@click.option("-n", "--lines", default=50, show_default=True, help="How many past events (0: all).")
+@click.option("-n", "--lines", default=50, show_default=True, type=click.IntRange(min=0),
+              help="How many past events (0: all).")
 def tail(names: tuple[str, ...], as_json: bool, follow: bool, lines: int) -> None:
     """The structured transcript (session.jsonl) of agents."""
     from sac.state import AgentDir
