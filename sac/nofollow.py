@@ -152,7 +152,7 @@ def write_file(root: Path, rel: str | PurePosixPath, data: bytes, mode: int = 0o
 def open_append(path: Path, mode: int = 0o600) -> int:
     """An O_APPEND fd on ``path`` (created with ``mode``) that refuses a link there."""
     try:
-        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        return os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise PlantedLink(path) from None

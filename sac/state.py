@@ -180,6 +180,10 @@ def append_event(path: Path, event: dict) -> None:
 
     fd = open_append(path)
     try:
-        os.write(fd, msgspec.json.encode(event) + b"\n")
+        line = msgspec.json.encode(event) + b"\n"
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # end a partial line left by a crash, so it cannot swallow this event (D25)
+        os.write(fd, line)
     finally:
         os.close(fd)

@@ -26,6 +26,33 @@ def read_events(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
     return events, offset + end
 
 
+def last_turn(path: Path, window: int = 1 << 20) -> tuple[int, int | None]:
+    """(the highest turn number in the transcript's last ``window`` bytes, the number of a
+    turn that has a prompt but no result or error: its runner died mid-turn)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(size - window, 0))
+            data = f.read()
+    except FileNotFoundError:
+        return 0, None
+    highest, open_turn = 0, None
+    for line in data.splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        turn = ev.get("turn") if isinstance(ev, dict) else None
+        if not isinstance(turn, int):
+            continue
+        highest = max(highest, turn)
+        if ev.get("type") == "prompt":
+            open_turn = turn
+        elif ev.get("type") in ("result", "error") and turn == open_turn:
+            open_turn = None
+    return highest, open_turn
+
+
 def _short(value: Any, width: int = 200) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     text = " ".join(text.split())

@@ -442,3 +442,40 @@ def test_a_stopped_cli_is_not_leaked_by_restarts_or_stop(fleet, sac):
         sender.wait(timeout=120)
         if os.path.exists(f"/proc/{cli}"):
             os.kill(cli, signal.SIGKILL)
+
+
+def test_the_transcript_survives_partial_lines_and_a_runner_killed_mid_turn(fleet, sac):
+    """D25: a trailing partial line swallowed the next event (the prompt vanished from tail);
+    a runner killed mid-turn left its prompt unanswered and the next runner restarted the
+    turn numbers at 1."""
+    make_agent(fleet, "tr", "local")
+    sac("agents", "start", "tr", check=True)
+    path = fleet / "runtime" / "tr" / "session.jsonl"
+    with open(path, "ab") as f:
+        f.write(b'{"type": "text", "trunc')  # what a crash mid-write leaves
+    assert sac("agents", "send", "tr", "What is 5+6?").stdout == "11\n"
+    assert any(e["type"] == "prompt" and e["text"] == "What is 5+6?" for e in transcript_tolerant(path))
+    runner = status(sac, "tr")["pid"]
+    hang = subprocess.Popen([sys.executable, "-m", "sac", "agents", "send", "tr", "please hang"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for(lambda: status(sac, "tr")["state"] == "busy", what="the turn to start")
+        hung = max(e["turn"] for e in transcript_tolerant(path) if e["type"] == "prompt")
+        os.killpg(runner, signal.SIGKILL)  # the runner and its CLI
+    finally:
+        hang.wait(timeout=60)
+    sac("agents", "start", "tr", check=True)
+    events = transcript_tolerant(path)
+    assert any(e["type"] == "error" and e["turn"] == hung and "runner ended" in e["error"] for e in events)
+    answer = json.loads(sac("agents", "send", "tr", "What is 1+1?", "--json").stdout)
+    assert answer["turn"] > hung
+
+
+def transcript_tolerant(path) -> list[dict]:
+    out = []
+    for line in path.read_bytes().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out

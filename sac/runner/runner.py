@@ -211,6 +211,7 @@ class Runner:
         wrapper = self.wrapper(self.instance)
         if self.session is None:
             self.session = Session(self.options(wrapper, self.launch.workdir), self.dir.transcript)
+            self.resume_transcript()
             self.session.on_busy = self.beat
         self.session.make_options = self.options(wrapper, self.launch.workdir)
         mode = self.agent.spec.claude.session
@@ -289,6 +290,18 @@ class Runner:
             "restarts": self.state.restarts,
             "last_error": self.state.last_error,
         }
+
+    def resume_transcript(self) -> None:
+        """Turn numbers go on from the transcript (they restarted at 1 in a new runner), and a
+        turn a dead runner left without an answer is closed with an error (review D25)."""
+        from sac.transcript import last_turn
+
+        highest, unanswered = last_turn(self.dir.transcript)
+        if unanswered is not None:
+            append_event(self.dir.transcript, {"type": "error", "turn": unanswered,
+                                               "error": "the runner ended during this turn: no reply was recorded"})
+        assert self.session is not None
+        self.session.turns = highest
 
     def cli_process(self) -> tuple[int, int] | None:
         """(pid, start time) of the CLI process as its wrapper recorded it, if it runs."""
