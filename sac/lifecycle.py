@@ -61,14 +61,19 @@ def status(name: str, spec: str | None = None) -> Status:
     phase = st.state
     alive = d.runner_alive(st)
     if phase in LIVE and not alive:
-        phase = "dead"
-        st.last_error = st.last_error or f"the runner (pid {st.pid}) is gone without stopping its agent"
+        phase = "dead"  # why now, not an older error of the run (review D26)
+        earlier = f" (earlier: {st.last_error})" if st.last_error else ""
+        st.last_error = f"the runner (pid {st.pid}) is gone without stopping its agent{earlier}"
     elif alive and phase in LIVE:
         beat = d.read_heartbeat()
         if beat and beat.state == "busy" and phase == "ready":
             phase = "busy"
         if beat and time.time() - beat.time > 30:
             phase = "unresponsive"
+        elif phase in ("ready", "busy") and not _cli_alive(d):
+            # nothing restarts it when health checks are off: say so instead of "ready" (D26)
+            phase = "unhealthy"
+            st.last_error = "its claude CLI has exited (health checks notice this unless spec.health is off)"
     return Status(
         name=name, state=phase, runtime=st.runtime, isolation=st.isolation,
         pid=st.pid if alive else None, uptime_s=time.time() - st.started_at if alive else None,
@@ -77,6 +82,17 @@ def status(name: str, spec: str | None = None) -> Status:
         spec=spec or st.spec_path, parent=st.parent, urls=st.urls if alive else {},
         token_files=st.token_files if alive else {},
     )  # fmt: skip
+
+
+def _cli_alive(d: AgentDir) -> bool:
+    """Is the CLI the wrapper last recorded still running? (True when nothing is recorded.)"""
+    try:
+        pid = int(d.path("cli.pid").read_text())
+    except (OSError, ValueError):
+        return True
+    from sac.state import process_start
+
+    return process_start(pid) is not None
 
 
 def known_agents(specs: dict[str, Path]) -> list[str]:

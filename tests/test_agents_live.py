@@ -479,3 +479,25 @@ def transcript_tolerant(path) -> list[dict]:
         except ValueError:
             continue
     return out
+
+
+def test_status_and_errors_say_what_happened(fleet, sac):
+    """D26: stop during a turn told the caller the CLI died and would be restarted; a dead
+    runner kept an older, unrelated last_error; with health off a dead CLI showed 'ready'."""
+    spec = make_agent(fleet, "say", "local")
+    spec.write_text(spec.read_text().replace("    enabled: true\n", "    enabled: false\n"))
+    sac("agents", "start", "say", check=True)
+    hang = subprocess.Popen([sys.executable, "-m", "sac", "agents", "send", "say", "please hang"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    wait_for(lambda: status(sac, "say")["state"] == "busy", what="the turn to start")
+    sac("agents", "stop", "say", check=True)
+    _, err = hang.communicate(timeout=60)
+    assert "stopped during the turn" in err and "restarted per its policy" not in err, err
+    sac("agents", "start", "say", check=True)
+    os.kill(int((fleet / "runtime" / "say" / "cli.pid").read_text()), signal.SIGKILL)
+    wait_for(lambda: status(sac, "say")["state"] == "unhealthy", timeout=10, what="status to notice the dead CLI")
+    assert "claude CLI has exited" in status(sac, "say")["last_error"]
+    runner = status(sac, "say")["pid"]
+    os.killpg(runner, signal.SIGKILL)
+    wait_for(lambda: status(sac, "say")["state"] == "dead", timeout=10, what="the runner to be seen dead")
+    assert status(sac, "say")["last_error"].startswith(f"the runner (pid {runner}) is gone")

@@ -261,6 +261,8 @@ class Runner:
         try:
             result = await self.session.turn(text, timeout, source=source, on_text=on_text, on_start=on_start)
         except SessionDied as e:
+            if self.stopping.is_set():  # the session was closed under the turn on purpose (D26)
+                return {"ok": False, "error": "the agent was stopped during the turn"}
             if self.session.generation == generation:  # not a CLI a restart already replaced
                 self.failure = str(e)
             return {"ok": False, "error": f"the agent's CLI died during the turn ({e}); it is restarted per its policy"}
