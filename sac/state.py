@@ -127,6 +127,14 @@ class AgentDir:
     def write_heartbeat(self, beat: Heartbeat) -> None:
         write_atomic(self.path("heartbeat.json"), msgspec.json.encode(beat), mode=0o600)
 
+    def still_locked(self, inode: int) -> bool:
+        """Is the lock file at its path still the one (``inode``) a runner locked? False
+        when the runtime dir was deleted (or replaced) under the runner (review D6)."""
+        try:
+            return os.lstat(self.path("lock")).st_ino == inode
+        except OSError:
+            return False
+
     def lock_holder(self) -> tuple[int, int] | None:
         """(pid, start time) of the live runner holding this agent's lock, or None. Used
         when state.json is missing or unreadable: the lock, not the state file, says
@@ -168,7 +176,7 @@ class AgentDir:
             me = os.getpid()
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{me} {process_start(me) or 0}\n".encode(), 0)
-            yield
+            yield os.fstat(fd).st_ino
         finally:
             os.close(fd)  # closing releases the lock
 

@@ -501,3 +501,21 @@ def test_status_and_errors_say_what_happened(fleet, sac):
     os.killpg(runner, signal.SIGKILL)
     wait_for(lambda: status(sac, "say")["state"] == "dead", timeout=10, what="the runner to be seen dead")
     assert status(sac, "say")["last_error"].startswith(f"the runner (pid {runner}) is gone")
+
+
+def test_deleting_the_runtime_dir_under_a_live_agent_never_makes_two_runners(fleet, sac):
+    """D6: after `rm -rf runtime/NAME` status said never-started, stop said not running (and
+    left the runner), and start spawned a second runner for the same agent."""
+    make_agent(fleet, "gone", "local")
+    sac("agents", "start", "gone", check=True)
+    first = status(sac, "gone")["pid"]
+    import shutil
+
+    shutil.rmtree(fleet / "runtime" / "gone")
+    wait_for(lambda: not os.path.exists(f"/proc/{first}"), timeout=15, what="the orphaned runner to stop")
+    sac("agents", "start", "gone", check=True)
+    second = status(sac, "gone")["pid"]
+    time.sleep(1.5)
+    runners = subprocess.run(["pgrep", "-f", f"foreground {fleet}/agents/gone/"], capture_output=True, text=True)
+    assert runners.stdout.split() == [str(second)], runners.stdout
+    assert sac("agents", "send", "gone", "What is 2+2?").stdout == "4\n"

@@ -87,6 +87,8 @@ class Runner:
         self.resume = resume  # a restart of the agent: resume its session whatever the spec says
         self.parent = parent
         self.blank = list(blank)  # credential variables the CLI must not inherit
+        self.lock_inode: int | None = None  # the lock file this runner holds (its identity)
+        self.lost = False  # its runtime dir was deleted under it: write nothing more there
         self.echo = echo or (lambda line: None)
         self.stopping = asyncio.Event()
         self.instance: Instance | None = None
@@ -103,10 +105,13 @@ class Runner:
             self.state.state = phase  # type: ignore[assignment]
         for k, v in fields.items():
             setattr(self.state, k, v)
-        self.dir.write_state(self.state)
+        if not self.lost:
+            self.dir.write_state(self.state)
 
     def beat(self) -> None:
         assert self.state is not None
+        if self.lost:
+            return
         busy = self.session.busy_since if self.session else None
         phase = "busy" if busy and self.state.state == "ready" else self.state.state
         self.dir.write_heartbeat(Heartbeat(time=time.time(), state=phase, pid=os.getpid(), busy_since=busy))
@@ -354,6 +359,14 @@ class Runner:
     async def heartbeat(self) -> None:
         """Write heartbeat.json every tick, whatever else the runner is doing."""
         while True:
+            if self.lock_inode is not None and not self.lost and not self.dir.still_locked(self.lock_inode):
+                # Its runtime dir was deleted (or replaced) under it: its HOME, workdir, socket
+                # and lock are gone, and a new `start` would make a second runner (review D6).
+                # It stops, and writes nothing more there: the dir may be a new runner's now.
+                self.lost = True
+                self.echo(f"{self.dir.root} was deleted under this runner: stopping")
+                self.stopping.set()
+                return
             try:
                 self.beat()
             except Exception as e:  # noqa: BLE001 - a full disk for a moment must not end the heartbeat (D8)
@@ -413,7 +426,8 @@ class Runner:
     async def run(self) -> int:
         """Run the agent until it is stopped; the exit status of the runner process."""
         try:
-            with self.dir.lock():
+            with self.dir.lock() as inode:
+                self.lock_inode = inode
                 return await self._run_locked()
         except BlockingIOError:
             self.echo(f"agent {self.agent.name} is already running")
@@ -498,7 +512,8 @@ class Runner:
                 self.echo(f"stopping {serving.url} failed: {e}")
         if server is not None:
             server.close()
-        self.dir.socket.unlink(missing_ok=True)
+        if not self.lost:
+            self.dir.socket.unlink(missing_ok=True)
         if self.session is not None:
             old = self.cli_process()
             await self.session.close()
@@ -511,7 +526,8 @@ class Runner:
             except Exception as e:  # noqa: BLE001 - keep it in state: `sac agents stop` retries it
                 self.echo(f"stopping the instance failed: {e}")
         self.set(final, instance=instance, urls={}, token_files={})
-        self.revoke_broker()
+        if not self.lost:  # the token may be a new runner's by now
+            self.revoke_broker()
 
 
 class RunnerPort(AgentPort):
