@@ -318,3 +318,23 @@ def test_bad_specs_and_configs_are_never_a_5xx(listen, home):
     (home / "config.yaml").write_text("default_runtime: [\n")
     code, body = call(url, "GET", "/v1/agents", None, token)
     assert code == 422 and "config.yaml:" in body["error"], (code, body)
+
+
+def test_kill_9_of_listen_takes_its_worker_along(home, sac):
+    """D9: after `kill -9` of sac listen its granian worker kept serving and holding the lock:
+    status showed the dead pid as running and stop could not stop it."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "sac", "listen", "--bind", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _up(url), timeout=20, what="sac listen")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    wait_for(lambda: not _up(url), timeout=15, what="the orphaned worker to stop serving")
+    assert sac("listen", "status").returncode == 1
+    done = sac("listen", "restart", "--bind", f"127.0.0.1:{port}")
+    assert done.returncode == 0, done.stderr
+    try:
+        wait_for(lambda: _up(url), timeout=20, what="the new sac listen")
+    finally:
+        sac("listen", "stop")

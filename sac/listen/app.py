@@ -372,7 +372,31 @@ class ListenApp:
 
 
 def create_app() -> ListenApp:
-    """The app granian serves (factory): reads the token sac listen wrote."""
+    """The app granian serves (factory, in granian's worker process): reads the token sac
+    listen wrote, and ends the worker when `sac listen` itself is gone."""
     from sac.listen.server import read_token
 
-    return ListenApp(read_token())
+    app = ListenApp(read_token())
+    _follow_parent()
+    return app
+
+
+def _follow_parent() -> None:
+    """A worker outlived a `kill -9` of sac listen, still serving and holding its lock, so
+    neither `listen stop` nor `listen status` could see or stop it (review D9). The worker
+    watches its parent and ends itself when it is reparented."""
+    import os
+    import signal
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        os._exit(1)  # it did not stop on SIGTERM
+
+    threading.Thread(target=watch, name="sac-listen-parent", daemon=True).start()
