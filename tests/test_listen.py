@@ -338,3 +338,31 @@ def test_kill_9_of_listen_takes_its_worker_along(home, sac):
         wait_for(lambda: _up(url), timeout=20, what="the new sac listen")
     finally:
         sac("listen", "stop")
+
+
+def test_slow_starts_do_not_hold_the_other_routes(listen, home, sac):
+    """D11: starts ran on the default executor (6 threads on 2 cores): while seven slow starts
+    ran, status, tail and card waited for them. The status answer must come while every
+    start is still running (no timing: an order)."""
+    import concurrent.futures
+
+    url, token = listen
+    names = [f"s{i}" for i in range(7)]
+    for n in names:
+        make_agent(home, n, "local")
+        script = home / "agents" / n / "script.yaml"
+        script.write_text(script.read_text() + '  - match: "Hello"\n    delay: 12\n    reply: ok\n')
+    make_agent(home, "x", "local")
+    pool = concurrent.futures.ThreadPoolExecutor(len(names))
+    try:
+        starts = [pool.submit(call, url, "POST", f"/v1/agents/{n}/start", {}, token, timeout=180) for n in names]
+        wait_for(lambda: all((home / "runtime" / n / "state.json").exists() for n in names), timeout=60,
+                 what="every start to be under way")  # fmt: skip
+        code, body = call(url, "GET", "/v1/agents/x", None, token)
+        pending = [n for n, f in zip(names, starts) if not f.done()]
+        assert code == 200 and body["name"] == "x"
+        assert pending == names, f"starts finished before the status answer came: {set(names) - set(pending)}"
+        assert [f.result()[0] for f in starts] == [200] * len(names)
+    finally:
+        pool.shutdown(wait=True)
+        sac("agents", "stop", *names)
