@@ -13,18 +13,28 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "agents"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """A fresh SAC_HOME, and a fresh working directory so no project config leaks in."""
-    sac_home = tmp_path / "sac-home"
+#: sac's own variables, cleared for every test so the developer's settings never leak in.
+SAC_VARS = ("SAC_AGENTS_PATH", "SAC_RUNTIME", "SAC_PROVIDER", "SAC_PLUGINS", "SAC_DEBUG", "SAC_TRACE_HOOKS",
+            "SAC_SAFE_DIRECTORIES")  # fmt: skip
+
+
+def isolate(monkeypatch, base: Path) -> Path:
+    """base/sac-home as SAC_HOME, base/work as the working directory (no project config
+    leaks in), no SAC_* settings; returns SAC_HOME."""
+    sac_home, work = base / "sac-home", base / "work"
     sac_home.mkdir()
-    work = tmp_path / "work"
     work.mkdir()
     monkeypatch.setenv("SAC_HOME", str(sac_home))
-    for var in ("SAC_AGENTS_PATH", "SAC_RUNTIME", "SAC_PROVIDER", "SAC_PLUGINS", "SAC_DEBUG", "SAC_TRACE_HOOKS"):
+    for var in SAC_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(work)
     return sac_home
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh SAC_HOME, and a fresh working directory so no project config leaks in."""
+    return isolate(monkeypatch, tmp_path)
 
 
 def write_agent(root: Path, name: str, text: str) -> Path:

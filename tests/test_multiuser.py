@@ -22,7 +22,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from live import make_agent, status, transcript, wait_for
+from conftest import isolate
+from live import make_agent, transcript, wait_for
 
 pytestmark = pytest.mark.live
 
@@ -62,15 +63,8 @@ def shared_home(monkeypatch):
     attacker_ids()
     base = Path(tempfile.mkdtemp(prefix="sac-multiuser-"))
     base.chmod(0o755)
-    home = base / "sac-home"
-    home.mkdir()
+    home = isolate(monkeypatch, base)
     home.chmod(0o755)
-    work = base / "work"
-    work.mkdir()
-    monkeypatch.setenv("SAC_HOME", str(home))
-    for var in ("SAC_AGENTS_PATH", "SAC_RUNTIME", "SAC_PROVIDER", "SAC_PLUGINS", "SAC_DEBUG", "SAC_SAFE_DIRECTORIES"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(work)
     yield home
     runtime = home / "runtime"
     names = [p.name for p in runtime.iterdir()] if runtime.is_dir() else []
