@@ -22,6 +22,9 @@ echo "best available runtime here: $runtime"
 if [ "$runtime" = docker ] && ! docker image inspect sac-base:latest >/dev/null 2>&1; then
   run "$SAC" image build base --runtime docker
 fi
+if [ "$runtime" = apptainer ] && [ ! -e "$SAC_HOME/containers/sac-base.sif" ]; then
+  run "$SAC" image build base --runtime apptainer   # debootstrap from this host's apt mirror: ~1 minute
+fi
 run "$SAC" agents check offline-agent-1 offline-agent-2
 run "$SAC" agents start offline-agent-1 offline-agent-2
 run "$SAC" agents status

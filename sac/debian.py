@@ -4,6 +4,9 @@ from the same source (no registry, no other network)."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -35,3 +38,22 @@ def _codename(root: Path) -> str | None:
         return None
     m = re.search(r"^VERSION_CODENAME=\"?([a-z]+)", text, re.M)
     return m.group(1) if m else None
+
+
+def debootstrap(root: Path, log: Callable[[str], None]) -> str:
+    """A minimal Debian (``--variant=minbase``) in ``root`` from the host's own mirror, with
+    the progress lines shown; returns the suite. Needs root (debootstrap does)."""
+    if shutil.which("debootstrap") is None:
+        raise RuntimeError("debootstrap is not installed (apt-get install debootstrap)")
+    mirror, suite = host_mirror()
+    log(f"debootstrap --variant=minbase {suite} from {mirror} (about a minute)")
+    proc = subprocess.Popen(["debootstrap", "--variant=minbase", suite, str(root), mirror],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(("I: Retrieving", "I: Validating", "I: Extracting", "I: Installing",
+                            "I: Configuring", "I: Base system", "E:", "W:")):  # fmt: skip
+            log(line.rstrip())
+    if proc.wait() != 0:
+        raise RuntimeError(f"debootstrap failed (exit {proc.returncode}); see the lines above")
+    return suite

@@ -75,7 +75,36 @@ def ensure_docker_image(sac) -> None:
     assert done.returncode == 0, done.stderr
 
 
-RUNTIMES = ["local", "docker"]
+RUNTIMES = ["local", "docker", "apptainer"]
+
+
+def apptainer_ready() -> str | None:
+    if shutil.which("apptainer") is None:
+        return "apptainer is not installed (build/install-apptainer.sh builds it)"
+    done = subprocess.run(["apptainer", "--version"], capture_output=True, text=True)
+    return None if done.returncode == 0 else f"apptainer does not run: {done.stderr.strip()[:200]}"
+
+
+#: One base SIF for the whole suite (debootstrap + apptainer build, ~40 s), kept between runs.
+APPTAINER_CACHE = Path(__file__).resolve().parent.parent / "build" / ".cache" / "apptainer-home"
+
+
+def ensure_apptainer_image(home: Path) -> Path:
+    """$SAC_HOME/containers/sac-base.sif of this test, linked to the suite's cached SIF."""
+    import os
+    import sys
+
+    cached = APPTAINER_CACHE / "containers" / "sac-base.sif"
+    if not cached.exists():
+        done = subprocess.run([sys.executable, "-m", "sac", "image", "build", "base", "--runtime", "apptainer"],
+                              capture_output=True, text=True, timeout=1800,
+                              env={**os.environ, "SAC_HOME": str(APPTAINER_CACHE)})  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    target = home / "containers" / "sac-base.sif"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        target.symlink_to(cached.resolve())
+    return target
 
 
 def need_runtime(runtime: str, sac) -> None:
@@ -84,6 +113,13 @@ def need_runtime(runtime: str, sac) -> None:
         if why:
             pytest.skip(why)
         ensure_docker_image(sac)
+    elif runtime == "apptainer":
+        why = apptainer_ready()
+        if why:
+            pytest.skip(why)
+        import os
+
+        ensure_apptainer_image(Path(os.environ["SAC_HOME"]))
 
 
 def status(sac, name: str) -> dict:

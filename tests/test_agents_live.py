@@ -51,7 +51,7 @@ def test_quickstart(fleet, sac, runtime):
     done = sac("agents", "send", "hello-agent-1", "please write the proof")
     assert (done.returncode, done.stdout) == (0, "I wrote proof.txt in the workdir.\n"), done.stderr
     proof = (home / "runtime" / "hello-agent-1" / "work" / "proof.txt").read_text()
-    agent_home = "/home/agent" if runtime == "docker" else str(home / "runtime" / "hello-agent-1" / "home")
+    agent_home = "/home/agent" if runtime != "local" else str(home / "runtime" / "hello-agent-1" / "home")
     assert proof == f"proof from HOME={agent_home}\n"  # the tool ran where the runtime puts the agent
 
     done = sac("agents", "tail", "hello-agent-1", "hello-agent-2", "--json", "-n", "0")
@@ -74,6 +74,9 @@ def test_quickstart(fleet, sac, runtime):
         ps = subprocess.run(["docker", "ps", "-q", "--filter", "label=sac.agent=hello-agent-1"],
                             capture_output=True, text=True)  # fmt: skip
         assert ps.stdout.strip() == ""
+    if runtime == "apptainer":  # no instance left behind
+        listed = subprocess.run(["apptainer", "instance", "list", "--json"], capture_output=True, text=True).stdout
+        assert "sac-hello-agent-1-" not in listed, listed
     done = sac("agents", "delete", "hello-agent-1", "hello-agent-2", "-y")
     assert done.returncode == 0
     assert not (home / "agents" / "hello-agent-1").exists() and not (home / "runtime" / "hello-agent-1").exists()
@@ -116,6 +119,10 @@ def test_kill_9_of_a_runner_is_reported_and_start_recovers(fleet, sac):
     assert sac("agents", "send", "k1", "What is 3*4?").stdout == "12\n"
 
 
+def status_instance(home, name: str) -> str:
+    return json.loads((home / "runtime" / name / "state.json").read_text())["instance"]["id"]
+
+
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_dead_cli_or_container_is_restarted_and_the_session_resumed(fleet, sac, runtime):
     need_runtime(runtime, sac)
@@ -128,6 +135,9 @@ def test_dead_cli_or_container_is_restarted_and_the_session_resumed(fleet, sac, 
                                    capture_output=True, text=True).stdout.split()  # fmt: skip
         assert len(container) == 1
         subprocess.run(["docker", "kill", container[0]], check=True, capture_output=True)
+    elif runtime == "apptainer":  # the whole instance goes away
+        instance = status_instance(fleet, "r1")
+        subprocess.run(["apptainer", "instance", "stop", "--force", instance], check=True, capture_output=True)
     else:
         os.kill(int((fleet / "runtime" / "r1" / "cli.pid").read_text()), signal.SIGKILL)
     wait_for(lambda: status(sac, "r1")["restarts"] == 1 and status(sac, "r1")["state"] == "ready",

@@ -29,7 +29,7 @@ def test_start_argv_over_the_spec_space(relaxed, nv, rocm, fakeroot, raw, ms, ov
     flags = [a.split("=", 1)[0] for a in argv if a.startswith("--")]
     repeatable = {"--bind", "--env", "--overlay"}
     assert all(flags.count(f) == 1 for f in set(flags) - repeatable), argv  # nothing given twice
-    ours = {"--home", "--pwd", "--env-file", "--overlay" if overlay else "--writable-tmpfs"}
+    ours = {"--home", "--env-file", "--overlay" if overlay else "--writable-tmpfs"}
     ours |= set() if relaxed else set(HARDENING)
     ours |= {f for f, on in (("--nv", nv), ("--rocm", rocm), ("--fakeroot", fakeroot)) if on}
     kept = [a for a in raw if a.split("=", 1)[0] not in ours]  # --bind is repeatable: kept
@@ -45,4 +45,5 @@ def test_exec_argv_passes_variables_by_name():
     argv = exec_argv("sac-a-1", ["--print"], ["ANTHROPIC_API_KEY", "HOME", "bad-name"])
     assert argv[:2] == ["sh", "-c"]
     assert argv[2] == 'export APPTAINERENV_ANTHROPIC_API_KEY="${ANTHROPIC_API_KEY}" APPTAINERENV_HOME="${HOME}"; exec "$@"'
-    assert argv[3:] == ["sh", "apptainer", "exec", "--pwd", "/work", "instance://sac-a-1", CLI, "--print"]
+    assert argv[3:] == ["sh", "apptainer", "exec", "--cleanenv", "--pwd", "/work", "instance://sac-a-1", CLI, "--print"]
+    assert "--cleanenv" not in exec_argv("sac-a-1", [], [], clean=False)

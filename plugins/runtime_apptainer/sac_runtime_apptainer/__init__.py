@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Union
 
 import msgspec
-from sac_hookspecs import Agent, CheckResult, Runtime, hookimpl
+from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
 from sac_hookspecs.spec import Mount
 
 from sac.paths import sac_home
@@ -62,9 +62,7 @@ class ApptainerRuntime(Runtime):
                 fix="" if ok else "install Apptainer (https://apptainer.org/docs/admin/main/installation.html)",
             )
         ]
-        image = Path(cfg.image).expanduser() if cfg.image else default_image()
-        if not image.is_absolute():
-            image = agent.spec_path.parent / image
+        image = self.image(agent)
         present = image.exists()
         rows.append(
             CheckResult(
@@ -74,7 +72,61 @@ class ApptainerRuntime(Runtime):
                 fix="" if present else "build it with `sac image build base`, or set spec.apptainer.image",
             )
         )
+        missing = [m.source for m in self._binds(cfg) if not Path(m.source).expanduser().exists()]
+        if missing:
+            rows.append(CheckResult(name="binds", ok=False, detail=f"source(s) missing: {', '.join(missing)}",
+                                    fix="create them, or fix spec.apptainer.binds"))  # fmt: skip
         return rows
+
+    # -- the lifecycle (engine.py runs the commands; argv.py decides every flag) --------
+
+    def _cfg(self, agent: Agent) -> ApptainerSpec:
+        return agent.spec.section("apptainer") or ApptainerSpec()
+
+    def _binds(self, cfg: ApptainerSpec) -> list[Mount]:
+        from sac.spec.mounts import parse_mount
+
+        out = []
+        for b in cfg.binds:
+            m = parse_mount(b)
+            out.append(Mount(source=str(Path(m.source).expanduser()), target=m.target or m.source, mode=m.mode))
+        return out
+
+    def image(self, agent: Agent) -> Path:
+        cfg = self._cfg(agent)
+        image = Path(cfg.image).expanduser() if cfg.image else default_image()
+        return image if image.is_absolute() else agent.spec_path.parent / image
+
+    def start(self, agent: Agent, launch: Launch) -> Instance:
+        from . import engine
+
+        cfg = self._cfg(agent)
+        missing = [m.source for m in self._binds(cfg) if not Path(m.source).exists()]
+        if missing:
+            raise RuntimeError(f"spec.apptainer.binds: source(s) missing: {', '.join(missing)}")
+        return engine.start(agent.name, agent.runtime_dir, cfg, launch, str(self.image(agent)), self._binds(cfg))
+
+    def command(self, agent: Agent, instance: Instance, args: list[str], env_names: list[str]) -> list[str]:
+        from .argv import exec_argv
+
+        return exec_argv(instance.id, args, env_names, clean=not self._cfg(agent).relaxed)
+
+    def alive(self, agent: Agent, instance: Instance) -> bool:
+        from . import engine
+
+        return engine.running(instance)
+
+    def stop(self, agent: Agent, instance: Instance, grace: float) -> None:
+        from . import engine
+
+        engine.stop(instance)
+
+    def build_image(self, target: str, log) -> str:
+        from . import engine
+
+        if target != "base":
+            raise ValueError(f"unknown image {target!r} for apptainer (known: base)")
+        return engine.build_base(default_image(), log)
 
 
 @hookimpl

@@ -35,7 +35,7 @@ def start_argv(cfg, launch: Launch, *, image: str, instance: str, env_file: str 
     if not cfg.relaxed:
         argv += list(HARDENING)
     argv += ["--overlay", overlay] if overlay else ["--writable-tmpfs"]
-    argv += ["--home", f"{launch.home}:{HOME}", "--pwd", WORKDIR,
+    argv += ["--home", f"{launch.home}:{HOME}",  # (--pwd belongs to exec: instance start refuses it)
              "--bind", f"{launch.workdir}:{WORKDIR}:rw", "--bind", f"{launch.claude_cli}:{CLI}:ro"]  # fmt: skip
     for m in [*launch.mounts, *binds]:
         argv += ["--bind", bind(m)]
@@ -50,12 +50,16 @@ def start_argv(cfg, launch: Launch, *, image: str, instance: str, env_file: str 
     return [*argv, image, instance]
 
 
-def exec_argv(instance: str, args: list[str], env_names: list[str]) -> list[str]:
+def exec_argv(instance: str, args: list[str], env_names: list[str], clean: bool = True) -> list[str]:
     """Run the CLI in the instance. A shell exports ``APPTAINERENV_<NAME>="$NAME"`` for each
-    name (Apptainer passes those through --cleanenv), so values stay in the environment."""
+    name (Apptainer passes those through --cleanenv), so values stay in the environment.
+    ``--cleanenv`` here too (unless relaxed): an exec into an instance otherwise inherits
+    the whole environment of the runner, host secrets included."""
     exports = " ".join(f'APPTAINERENV_{n}="${{{n}}}"' for n in env_names if n.isidentifier())
     script = (f"export {exports}; " if exports else "") + 'exec "$@"'
-    return ["sh", "-c", script, "sh", "apptainer", "exec", "--pwd", WORKDIR, f"instance://{instance}", CLI, *args]
+    clean_flag = ["--cleanenv"] if clean else []
+    return ["sh", "-c", script, "sh", "apptainer", "exec", *clean_flag, "--pwd", WORKDIR, f"instance://{instance}",
+            CLI, *args]
 
 
 def describe(argv: list[str]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -105,25 +104,13 @@ def remove(instance: Instance, grace: float) -> None:
 def build_base(image: str, log: Callable[[str], None]) -> str:
     """debootstrap a minimal Debian from the host's mirror and ``docker import`` it as
     ``image:<timestamp>`` and ``image:latest``. No registry is involved."""
-    from sac.debian import host_mirror
+    from sac.debian import debootstrap
 
-    if shutil.which("debootstrap") is None:
-        raise RuntimeError("debootstrap is not installed (apt-get install debootstrap)")
-    mirror, suite = host_mirror()
     version = time.strftime("%Y%m%d-%H%M%S")
     repo = image.split(":", 1)[0]
     with tempfile.TemporaryDirectory(prefix="sac-rootfs-") as tmp:
         root = Path(tmp) / "rootfs"
-        log(f"debootstrap --variant=minbase {suite} from {mirror} (about a minute)")
-        proc = subprocess.Popen(["debootstrap", "--variant=minbase", suite, str(root), mirror],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith(("I: Retrieving", "I: Validating", "I: Extracting", "I: Installing",
-                                "I: Configuring", "I: Base system", "E:", "W:")):  # fmt: skip
-                log(line.rstrip())
-        if proc.wait() != 0:
-            raise RuntimeError(f"debootstrap failed (exit {proc.returncode}); see the lines above")
+        debootstrap(root, log)
         log(f"docker import as {repo}:{version}")
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
         assert tar.stdout is not None

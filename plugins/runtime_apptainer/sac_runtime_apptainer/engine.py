@@ -1,0 +1,141 @@
+"""Apptainer commands for an agent's instance: start (adopting nothing stale), alive, stop.
+
+One ``apptainer instance`` per agent, named ``sac-NAME-HASH`` (the hash of the runtime dir,
+so two SAC_HOMEs of one user never take each other's instances; Apptainer keeps instances
+per user anyway). The argv comes from :mod:`.argv`, the single place that decides flags.
+Failures become one line: Apptainer's own ``FATAL:`` reason and what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+from sac_hookspecs import Instance, Launch
+
+from . import argv as A
+
+
+def instance_name(agent: str, runtime_dir: Path) -> str:
+    return f"sac-{agent}-{hashlib.sha256(str(runtime_dir).encode()).hexdigest()[:8]}"
+
+
+def apptainer(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["apptainer", *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, env=env)  # fmt: skip
+
+
+def reason(done: subprocess.CompletedProcess) -> str:
+    """Apptainer's own words: its last FATAL/ERROR line, else the last line it printed."""
+    lines = [ln.strip() for ln in (done.stderr + "\n" + done.stdout).splitlines() if ln.strip()]
+    fatal = [ln for ln in lines if ln.startswith(("FATAL", "ERROR"))]
+    line = (fatal or lines or [f"exit {done.returncode}"])[-1]
+    return line.split(":", 1)[1].strip() if line.startswith(("FATAL", "ERROR")) and ":" in line else line
+
+
+def hint_for(why: str, image: str) -> str:
+    if "no such file" in why.lower() and image in why:
+        return "build the image with `sac image build base`, or set spec.apptainer.image"
+    if "/dev/fuse" in why:
+        return "mounting a SIF unprivileged needs FUSE: ask for /dev/fuse mode 0666, or use a sandbox dir as image"
+    if "capability" in why.lower():
+        return "as root, set `root default capabilities = no` in apptainer.conf"
+    if "bind" in why.lower() or "mount" in why.lower():
+        return "check spec.mounts and spec.apptainer.binds: every source must exist"
+    return "see `apptainer instance list` and the agent's runner.log"
+
+
+def list_instances() -> dict[str, dict]:
+    done = apptainer("instance", "list", "--json", timeout=30)
+    if done.returncode != 0:
+        return {}
+    try:
+        return {i["instance"]: i for i in json.loads(done.stdout or "{}").get("instances", [])}
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return {}
+
+
+def overlay_path(cfg, runtime_dir: Path) -> str | None:
+    """spec.apptainer.overlay: true makes a per-agent overlay once (kept across restarts)."""
+    if not cfg.overlay:
+        return None
+    if isinstance(cfg.overlay, str):
+        return str(Path(cfg.overlay).expanduser())
+    path = runtime_dir / "overlay.img"
+    if not path.exists():
+        done = apptainer("overlay", "create", "--size", "1024", str(path), timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"apptainer could not create the overlay {path}: {reason(done)}")
+    return str(path)
+
+
+def relaxed_of(cfg) -> list[str]:
+    """What hardening the spec turned off, for status and the card."""
+    out = [f"--{h.lstrip('-')}" for h in A.HARDENING] if cfg.relaxed else []
+    out += [what for what, on in (("fakeroot", cfg.fakeroot), ("raw_args set", bool(cfg.raw_args))) if on]
+    return out
+
+
+def start(agent: str, runtime_dir: Path, cfg, launch: Launch, image: str, binds: list) -> Instance:
+    from sac.atomic import write_atomic
+
+    name = instance_name(agent, runtime_dir)
+    if name in list_instances():  # a killed runner's instance: never adopted half-known, never leaked
+        apptainer("instance", "stop", "--force", name, timeout=60)
+    env = {**launch.env, **cfg.env}
+    if os.geteuid() == 0:
+        env.setdefault("IS_SANDBOX", "1")  # the container is the sandbox: the CLI may bypass permissions as root
+    env_file = runtime_dir / "apptainer.env"  # values in a 0600 file, never in argv (`ps` shows argv to all)
+    write_atomic(env_file, "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), mode=0o600)
+    overlay = overlay_path(cfg, runtime_dir)
+    argv = A.start_argv(cfg, launch, image=image, instance=name, env_file=str(env_file), overlay=overlay,
+                        binds=binds)  # fmt: skip
+    done = apptainer(*argv[1:], timeout=300)
+    if done.returncode != 0 or name not in list_instances():
+        why = reason(done)
+        raise RuntimeError(f"apptainer could not start the instance for {agent}: {why} ({hint_for(why, image)})")
+    relaxed = relaxed_of(cfg)
+    return Instance(runtime="apptainer", id=name, cli=A.CLI, home=A.HOME, workdir=A.WORKDIR,
+                    isolation="custom" if relaxed else "hardened", relaxed=relaxed,
+                    data={"image": image, "mode": "instance"})  # fmt: skip
+
+
+def running(instance: Instance) -> bool:
+    return instance.id in list_instances()
+
+
+def stop(instance: Instance) -> None:
+    done = apptainer("instance", "stop", instance.id, timeout=60)
+    if done.returncode != 0 and instance.id in list_instances():
+        apptainer("instance", "stop", "--force", instance.id, timeout=60)
+
+
+def build_base(target: Path, log) -> str:
+    """debootstrap a minimal Debian from the host's mirror and ``apptainer build`` it into a
+    timestamped SIF beside ``target``; ``target`` (sac-base.sif, the path specs name) then
+    points at it. No registry is involved; the claude CLI is bound at run time, not baked in."""
+    import tempfile
+    import time
+
+    from sac.debian import debootstrap
+
+    if os.geteuid() != 0:
+        raise RuntimeError("building the base image needs root (debootstrap); build it as root and copy the SIF")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    version = target.with_name(f"{target.stem}-{time.strftime('%Y%m%d-%H%M%S')}.sif")
+    with tempfile.TemporaryDirectory(prefix="sac-rootfs-") as tmp:
+        root = Path(tmp) / "rootfs"
+        debootstrap(root, log)
+        log(f"apptainer build {version.name}")
+        done = apptainer("build", "--force", str(version), str(root), timeout=1800)
+        if done.returncode != 0:
+            raise RuntimeError(f"apptainer build failed: {reason(done)}")
+    link = target.with_name(f".{target.name}.tmp")
+    link.unlink(missing_ok=True)
+    link.symlink_to(version.name)
+    link.replace(target)  # atomically: a running agent keeps the SIF it started with
+    return str(version)
