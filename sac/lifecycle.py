@@ -254,6 +254,9 @@ def start(agent, plugins, settings, *, timeout: float, resume: bool = False, par
     if current.state in ("ready", "busy", "starting", "unknown"):
         return current, True
     preflight_or_raise(agent, plugins, settings)
+    # A runner that died (kill -9, OOM) did not stop its agent: starting it again goes on with
+    # its conversation, as every restart does; only a stopped agent follows spec.claude.session.
+    resume = resume or current.state == "dead"
     proc = spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)
     return wait_ready(agent.name, proc, timeout), False
 

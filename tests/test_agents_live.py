@@ -116,6 +116,7 @@ def test_kill_9_of_a_runner_is_reported_and_start_recovers(fleet, sac):
     assert done.returncode == 0, done.stderr
     after = status(sac, "k1")
     assert after["state"] == "ready" and after["pid"] != before["pid"]
+    assert after["session_id"] == before["session_id"]  # it died, it did not stop: the conversation goes on
     assert sac("agents", "send", "k1", "What is 3*4?").stdout == "12\n"
 
 
