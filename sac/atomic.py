@@ -13,7 +13,9 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     The temp file is created with ``mode`` from the start, so a secret is never
     readable by others, not even for a moment.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from sac.paths import private_dirs
+
+    private_dirs(path.parent)  # whatever sac creates for itself is its user's alone
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)

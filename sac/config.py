@@ -91,6 +91,10 @@ def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
             from sac.trust import check_project_path
 
             check_project_path(path, project_dir(), safe_directories(values))
+        else:  # nor one another user could write in a SAC_HOME that is not private
+            from sac.trust import check_home_path
+
+            check_home_path(path, sac_home())
         files.append(path)
         from sac.spec.load import load_file  # YAML is only imported when there is a file
 

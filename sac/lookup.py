@@ -28,12 +28,16 @@ def search_path(settings: Settings) -> list[Path]:
 def _trust(spec: Path, settings: Settings) -> None:
     """A spec found in the project's folder is used only if this user could have put it
     there alone (sac/trust.py); a path given on the command line is the user's own choice."""
-    project = project_dir()
+    project, home = project_dir(), sac_home()
     if spec.is_relative_to(project):
         from sac.config import safe_directories
         from sac.trust import check_project_path
 
         check_project_path(spec, project, safe_directories({"safe_directories": settings.safe_directories}))
+    elif spec.is_relative_to(home):
+        from sac.trust import check_home_path
+
+        check_home_path(spec, home)
 
 
 def is_path(ref: str) -> bool:

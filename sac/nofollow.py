@@ -64,15 +64,30 @@ def _open_dir(name: str, dir_fd: int | None, shown: Path, create: bool, mode: in
         raise
 
 
-def ensure_dir(path: Path, mode: int = 0o700) -> None:
-    """Create ``path`` (and its parents) unless it is there; refuse it if it is a link."""
+def ensure_dir(path: Path, mode: int = 0o700, private: bool = True) -> None:
+    """Create ``path`` (missing parents 0700) unless it is there; refuse it if it is a link,
+    and, when ``private``, if another user owns it or others may write to it (a runtime dir
+    someone else made in a shared SAC_HOME would hold their hooks and settings; review N2)."""
+    from sac.paths import private_dirs
+
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        path.mkdir(parents=True, exist_ok=True, mode=mode)
+        private_dirs(path.parent)
+        try:
+            path.mkdir(mode=mode)
+        except FileExistsError:
+            pass
         st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
         raise PlantedLink(path)
+    if private:
+        from sac.trust import UntrustedHome, why_untrusted
+
+        reason = why_untrusted(path)
+        if reason:
+            raise UntrustedHome(f"{path}: not trusted: {reason}; another user could have put things there",
+                                hint=f"if it is yours: chmod go-w {path} (and chown it to yourself); else remove it")
 
 
 @contextmanager

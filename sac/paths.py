@@ -28,3 +28,20 @@ def project_dir() -> Path:
 
 def runtime_dir(name: str) -> Path:
     return sac_home() / "runtime" / name
+
+
+def private_dirs(path: Path) -> Path:
+    """Create ``path`` and every missing parent with mode 0700, whatever the umask (a
+    ``mkdir(parents=True)`` makes parents 0777 under umask 000: review N2). Returns ``path``."""
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)
+    return path

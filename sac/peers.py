@@ -12,7 +12,7 @@ from typing import Any
 from sac.atomic import write_atomic
 from sac.errors import NotFound, SacError, UsageError
 from sac.names import check_name
-from sac.paths import sac_home
+from sac.paths import private_dirs, sac_home
 
 
 def peers_dir() -> Path:
@@ -23,7 +23,7 @@ def add_peer(name: str, url: str, token: str) -> Path:
     check_name(name, "peer name")
     if not url.startswith(("http://", "https://")):
         raise UsageError(f"{url!r} is not an http(s) URL", hint="the peer's `sac listen` URL, e.g. http://host:7878")
-    peers_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dirs(peers_dir())
     path = peers_dir() / f"{name}.json"
     write_atomic(path, json.dumps({"url": url.rstrip("/"), "token": token}).encode(), mode=0o600)
     return path

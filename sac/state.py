@@ -111,7 +111,7 @@ class AgentDir:
         """Create the runtime dir, private to its owner (transcripts hold prompts and tool output)."""
         from sac.nofollow import ensure_dir
 
-        ensure_dir(self.root, mode=0o700)  # runtime/<name> as a link is refused, not chmod'ed through
+        ensure_dir(self.root, mode=0o700)  # a link, or another user's dir, is refused (not chmod'ed through)
         os.chmod(self.root, 0o700)
 
     def write_state(self, state: AgentState) -> None:

@@ -5,9 +5,13 @@ the user's own. On a shared host (a group directory, /tmp, a 1777 scratch space)
 user can plant them: a config that sends the user's API key to their endpoint, an agent
 that shadows the user's own and runs its tools as the user. So a project file is used only
 if it and every directory from ``.scitex`` down to it belong to the user running sac and
-are not writable by everyone; otherwise sac refuses, says why, and says how to trust it:
-``safe_directories`` in the *user* config (never the project's own) or
-``SAC_SAFE_DIRECTORIES`` (``:``-separated; ``*`` trusts every project).
+are writable by nobody else (not the group either: a setgid group folder lets every member
+edit it); otherwise sac refuses, says why, and says how to trust it: ``safe_directories``
+in the *user* config (never the project's own) or ``SAC_SAFE_DIRECTORIES`` (``:``-separated;
+``*`` trusts every project).
+
+The same rule holds for ``$SAC_HOME`` itself (its config, agents and runtime dirs), with no
+way around it: a SAC_HOME others can write to is fixed with chmod, not trusted (review N2).
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ def why_untrusted(path: Path) -> str | None:
             return f"it belongs to {_who(s.st_uid)}, not to you ({_who(me)})"
     if st.st_mode & stat.S_IWOTH:
         return f"anyone can write to it (mode {stat.S_IMODE(st.st_mode):04o})"
+    if st.st_mode & stat.S_IWGRP:
+        return f"its group can write to it (mode {stat.S_IMODE(st.st_mode):04o})"
     return None
 
 
@@ -64,6 +70,24 @@ def _is_safe(root: Path, safe: Iterable[str]) -> bool:
         if real == allowed or allowed in real.parents or (allowed / PROJECT_SUBDIR) == real:
             return True
     return False
+
+
+class UntrustedHome(UsageError):
+    """Something in $SAC_HOME another user could have written."""
+
+
+def check_home_path(path: Path, home: Path) -> None:
+    """Raise UntrustedHome unless ``home`` ($SAC_HOME) and every component from it down to
+    ``path`` belong to this user and are writable by nobody else."""
+    rel = path.relative_to(home).parts
+    for component in [home, *[home.joinpath(*rel[: i + 1]) for i in range(len(rel))]]:
+        reason = why_untrusted(component)
+        if reason:
+            raise UntrustedHome(
+                f"{component}: not trusted: {reason}. Another user could have put what sac would run "
+                "or where your keys would go",
+                hint=f"if it is yours: chmod go-w {component} (and chown it to yourself); else remove it",
+            )
 
 
 def check_project_path(path: Path, project: Path, safe: Iterable[str]) -> None:

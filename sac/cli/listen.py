@@ -10,6 +10,7 @@ import time
 
 import click
 
+from sac.paths import private_dirs
 from sac.cli.output import echo_json
 from sac.errors import SacError
 
@@ -107,7 +108,7 @@ def restart(bind: str | None, allow_non_loopback: bool) -> None:
     parse_bind(bind, allow_non_loopback)  # refuse before stopping anything
     _stop()
     args = [*self_command(), "listen", "--bind", bind] + (["--allow-non-loopback"] if allow_non_loopback else [])
-    listen_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dirs(listen_dir())
     with open(listen_dir() / "listen.log", "ab") as log:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip

@@ -9,7 +9,7 @@ from sac_hookspecs import CredentialStore, hookimpl
 
 from sac.atomic import write_atomic
 from sac.names import check_name
-from sac.paths import sac_home
+from sac.paths import private_dirs, sac_home
 
 
 class EnvStore(CredentialStore):
@@ -49,7 +49,7 @@ class FileStore(CredentialStore):
 
     def put(self, key: str, value: str) -> None:
         path = self._path(key)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dirs(path.parent)
         write_atomic(path, value.encode(), mode=0o600)
 
     def delete(self, key: str) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sac.atomic import write_atomic
 from sac.errors import SacError, UsageError
-from sac.paths import sac_home
+from sac.paths import private_dirs, sac_home
 
 DEFAULT_BIND = "127.0.0.1:7878"
 
@@ -42,7 +42,7 @@ def read_token(create: bool = False) -> str:
                            hint=f"remove it (rm {path}): `sac listen` then makes a new one")  # fmt: skip
         return token
     token = secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dirs(path.parent)
     write_atomic(path, token.encode(), mode=0o600)
     return token
 
@@ -54,7 +54,7 @@ def broker_token(agent: str) -> str:
     from sac.names import check_name
 
     path = listen_dir() / "brokers" / check_name(agent)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dirs(path.parent)
     token = secrets.token_urlsafe(32)
     write_atomic(path, token.encode(), mode=0o600)
     return token
@@ -120,7 +120,7 @@ def running() -> dict | None:
 def serve(host: str, port: int, echo=print) -> None:
     """Serve until interrupted. A second control plane on this host is refused."""
     d = listen_dir()
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dirs(d)
     fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     if not _lock_within(fd, 1.0):  # `running()` probes take the lock for an instant
         other = running() or {}

@@ -125,7 +125,7 @@ class Runner:
         if not workdir.is_absolute():
             workdir = self.agent.spec_path.parent / workdir
         ensure_dir(home, mode=0o700)  # a link here (or in them, see mirror) is refused, never followed
-        ensure_dir(workdir, mode=0o755)
+        ensure_dir(workdir, mode=0o755, private=False)  # a spec.workdir may be a shared project dir
         here = self.agent.spec_path.parent
         mirror(here / "to_home", home, claude_dirs=False)
         mirror(here / "dot_claude", workdir, claude_dirs=True, mcp_servers=spec.mcp_servers)
