@@ -56,7 +56,11 @@ def host_paths(agent: Agent) -> list[CheckResult]:
         if not workdir.is_absolute():
             workdir = agent.spec_path.parent / workdir
         existing = next((p for p in (workdir, *workdir.parents) if p.exists()), None)
-        if workdir.exists() and not workdir.is_dir():
+        dangling = next((p for p in (workdir, *workdir.parents) if p.is_symlink() and not p.exists()), None)
+        if dangling is not None:  # start's mkdir would fail "File exists" (review D23)
+            rows.append(CheckResult(name="workdir", ok=False, detail=f"{dangling} is a link to nothing",
+                                    fix=f"fix or remove the link {dangling}, or fix spec.workdir"))  # fmt: skip
+        elif workdir.exists() and not workdir.is_dir():
             rows.append(CheckResult(name="workdir", ok=False, detail=f"{workdir} is not a directory",
                                     fix="fix spec.workdir"))  # fmt: skip
         elif existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):

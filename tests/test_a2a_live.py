@@ -317,3 +317,9 @@ def test_a_message_without_text_is_refused(a2a_agent, home, method):
     answer = json.loads(raw.split("data:", 1)[1]) if raw.lstrip().startswith(("data:", "event:")) else json.loads(raw)
     assert answer["error"]["code"] == -32602 and "no text" in answer["error"]["message"], answer
     assert not [e for e in transcript(home, "empty1") if e["type"] == "prompt" and not e["text"].strip()]
+
+
+def test_check_catches_an_a2a_host_that_is_not_this_hosts(home, sac):
+    make_agent(home, "far", "local", extra="  a2a: {port: auto, host: 192.0.2.1, auth_token_env: T}\n")
+    done = sac("agents", "check", "far", env={"T": "a-token-of-sixteen-chars"})
+    assert done.returncode == 1 and "192.0.2.1 is not an address of this host" in done.stdout, done.stdout

@@ -530,3 +530,14 @@ def test_deleting_the_runtime_dir_under_a_live_agent_never_makes_two_runners(fle
     runners = subprocess.run(["pgrep", "-f", f"foreground {fleet}/agents/gone/"], capture_output=True, text=True)
     assert runners.stdout.split() == [str(second)], runners.stdout
     assert sac("agents", "send", "gone", "What is 2+2?").stdout == "4\n"
+
+
+def test_a_deleted_control_socket_is_served_again(fleet, sac):
+    """N4 (found re-testing the review): with control.sock deleted, send said 'not running
+    (state: ready)' and start 'already running'; only stop or restart recovered."""
+    make_agent(fleet, "sock", "local")
+    sac("agents", "start", "sock", check=True)
+    sock = fleet / "runtime" / "sock" / "control.sock"
+    sock.unlink()
+    wait_for(sock.exists, timeout=10, what="the control socket to be served again")
+    assert sac("agents", "send", "sock", "What is 4+4?").stdout == "8\n"

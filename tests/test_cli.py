@@ -206,3 +206,24 @@ def test_an_oversized_prompt_is_refused_before_it_is_sent(sac, home):
     done = subprocess.run([sys.executable, "-m", "sac", "agents", "send", "x"], input="y" * MAX_REQUEST,
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2 and "an agent takes at most" in done.stderr and "Broken pipe" not in done.stderr
+
+
+def test_a_prompt_that_is_not_utf8_is_a_usage_error(sac, home):
+    """N1: invalid UTF-8 on argv or stdin ended in a UnicodeEncodeError traceback."""
+    (home / "runtime" / "x").mkdir(parents=True)
+    for how in ("stdin", "argv"):
+        cmd = [sys.executable, "-m", "sac", "agents", "send", "x"] + ([b"caf\xe9"] if how == "argv" else [])
+        done = subprocess.run(cmd, input=b"caf\xe9" if how == "stdin" else None, capture_output=True, timeout=60)
+        assert done.returncode == 2 and b"not valid UTF-8" in done.stderr and b"Traceback" not in done.stderr, how
+
+
+def test_check_catches_a_workdir_under_a_dangling_link(sac, home, tmp_path):
+    """D23 (the workdir part, left after the first fix): check said ready, start failed
+    '[Errno 17] File exists'."""
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    folder = home / "agents" / "w"
+    folder.mkdir(parents=True)
+    (folder / "spec.yaml").write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  runtime: local\n"
+                                      f"  claude: {{provider: scripted}}\n  workdir: {tmp_path / 'dangling' / 'work'}\n")
+    done = sac("agents", "check", "w")
+    assert done.returncode == 1 and "is a link to nothing" in done.stdout, done.stdout

@@ -366,3 +366,9 @@ def test_slow_starts_do_not_hold_the_other_routes(listen, home, sac):
     finally:
         pool.shutdown(wait=True)
         sac("agents", "stop", *names)
+
+
+def test_a_negative_tail_count_is_a_400(listen, home):
+    url, token = listen
+    make_agent(home, "tl", "local")
+    assert call(url, "GET", "/v1/agents/tl/tail?n=-1", None, token)[0] == 400

@@ -306,9 +306,13 @@ def send(name: str, prompt: str | None, key: str | None, timeout: float | None, 
     if not prompt:
         if sys.stdin.isatty():
             raise UsageError("give a prompt, or pipe one on standard input")
-        prompt = sys.stdin.read()
+        prompt = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
     if not prompt.strip():
         raise UsageError("the prompt is empty")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes from argv or stdin (surrogates): review N1
+        raise UsageError("the prompt is not valid UTF-8 text", hint="check the terminal's or file's encoding") from None
     from sac.runner.control import MAX_REQUEST
 
     if len(prompt.encode()) > MAX_REQUEST - 1024:  # the runner would close the socket: EPIPE (D24)

@@ -235,6 +235,8 @@ async def tail(req: Request) -> list[dict]:
         n = int(req.query.get("n", "50"))
     except ValueError:
         raise HttpError(400, "n must be an integer") from None
+    if n < 0:  # as the CLI's tail -n: a negative count silently meant "all"
+        raise HttpError(400, "n must be 0 (all) or more")
     events, _ = await asyncio.to_thread(read_events, AgentDir(name).transcript, 0)
     return events[-n:] if n > 0 else events
 

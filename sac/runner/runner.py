@@ -89,6 +89,7 @@ class Runner:
         self.blank = list(blank)  # credential variables the CLI must not inherit
         self.lock_inode: int | None = None  # the lock file this runner holds (its identity)
         self.lost = False  # its runtime dir was deleted under it: write nothing more there
+        self.control_server: Any = None
         self.echo = echo or (lambda line: None)
         self.stopping = asyncio.Event()
         self.instance: Instance | None = None
@@ -125,7 +126,10 @@ class Runner:
         if not workdir.is_absolute():
             workdir = self.agent.spec_path.parent / workdir
         ensure_dir(home, mode=0o700)  # a link here (or in them, see mirror) is refused, never followed
-        ensure_dir(workdir, mode=0o755, private=False)  # a spec.workdir may be a shared project dir
+        try:
+            ensure_dir(workdir, mode=0o755, private=False)  # a spec.workdir may be a shared project dir
+        except OSError as e:
+            raise RuntimeError(f"cannot create the workdir {workdir}: {e.strerror or e} (spec.workdir)") from None
         here = self.agent.spec_path.parent
         mirror(here / "to_home", home, claude_dirs=False)
         mirror(here / "dot_claude", workdir, claude_dirs=True, mcp_servers=spec.mcp_servers)
@@ -367,6 +371,15 @@ class Runner:
                 self.echo(f"{self.dir.root} was deleted under this runner: stopping")
                 self.stopping.set()
                 return
+            if self.control_server is not None and not self.dir.socket.exists() and not self.stopping.is_set():
+                # control.sock was deleted: nothing could reach the agent any more, and `start`
+                # said it was running (review N4). Serve it again at its path.
+                try:
+                    self.control_server.close()
+                    self.control_server = await control.serve(self.dir.socket, self.handle)
+                    self.echo("control.sock was gone: serving it again")
+                except OSError as e:
+                    self.echo(f"control.sock could not be served again: {e}")
             try:
                 self.beat()
             except Exception as e:  # noqa: BLE001 - a full disk for a moment must not end the heartbeat (D8)
@@ -462,7 +475,7 @@ class Runner:
             provided = await asyncio.to_thread(self.provider.environment, self.agent, self.provider_ctx)
             self.env = {**BASE_ENV, **dict.fromkeys(self.blank, ""), **provided, **self.broker_env()}
             await self.open_session(first=True)
-            server = await control.serve(self.dir.socket, self.handle)
+            server = self.control_server = await control.serve(self.dir.socket, self.handle)
             await self.serve_transports()
             self.echo(f"agent {self.agent.name}: session open on {self.runtime.name}")
             for prompt in self.agent.spec.startup_prompts:
@@ -483,7 +496,7 @@ class Runner:
                 raise
             return 1
         finally:
-            await self._shutdown(server)
+            await self._shutdown(self.control_server or server)
             beating.cancel()
             self.beat()
 

@@ -79,8 +79,14 @@ class A2ATransport(Transport):
         if cfg.auth_token_env and not os.environ.get(cfg.auth_token_env):
             rows.append(CheckResult(name="a2a token", ok=False, detail=f"${cfg.auth_token_env} is not set",
                                     fix=f"export {cfg.auth_token_env}=<a token callers will send>"))  # fmt: skip
+        host = "127.0.0.1" if cfg.host == "localhost" else cfg.host
         if cfg.port != "auto":
-            rows.append(_port_free("127.0.0.1" if cfg.host == "localhost" else cfg.host, cfg.port))
+            rows.append(_port_free(host, cfg.port))
+        else:  # an address that is not this host's fails at start ("Cannot assign requested address")
+            free = _port_free(host, 0)
+            if not free.ok:
+                rows.append(CheckResult(name="a2a host", ok=False, detail=f"{host} is not an address of this host",
+                                        fix="set spec.a2a.host to one of this host's addresses, e.g. 127.0.0.1"))
         return rows
 
     async def serve(self, agent: Agent, port: AgentPort) -> Serving | None:
