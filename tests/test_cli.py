@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -227,3 +228,22 @@ def test_check_catches_a_workdir_under_a_dangling_link(sac, home, tmp_path):
                                       f"  claude: {{provider: scripted}}\n  workdir: {tmp_path / 'dangling' / 'work'}\n")
     done = sac("agents", "check", "w")
     assert done.returncode == 1 and "is a link to nothing" in done.stdout, done.stdout
+
+
+def test_a_closed_pipe_is_not_an_error(sac, home):
+    """`sac agents status | head -1` printed 'sac: error: [Errno 32] Broken pipe'."""
+    for n in range(3):
+        write_agent(home / "agents", f"p{n}", MINIMAL)
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before sac writes a byte
+    try:
+        done = subprocess.run([sys.executable, "-m", "sac", "agents", "status"], stdout=w, stderr=subprocess.PIPE,
+                              text=True, timeout=60)  # fmt: skip
+    finally:
+        os.close(w)
+    assert done.stderr == "", done.stderr  # (click exits 1 when its reader is gone, quietly)
+
+
+def test_model_serve_refuses_a_log_it_cannot_write(sac):
+    done = sac("model", "serve", "--log", "/proc/nope/x.log")
+    assert done.returncode == 2 and "cannot write it" in done.stderr and "Traceback" not in done.stderr

@@ -24,8 +24,16 @@ def serve(script: Path | None, port: int, log: Path | None) -> None:
     """
     import time
 
+    from sac.errors import UsageError
     from sac.model.script import Script, load_script
     from sac.model.server import ModelServer
+
+    if log is not None:  # fail now, not with a traceback on every request later
+        try:
+            with open(log, "a"):
+                pass
+        except OSError as e:
+            raise UsageError(f"--log {log}: cannot write it ({e.strerror})") from None
 
     server = ModelServer(load_script(script) if script else Script(), port=port, log=log).start()
     click.echo(server.url, nl=True)
