@@ -74,14 +74,15 @@ def assert_secret_nowhere(home, sac, name: str, secret: str) -> None:
     assert card["name"] == name and secret not in json.dumps(card)
 
 
+@pytest.mark.parametrize("runtime", ["docker", "apptainer"])
 @pytest.mark.parametrize("provider", list(CASES))
-def test_vendor_gets_its_header_and_model_from_the_cli_in_docker(home, sac, vendor, provider):
-    need_runtime("docker", sac)
+def test_vendor_gets_its_header_and_model_from_the_cli_in_a_container(home, sac, vendor, provider, runtime):
+    need_runtime(runtime, sac)
     overrides, var, model, header = CASES[provider]
     providers = {name: {**cfg, "base_url": vendor.url} for name, cfg in overrides.items()}
     (home / "config.yaml").write_text(yaml.safe_dump({"providers": providers}))
     inline = provider if provider != "gateway" else f"{{base_url: '{vendor.url}', auth_token_env: GW_TOKEN, model: gw-model}}"
-    write(home, "v1", inline)
+    write(home, "v1", inline, runtime=runtime)
     try:
         done = sac("agents", "start", "v1", env={var: SECRET})
         assert done.returncode == 0, done.stderr
@@ -93,18 +94,19 @@ def test_vendor_gets_its_header_and_model_from_the_cli_in_docker(home, sac, vend
         assert sent[-1][header] == want
         other = "authorization" if header == "x-api-key" else "x-api-key"
         assert sent[-1][other] is None
-        assert status(sac, "v1")["runtime"] == "docker"
+        assert status(sac, "v1")["runtime"] == runtime
         assert_secret_nowhere(home, sac, "v1", SECRET)
     finally:
         sac("agents", "stop", "v1")
 
 
-def test_anthropic_with_a_stored_account(home, sac, vendor):
-    need_runtime("docker", sac)
+@pytest.mark.parametrize("runtime", ["docker", "apptainer"])
+def test_anthropic_with_a_stored_account(home, sac, vendor, runtime):
+    need_runtime(runtime, sac)
     (home / "config.yaml").write_text(yaml.safe_dump({"providers": {"anthropic": {"base_url": vendor.url}}}))
     done = sac("accounts", "save", "work", "--from-env", "K", env={"K": SECRET})
     assert done.returncode == 0 and SECRET not in done.stdout
-    write(home, "a1", "anthropic")
+    write(home, "a1", "anthropic", runtime=runtime)
     spec = home / "agents" / "a1" / "spec.yaml"
     spec.write_text(spec.read_text().replace("    model: sonnet\n", "    model: haiku\n    account: work\n"))
     env = {k: "" for k in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")}
