@@ -36,6 +36,14 @@ def start(ref: str, *, runtime: str | None = None, timeout: float = 180.0, resum
     from sac.agent import load_agent
 
     plugins, settings = _context(runtime)
+    if lifecycle.in_container(plugins):  # as the CLI decides: inside a container the host starts it
+        import msgspec
+
+        answer = lifecycle.broker_start(ref, timeout)
+        st = msgspec.convert(answer.get("status") or {"name": ref, "state": "failed"}, lifecycle.Status)
+        if not answer.get("ok"):
+            raise SacError(f"agent {ref} could not be started by the host: {answer.get('message')}")
+        return st
     agent = load_agent(ref, plugins, settings)
     st, _ = lifecycle.start(agent, plugins, settings, timeout=timeout, resume=resume, runtime=runtime)
     if st.state == "failed":

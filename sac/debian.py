@@ -40,14 +40,20 @@ def _codename(root: Path) -> str | None:
     return m.group(1) if m else None
 
 
+#: What an agent's tools expect beyond minbase (bash and coreutils are in it): python3 also
+#: runs sac.pyz inside, for an agent that starts agents (SAC-from-SAC).
+BASE_PACKAGES = ("python3", "git", "ca-certificates", "procps")
+
+
 def debootstrap(root: Path, log: Callable[[str], None]) -> str:
-    """A minimal Debian (``--variant=minbase``) in ``root`` from the host's own mirror, with
-    the progress lines shown; returns the suite. Needs root (debootstrap does)."""
+    """A minimal Debian (``--variant=minbase`` plus BASE_PACKAGES) in ``root`` from the host's
+    own mirror, with the progress lines shown; returns the suite. Needs root (debootstrap does)."""
     if shutil.which("debootstrap") is None:
         raise RuntimeError("debootstrap is not installed (apt-get install debootstrap)")
     mirror, suite = host_mirror()
-    log(f"debootstrap --variant=minbase {suite} from {mirror} (about a minute)")
-    proc = subprocess.Popen(["debootstrap", "--variant=minbase", suite, str(root), mirror],
+    log(f"debootstrap --variant=minbase {suite} from {mirror} with {', '.join(BASE_PACKAGES)} (a minute or two)")
+    proc = subprocess.Popen(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", suite,
+                             str(root), mirror],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     assert proc.stdout is not None
     for line in proc.stdout:
