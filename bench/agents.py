@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Live-agent numbers, printed (this never asserts anything).
 
-    .venv/bin/python bench/agents.py [--runtimes local,docker] [-n RUNS] [--json]
+    .venv/bin/python bench/agents.py [--runtimes local,docker,apptainer] [-n RUNS] [--json]
 
 * spec-to-ready: wall time of ``sac agents start NAME`` (preflight, runner spawn, instance,
   CLI connect) until it returns with the agent ready; without startup prompts.
@@ -83,7 +83,7 @@ def bench_runtime(runtime: str, runs: int, env: dict, home: Path) -> dict:
         "turn_via_socket_s": statistics.median(via_socket),
         "turn_via_sac_send_s": statistics.median(via_cli),
         "runner_rss_mb": rss_kb(st["pid"]) / 1024,
-        "cli_process_rss_mb": rss_kb(cli_pid) / 1024 if runtime == "local" else None,
+        "cli_process_rss_mb": rss_kb(cli_pid) / 1024 if runtime == "local" else None,  # else an exec client
     }
     sac("agents", "stop", agent, env=env)
     return out
@@ -134,7 +134,7 @@ def bench_status(env: dict, home: Path, n: int = 50) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--runtimes", default="local,docker")
+    p.add_argument("--runtimes", default="local,docker,apptainer")
     p.add_argument("-n", "--runs", type=int, default=5)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -144,6 +144,12 @@ def main() -> None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         os.environ["SAC_HOME"] = str(home)
         results: dict = {"runtimes": {}}
+        sif = ROOT / "build" / ".cache" / "apptainer-home" / "containers" / "sac-base.sif"
+        if "apptainer" in args.runtimes.split(","):  # the suite's cached base SIF (tests/live.py builds it)
+            if not sif.exists():
+                raise SystemExit(f"no base SIF at {sif}: run the apptainer tests once, or `sac image build base`")
+            (home / "containers").mkdir(parents=True, exist_ok=True)
+            (home / "containers" / "sac-base.sif").symlink_to(sif.resolve())
         for rt in args.runtimes.split(","):
             results["runtimes"][rt] = bench_runtime(rt, args.runs, env, home)
         results["bare_sdk_turn_s"] = statistics.median(asyncio.run(bare_sdk_turns(20, home)))
