@@ -45,6 +45,7 @@ class Status(msgspec.Struct, kw_only=True):
     parent: str | None = None
     urls: dict[str, str] = msgspec.field(default_factory=dict)  # transport -> URL, while it runs
     token_files: dict[str, str] = msgspec.field(default_factory=dict)  # transport -> its token's 0600 file
+    runtime_mode: str | None = None  # how the runtime runs it, when it says (Instance.mode)
 
 
 def status(name: str, spec: str | None = None) -> Status:
@@ -81,6 +82,7 @@ def status(name: str, spec: str | None = None) -> Status:
         output_tokens=st.output_tokens, session_id=st.session_id, last_error=st.last_error,
         spec=spec or st.spec_path, parent=st.parent, urls=st.urls if alive else {},
         token_files=st.token_files if alive else {},
+        runtime_mode=(st.instance.mode or None) if st.instance and alive else None,
     )  # fmt: skip
 
 

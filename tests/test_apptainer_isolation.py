@@ -123,7 +123,7 @@ def test_the_cli_is_bound_read_only(agent):
 
 def test_the_isolation_level_is_reported(agent):
     st = agent.status()
-    assert (st["runtime"], st["isolation"]) == ("apptainer", "hardened")
+    assert (st["runtime"], st["isolation"], st["runtime_mode"]) == ("apptainer", "hardened", "instance")
     state = json.loads((agent.home / "runtime" / "iso" / "state.json").read_text())
     assert state["instance"]["relaxed"] == []
 
@@ -142,3 +142,24 @@ def test_relaxed_drops_exactly_the_hardening_it_names(world):
         assert "read me" not in a.run("cat /data/input.txt 2>&1")  # still only declared binds
     finally:
         a.sac("agents", "stop", "loose")
+
+
+def test_exec_mode_runs_each_cli_in_a_fresh_hardened_container(world):
+    """Where `apptainer instance start` cannot work, each CLI process is one `apptainer exec`
+    of the image with the same flags; status says which mode runs."""
+    home = world["base"] / "sac-home-exec"
+    home.mkdir()
+    a = start(home, "ex", extra="  apptainer: {mode: exec}\n" + f"  mounts: ['{world['ro']}:/data:ro']\n")
+    try:
+        st = a.status()
+        assert (st["state"], st["runtime_mode"], st["isolation"]) == ("ready", "exec", "hardened")
+        out = a.run("env; cat /data/input.txt; touch /data/x 2>&1")
+        assert HOST_SECRET not in out and "HOME=/home/agent" in out and "read me" in out, out
+        assert "Read-only file system" in out
+        listed = subprocess.run(["apptainer", "instance", "list", "--json"], capture_output=True, text=True).stdout
+        assert "sac-ex-" not in listed  # no instance at all
+        session = st["session_id"]
+        assert a.sac("agents", "restart", "ex").returncode == 0
+        assert a.status()["session_id"] == session
+    finally:
+        a.sac("agents", "stop", "ex")

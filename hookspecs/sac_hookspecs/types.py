@@ -69,6 +69,7 @@ class Instance(msgspec.Struct, kw_only=True):
     relaxed: list[str] = msgspec.field(default_factory=list)  # hardening the spec turned off
     env: dict[str, str] = msgspec.field(default_factory=dict)  # what the CLI needs that the instance does not set (HOME on the host)
     data: dict[str, str] = msgspec.field(default_factory=dict)  # runtime-specific
+    mode: str = ""  # how the runtime runs it, in words for status (e.g. "exec: instances unsupported here")
 
 
 class Runtime:

@@ -6,10 +6,11 @@ its spec section. Argv building and the instance lifecycle live in their own mod
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
-from typing import Union
+from typing import Literal, Union
 
 import msgspec
 from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
@@ -30,6 +31,9 @@ class ApptainerSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, om
     overlay: Union[bool, str, None] = None  # true: a per-agent overlay in the runtime dir; or a path
     fakeroot: bool = False
     relaxed: bool = False  # opt out of --containall/--cleanenv hardening
+    # instance: one `apptainer instance` per agent; exec: one `apptainer exec` per CLI process
+    # (hosts where instances cannot start); auto: an instance, else exec, said in status
+    mode: Literal["auto", "instance", "exec"] = "auto"
     raw_args: list[str] = msgspec.field(default_factory=list)  # verbatim, before the image
 
 
@@ -107,19 +111,31 @@ class ApptainerRuntime(Runtime):
         return engine.start(agent.name, agent.runtime_dir, cfg, launch, str(self.image(agent)), self._binds(cfg))
 
     def command(self, agent: Agent, instance: Instance, args: list[str], env_names: list[str]) -> list[str]:
-        from .argv import exec_argv
+        from .argv import exec_argv, exec_image_argv
 
-        return exec_argv(instance.id, args, env_names, clean=not self._cfg(agent).relaxed)
+        cfg = self._cfg(agent)
+        if instance.data.get("mode") == "exec":
+            env_file = str(agent.runtime_dir / "apptainer.env")
+            return exec_image_argv(cfg, self._launch_of(agent, instance), args, env_names,
+                                   image=instance.data["image"], env_file=env_file,
+                                   overlay=instance.data.get("overlay") or None, binds=self._binds(cfg))  # fmt: skip
+        return exec_argv(instance.id, args, env_names, clean=not cfg.relaxed)
+
+    def _launch_of(self, agent: Agent, instance: Instance) -> Launch:
+        return msgspec.convert(json.loads(instance.data["launch"]), Launch)
 
     def alive(self, agent: Agent, instance: Instance) -> bool:
         from . import engine
 
+        if instance.data.get("mode") == "exec":
+            return True  # nothing lives between CLI processes; the runner watches the CLI itself
         return engine.running(instance)
 
     def stop(self, agent: Agent, instance: Instance, grace: float) -> None:
         from . import engine
 
-        engine.stop(instance)
+        if instance.data.get("mode") != "exec":
+            engine.stop(instance)
 
     def build_image(self, target: str, log) -> str:
         from . import engine

@@ -31,7 +31,26 @@ def start_argv(cfg, launch: Launch, *, image: str, instance: str, env_file: str 
                overlay: str | None = None, binds: list[Mount] = ()) -> list[str]:  # fmt: skip
     """``apptainer instance start ... IMAGE INSTANCE``; raw_args last before the image, with
     no flag repeated that sac already gave."""
-    argv = ["apptainer", "instance", "start"]
+    flags = container_flags(cfg, launch, env_file=env_file, overlay=overlay, binds=binds)
+    return ["apptainer", "instance", "start", *flags, image, instance]
+
+
+def exec_image_argv(cfg, launch: Launch, args: list[str], env_names: list[str], *, image: str,
+                    env_file: str | None = None, overlay: str | None = None, binds: list[Mount] = ()) -> list[str]:  # fmt: skip
+    """The fallback where ``instance start`` cannot work (hosts without systemd/cgroups
+    support for instances): one ``apptainer exec`` of the image per CLI process, with the
+    very same container flags, and the CLI's variables by name as in :func:`exec_argv`."""
+    exports = " ".join(f'APPTAINERENV_{n}="${{{n}}}"' for n in env_names if n.isidentifier())
+    script = (f"export {exports}; " if exports else "") + 'exec "$@"'
+    flags = container_flags(cfg, launch, env_file=env_file, overlay=overlay, binds=binds)
+    return ["sh", "-c", script, "sh", "apptainer", "exec", "--pwd", WORKDIR, *flags, image, CLI, *args]
+
+
+def container_flags(cfg, launch: Launch, *, env_file: str | None = None, overlay: str | None = None,
+                    binds: list[Mount] = ()) -> list[str]:  # fmt: skip
+    """Every flag of the agent's container, the same for an instance and for an exec;
+    raw_args last, with no flag repeated that sac already gave."""
+    argv: list[str] = []
     if not cfg.relaxed:
         argv += list(HARDENING)
     argv += ["--overlay", overlay] if overlay else ["--writable-tmpfs"]
@@ -47,7 +66,7 @@ def start_argv(cfg, launch: Launch, *, image: str, instance: str, env_file: str 
     given = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
     repeatable = {"--bind", "--env", "--overlay"}
     argv += [a for a in cfg.raw_args if not (a.startswith("--") and a.split("=", 1)[0] in given - repeatable)]
-    return [*argv, image, instance]
+    return argv
 
 
 def exec_argv(instance: str, args: list[str], env_names: list[str], clean: bool = True) -> list[str]:

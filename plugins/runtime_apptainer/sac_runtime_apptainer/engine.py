@@ -15,6 +15,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import msgspec
 from sac_hookspecs import Instance, Launch
 
 from . import argv as A
@@ -92,16 +93,37 @@ def start(agent: str, runtime_dir: Path, cfg, launch: Launch, image: str, binds:
     env_file = runtime_dir / "apptainer.env"  # values in a 0600 file, never in argv (`ps` shows argv to all)
     write_atomic(env_file, "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), mode=0o600)
     overlay = overlay_path(cfg, runtime_dir)
-    argv = A.start_argv(cfg, launch, image=image, instance=name, env_file=str(env_file), overlay=overlay,
-                        binds=binds)  # fmt: skip
-    done = apptainer(*argv[1:], timeout=300)
-    if done.returncode != 0 or name not in list_instances():
-        why = reason(done)
-        raise RuntimeError(f"apptainer could not start the instance for {agent}: {why} ({hint_for(why, image)})")
     relaxed = relaxed_of(cfg)
-    return Instance(runtime="apptainer", id=name, cli=A.CLI, home=A.HOME, workdir=A.WORKDIR,
-                    isolation="custom" if relaxed else "hardened", relaxed=relaxed,
-                    data={"image": image, "mode": "instance"})  # fmt: skip
+    data = {"image": image, "mode": "instance", "overlay": overlay or "", "launch": json.dumps(msgspec.to_builtins(launch))}
+    if cfg.mode != "exec":
+        argv = A.start_argv(cfg, launch, image=image, instance=name, env_file=str(env_file), overlay=overlay,
+                            binds=binds)  # fmt: skip
+        done = apptainer(*argv[1:], timeout=300)
+        if done.returncode != 0 or name not in list_instances():
+            why = reason(done)
+            if cfg.mode == "instance" or not instance_unsupported(why):
+                raise RuntimeError(f"apptainer could not start the instance for {agent}: {why} ({hint_for(why, image)})")
+            data["fallback"] = why  # this host cannot run instances: one exec per CLI process
+            data["mode"] = "exec"
+    else:
+        data["mode"] = "exec"
+    if data["mode"] == "exec":
+        probe = apptainer("exec", *A.container_flags(cfg, launch, env_file=str(env_file), overlay=overlay, binds=binds),
+                          image, "true", timeout=300)  # fmt: skip
+        if probe.returncode != 0:
+            why = reason(probe)
+            raise RuntimeError(f"apptainer could not run the image for {agent}: {why} ({hint_for(why, image)})")
+    mode = "instance" if data["mode"] == "instance" else \
+        (f"exec (instances cannot run here: {data['fallback']})" if "fallback" in data else "exec")  # fmt: skip
+    return Instance(runtime="apptainer", id=name if data["mode"] == "instance" else "", cli=A.CLI, home=A.HOME,
+                    workdir=A.WORKDIR, isolation="custom" if relaxed else "hardened", relaxed=relaxed,
+                    data=data, mode=mode)  # fmt: skip
+
+
+def instance_unsupported(why: str) -> bool:
+    """Apptainer's words for a host where instances cannot run (no systemd, cgroups, or
+    the instance directory), as opposed to a problem with the spec or the image."""
+    return any(w in why.lower() for w in ("cgroup", "systemd", "instance", "dbus"))
 
 
 def running(instance: Instance) -> bool:
