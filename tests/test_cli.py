@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -247,3 +248,15 @@ def test_a_closed_pipe_is_not_an_error(sac, home):
 def test_model_serve_refuses_a_log_it_cannot_write(sac):
     done = sac("model", "serve", "--log", "/proc/nope/x.log")
     assert done.returncode == 2 and "cannot write it" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_apptainer_gpu_flags_are_checked_where_there_is_no_gpu(sac, home):
+    """nv/rocm on a host without that GPU: check says why (it would fail inside, late)."""
+    write_agent(home / "agents", "gpu", "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n"
+                "  runtime: apptainer\n  claude: {provider: scripted}\n  apptainer: {nv: true, rocm: true}\n")
+    report = json.loads(sac("agents", "check", "gpu", "--json").stdout)[0]
+    checks = {c["name"]: c for c in report["checks"]}
+    if shutil.which("nvidia-smi") is None:
+        assert not checks["gpu (nv)"]["ok"] and "nvidia-smi not found" in checks["gpu (nv)"]["detail"]
+    if not os.path.exists("/dev/kfd"):
+        assert not checks["gpu (rocm)"]["ok"]

@@ -37,6 +37,17 @@ class ApptainerSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, om
     raw_args: list[str] = msgspec.field(default_factory=list)  # verbatim, before the image
 
 
+def _has_subids() -> bool:
+    import pwd
+
+    user = pwd.getpwuid(os.getuid()).pw_name
+    try:
+        return all(any(line.split(":")[0] in (user, str(os.getuid())) for line in Path(f).read_text().splitlines())
+                   for f in ("/etc/subuid", "/etc/subgid"))  # fmt: skip
+    except OSError:
+        return False
+
+
 def default_image() -> Path:
     return sac_home() / "containers" / "sac-base.sif"
 
@@ -76,6 +87,16 @@ class ApptainerRuntime(Runtime):
                 fix="" if present else "build it with `sac image build base`, or set spec.apptainer.image",
             )
         )
+        if cfg.nv and shutil.which("nvidia-smi") is None:
+            rows.append(CheckResult(name="gpu (nv)", ok=False, detail="no NVIDIA driver here (nvidia-smi not found)",
+                                    fix="run on a GPU node, or remove spec.apptainer.nv"))  # fmt: skip
+        if cfg.rocm and not Path("/dev/kfd").exists():
+            rows.append(CheckResult(name="gpu (rocm)", ok=False, detail="no AMD GPU here (/dev/kfd not found)",
+                                    fix="run on a GPU node, or remove spec.apptainer.rocm"))  # fmt: skip
+        if cfg.fakeroot and os.geteuid() != 0 and not _has_subids():
+            rows.append(CheckResult(name="fakeroot", ok=False,
+                                    detail="--fakeroot needs this user in /etc/subuid and /etc/subgid",
+                                    fix="ask an admin for `apptainer config fakeroot --add USER`, or remove fakeroot"))
         missing = [m.source for m in self._binds(cfg) if not Path(m.source).expanduser().exists()]
         if missing:
             rows.append(CheckResult(name="binds", ok=False, detail=f"source(s) missing: {', '.join(missing)}",
