@@ -87,7 +87,7 @@ def test_every_problem_is_reported_at_once_with_its_location(spec_type):
     assert problems(text, spec_type) == [
         "spec.yaml:2:7: kind: 'Agnet' is not allowed (did you mean `Agent`? allowed: Agent)",
         "spec.yaml:5:5: spec.apptainer.imgae: unknown field (did you mean `image`? allowed: "
-        "image, binds, env, nv, rocm, overlay, fakeroot, relaxed, raw_args)",
+        "image, binds, env, nv, rocm, overlay, fakeroot, relaxed, mode, raw_args)",
         "spec.yaml:7:12: spec.claude.flags: expected a list of strings, got a string "
         "('--dangerously-skip-permissions') (write it as a list: `- item`)",
         "spec.yaml:9:15: spec.health.interval: expected a number, got a string ('60')",
