@@ -55,6 +55,27 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def tree_rss_kb(root: int) -> int:
+    """RSS of a process and all its descendants (the CLI inside a container is a child of
+    the exec client the wrapper recorded; an instance is a tree of its own)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += rss_kb(pid)
+        except OSError:
+            pass
+        todo += children.get(pid, [])
+    return total
+
+
 def bench_runtime(runtime: str, runs: int, env: dict, home: Path) -> dict:
     agent = f"bench-{runtime}"
     (home / "agents" / agent).mkdir(parents=True, exist_ok=True)
@@ -83,8 +104,15 @@ def bench_runtime(runtime: str, runs: int, env: dict, home: Path) -> dict:
         "turn_via_socket_s": statistics.median(via_socket),
         "turn_via_sac_send_s": statistics.median(via_cli),
         "runner_rss_mb": rss_kb(st["pid"]) / 1024,
-        "cli_process_rss_mb": rss_kb(cli_pid) / 1024 if runtime == "local" else None,  # else an exec client
+        # the CLI and what runs it (apptainer exec's starter); under docker it lives under the daemon
+        "cli_process_rss_mb": tree_rss_kb(cli_pid) / 1024 if runtime != "docker" else None,
     }
+    state = json.loads((home / "runtime" / agent / "state.json").read_text())
+    if runtime == "apptainer" and state["instance"]["id"]:  # the instance's own processes (its sinit)
+        listed = json.loads(subprocess.run(["apptainer", "instance", "list", "--json"], capture_output=True,
+                                           text=True).stdout or "{}")  # fmt: skip
+        pids = [i["pid"] for i in listed.get("instances", []) if i["instance"] == state["instance"]["id"]]
+        out["instance_rss_mb"] = tree_rss_kb(pids[0]) / 1024 if pids else None
     sac("agents", "stop", agent, env=env)
     return out
 
@@ -157,11 +185,13 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{'runtime':8} {'spec-to-ready':>14} {'turn (socket)':>14} {'turn (sac send)':>16} {'runner RSS':>11} {'CLI RSS':>8}")
+    print(f"{'runtime':9} {'spec-to-ready':>14} {'turn (socket)':>14} {'turn (sac send)':>16} {'runner RSS':>11} "
+          f"{'CLI RSS':>8} {'instance':>9}")  # fmt: skip
     for rt, r in results["runtimes"].items():
         cli = f"{r['cli_process_rss_mb']:.0f} MB" if r["cli_process_rss_mb"] else "-"
-        print(f"{rt:8} {r['spec_to_ready_s']:13.2f}s {r['turn_via_socket_s'] * 1000:12.1f}ms "
-              f"{r['turn_via_sac_send_s'] * 1000:14.1f}ms {r['runner_rss_mb']:8.1f} MB {cli:>8}")  # fmt: skip
+        inst = f"{r['instance_rss_mb']:.0f} MB" if r.get("instance_rss_mb") else "-"
+        print(f"{rt:9} {r['spec_to_ready_s']:13.2f}s {r['turn_via_socket_s'] * 1000:12.1f}ms "
+              f"{r['turn_via_sac_send_s'] * 1000:14.1f}ms {r['runner_rss_mb']:8.1f} MB {cli:>8} {inst:>9}")  # fmt: skip
     print(f"bare SDK turn (same CLI, same scripted model, in process): {results['bare_sdk_turn_s'] * 1000:.1f} ms")
     s = results["status_50"]
     print(f"sac agents status with {s['agents']} agents: {s['status_s'] * 1000:.0f} ms (table), "
