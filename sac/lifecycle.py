@@ -88,32 +88,21 @@ def status(name: str, spec: str | None = None) -> Status:
 
 def _cli_alive(d: AgentDir) -> bool:
     """Is the CLI the wrapper last recorded still running? (True when nothing is recorded.)"""
-    try:
-        pid = int(d.path("cli.pid").read_text())
-    except (OSError, ValueError):
-        return True
     from sac.state import process_start
 
-    return process_start(pid) is not None
+    pid = d.cli_pid()
+    return pid is None or process_start(pid) is not None
 
 
 def known_agents(specs: dict[str, Path]) -> list[str]:
     """Agents with a spec on the search path or a runtime dir (a deleted spec may still run)."""
+    from sac.names import is_valid_name
+
     root = sac_home() / "runtime"
     names = set(specs)
     if root.is_dir():
-        names |= {p.name for p in root.iterdir() if (p / "state.json").is_file() and valid_name(p.name)}
+        names |= {p.name for p in root.iterdir() if (p / "state.json").is_file() and is_valid_name(p.name)}
     return sorted(names)
-
-
-def valid_name(name: str) -> bool:
-    from sac.names import check_name
-
-    try:
-        check_name(name)
-        return True
-    except SacError:
-        return False
 
 
 def self_command() -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sac.config import Settings
 from sac.errors import NotFound, UsageError
-from sac.names import check_name
+from sac.names import check_name, is_valid_name
 from sac.paths import project_dir, sac_home
 
 SPEC_FILE = "spec.yaml"
@@ -90,9 +90,7 @@ def discover(settings: Settings) -> Iterator[tuple[str, Path]]:
     for d in search_path(settings):
         for spec in sorted(d.glob(f"*/{SPEC_FILE}")) if d.is_dir() else ():
             name = spec.parent.name
-            try:
-                check_name(name)
-            except UsageError:
+            if not is_valid_name(name):
                 continue
             if name not in seen:
                 seen.add(name)

@@ -18,3 +18,12 @@ def check_name(name: str, what: str = "agent name") -> str:
             "starting with a letter or digit, with no '/' and no '..'"
         )
     return name
+
+
+def is_valid_name(name: str, what: str = "agent name") -> bool:
+    """``check_name`` as a predicate, for listings that skip what cannot be an agent."""
+    try:
+        check_name(name, what)
+        return True
+    except UsageError:
+        return False

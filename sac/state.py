@@ -127,6 +127,13 @@ class AgentDir:
     def write_heartbeat(self, beat: Heartbeat) -> None:
         write_atomic(self.path("heartbeat.json"), msgspec.json.encode(beat), mode=0o600)
 
+    def cli_pid(self) -> int | None:
+        """The CLI's pid as its wrapper last recorded it (cli.pid), if any."""
+        try:
+            return int(self.path("cli.pid").read_text())
+        except (OSError, ValueError):
+            return None
+
     def still_locked(self, inode: int) -> bool:
         """Is the lock file at its path still the one (``inode``) a runner locked? False
         when the runtime dir was deleted (or replaced) under the runner (review D6)."""

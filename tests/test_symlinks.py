@@ -104,16 +104,23 @@ def no_secret_in(*roots: Path) -> None:
                 assert SECRET not in path.read_text(errors="replace"), f"the decoy's secret leaked into {path}"
 
 
-@pytest.mark.parametrize("where, target", REFUSED, ids=[w for w, _ in REFUSED])
-def test_a_planted_link_is_refused_and_nothing_outside_changes(home, sac, decoy, where, target):
-    agent_with_everything(home, "planted")
-    runtime = home / "runtime" / "planted"
-    link = plant(runtime, where, decoy / target)
+def start_with_link(home: Path, sac, name: str, where: str, decoy: Path, target: str):
+    """Plant a link to decoy/target, start the agent (always stopped after); (link, the
+    start's CompletedProcess, the decoy's digest before)."""
+    agent_with_everything(home, name)
+    link = plant(home / "runtime" / name, where, decoy / target)
     before = tree_digest(decoy)
     try:
-        done = sac("agents", "start", "planted", "--timeout", "60")
+        done = sac("agents", "start", name, "--timeout", "60")
     finally:
-        sac("agents", "stop", "planted")
+        sac("agents", "stop", name)
+    return link, done, before
+
+
+@pytest.mark.parametrize("where, target", REFUSED, ids=[w for w, _ in REFUSED])
+def test_a_planted_link_is_refused_and_nothing_outside_changes(home, sac, decoy, where, target):
+    runtime = home / "runtime" / "planted"
+    link, done, before = start_with_link(home, sac, "planted", where, decoy, target)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"{link} is a symbolic link" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
@@ -124,15 +131,8 @@ def test_a_planted_link_is_refused_and_nothing_outside_changes(home, sac, decoy,
 
 @pytest.mark.parametrize("where, target", REPLACED, ids=[w for w, _ in REPLACED])
 def test_a_link_over_a_state_file_is_replaced_not_written_through(home, sac, decoy, where, target):
-    agent_with_everything(home, "replaced")
-    runtime = home / "runtime" / "replaced"
-    link = plant(runtime, where, decoy / target)
-    before = tree_digest(decoy)
-    try:
-        done = sac("agents", "start", "replaced", "--timeout", "60")
-        assert done.returncode == 0, done.stdout + done.stderr
-    finally:
-        sac("agents", "stop", "replaced")
+    link, done, before = start_with_link(home, sac, "replaced", where, decoy, target)
+    assert done.returncode == 0, done.stdout + done.stderr
     assert tree_digest(decoy) == before
     assert not link.is_symlink()
 

@@ -103,7 +103,7 @@ def reportable(error: BaseException) -> bool:
     if isinstance(error, (click.exceptions.Exit, click.exceptions.Abort, click.ClickException)):
         return False  # click's own control flow (help, usage errors) is click's to print
     if isinstance(error, BrokenPipeError):
-        return False  # the reader of our output left (`| head`): main() ends quietly
+        return False  # the reader of our output left (`| head`): click ends quietly
     return isinstance(error, (SacError, OSError, RuntimeError)) or type(error).__module__ == "subprocess"
 
 
@@ -173,12 +173,6 @@ def cli(ctx: click.Context, version: bool, verbose: bool, as_json: bool) -> None
 def main() -> None:
     try:
         cli(prog_name="sac")
-    except BrokenPipeError:  # `sac ... | head`: the reader left; nothing to say about it
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the interpreter's final flush is quiet
-        except OSError:
-            pass
-        sys.exit(0)
     except Exception as e:  # raised while click parsed arguments, e.g. building --help
         if not reportable(e):
             raise

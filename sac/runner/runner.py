@@ -316,12 +316,9 @@ class Runner:
 
     def cli_process(self) -> tuple[int, int] | None:
         """(pid, start time) of the CLI process as its wrapper recorded it, if it runs."""
-        try:
-            pid = int(self.dir.path("cli.pid").read_text())
-        except (OSError, ValueError):
-            return None
-        start = process_start(pid)
-        return (pid, start) if start is not None else None
+        pid = self.dir.cli_pid()
+        start = process_start(pid) if pid is not None else None
+        return (pid, start) if pid is not None and start is not None else None
 
     def reap(self, proc: tuple[int, int] | None) -> None:
         """Make sure an old CLI is gone: one stopped (SIGSTOP) or hung ignores the SDK's
@@ -336,11 +333,7 @@ class Runner:
                 return
 
     def cli_alive(self) -> bool:
-        try:
-            pid = int(self.dir.path("cli.pid").read_text())
-        except (OSError, ValueError):
-            return False
-        return process_start(pid) is not None
+        return self.cli_process() is not None
 
     async def healthy(self) -> str | None:
         """None if healthy, else what is wrong."""

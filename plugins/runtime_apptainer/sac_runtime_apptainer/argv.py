@@ -40,10 +40,8 @@ def exec_image_argv(cfg, launch: Launch, args: list[str], env_names: list[str], 
     """The fallback where ``instance start`` cannot work (hosts without systemd/cgroups
     support for instances): one ``apptainer exec`` of the image per CLI process, with the
     very same container flags, and the CLI's variables by name as in :func:`exec_argv`."""
-    exports = " ".join(f'APPTAINERENV_{n}="${{{n}}}"' for n in env_names if n.isidentifier())
-    script = (f"export {exports}; " if exports else "") + 'exec "$@"'
     flags = container_flags(cfg, launch, env_file=env_file, overlay=overlay, binds=binds)
-    return ["sh", "-c", script, "sh", "apptainer", "exec", "--pwd", WORKDIR, *flags, image, CLI, *args]
+    return ["sh", "-c", _by_name(env_names), "sh", "apptainer", "exec", "--pwd", WORKDIR, *flags, image, CLI, *args]
 
 
 def container_flags(cfg, launch: Launch, *, env_file: str | None = None, overlay: str | None = None,
@@ -69,15 +67,20 @@ def container_flags(cfg, launch: Launch, *, env_file: str | None = None, overlay
     return argv
 
 
+def _by_name(env_names: list[str]) -> str:
+    """A shell script exporting ``APPTAINERENV_<NAME>="$NAME"`` for each name (Apptainer
+    passes those through --cleanenv) and running its arguments: values stay in the environment."""
+    exports = " ".join(f'APPTAINERENV_{n}="${{{n}}}"' for n in env_names if n.isidentifier())
+    return (f"export {exports}; " if exports else "") + 'exec "$@"'
+
+
 def exec_argv(instance: str, args: list[str], env_names: list[str], clean: bool = True) -> list[str]:
     """Run the CLI in the instance. A shell exports ``APPTAINERENV_<NAME>="$NAME"`` for each
     name (Apptainer passes those through --cleanenv), so values stay in the environment.
     ``--cleanenv`` here too (unless relaxed): an exec into an instance otherwise inherits
     the whole environment of the runner, host secrets included."""
-    exports = " ".join(f'APPTAINERENV_{n}="${{{n}}}"' for n in env_names if n.isidentifier())
-    script = (f"export {exports}; " if exports else "") + 'exec "$@"'
     clean_flag = ["--cleanenv"] if clean else []
-    return ["sh", "-c", script, "sh", "apptainer", "exec", *clean_flag, "--pwd", WORKDIR, f"instance://{instance}",
+    return ["sh", "-c", _by_name(env_names), "sh", "apptainer", "exec", *clean_flag, "--pwd", WORKDIR, f"instance://{instance}",
             CLI, *args]
 
 
