@@ -7,10 +7,12 @@ One agent serves the module (starting one costs seconds); the relaxed agent is i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,31 @@ class Agent:
 
     def status(self) -> dict:
         return json.loads(self.sac("agents", "status", self.name, "--json").stdout)
+
+    def card(self) -> dict:
+        """The agent card as any A2A client gets it (it is public: no token)."""
+        url = self.status()["urls"]["a2a"]
+        with urllib.request.urlopen(url + ".well-known/agent-card.json", timeout=10) as r:
+            return json.loads(r.read())
+
+    def card_isolation(self) -> dict:
+        exts = self.card()["capabilities"]["extensions"]
+        return next(e["params"] for e in exts if e["uri"] == "urn:sac:a2a:ext:isolation:v1")
+
+
+def cli_environ(agent: str) -> dict[str, str]:
+    """The environment of the agent's claude CLI inside its container (a host process too)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            if argv[0] != b"/opt/sac/bin/claude":
+                continue
+            env = dict(v.split("=", 1) for v in open(f"/proc/{pid}/environ", "rb").read().decode().split("\0") if "=" in v)
+        except OSError:
+            continue
+        if env.get("SAC_AGENT_NAME") == agent:
+            return env
+    raise AssertionError(f"no claude CLI of {agent} runs")
 
 
 def start(home: Path, name: str, extra: str = "") -> Agent:
@@ -80,13 +107,15 @@ def world(tmp_path_factory):
 def agent(world):
     home = world["base"] / "sac-home"
     home.mkdir()
-    a = start(home, "iso", extra=f"  mounts: ['{world['ro']}:/data:ro']\n")
+    a = start(home, "iso", extra=f"  mounts: ['{world['ro']}:/data:ro']\n  a2a: {{port: auto}}\n")
     yield a
     a.sac("agents", "stop", "iso")
 
 
 def test_a_host_environment_variable_is_absent_inside(agent):
-    out = agent.run("env")
+    # names only: the agent's own key is in its environment, and this transcript must not hold it
+    out = agent.run("env | cut -d= -f1; echo HOME=$HOME; echo value=$SAC_TEST_HOST_SECRET")
+    assert "ANTHROPIC_API_KEY" in out  # the listing is real
     assert "SAC_TEST_HOST_SECRET" not in out and HOST_SECRET not in out
     assert "HOME=/home/agent" in out  # the agent's own HOME, not the host's
 
@@ -126,17 +155,45 @@ def test_the_isolation_level_is_reported(agent):
     assert (st["runtime"], st["isolation"], st["runtime_mode"]) == ("apptainer", "hardened", "instance")
     state = json.loads((agent.home / "runtime" / "iso" / "state.json").read_text())
     assert state["instance"]["relaxed"] == []
+    card = agent.card_isolation()
+    assert (card["level"], card["runtime"], list(card["relaxed"])) == ("hardened", "apptainer", [])
+
+
+def test_the_secret_is_in_no_argv_log_status_tail_or_card(agent):
+    """The provider's key reaches the CLI inside by name, through the environment of the
+    `apptainer exec` process, and nowhere else: no argv, no file, no output."""
+    root = agent.home / "runtime" / "iso"
+    env_file = root / "apptainer.env"  # the launch's plain values: 0600 all the same
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+    secret = cli_environ(agent.name)["ANTHROPIC_API_KEY"]  # as the CLI inside has it
+    assert secret.startswith("sac-scripted-")
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    assert digest in agent.run("printf %s \"$ANTHROPIC_API_KEY\" | sha256sum")  # it does reach the CLI inside
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        assert secret not in cmdline, f"pid {pid}: {cmdline!r}"
+    files = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert {"runner.log", "session.jsonl", "state.json"} <= {p.name for p in files}
+    assert [p.name for p in files if secret.encode() in p.read_bytes()] == []
+    outputs = agent.sac("agents", "status", "--json").stdout + agent.sac("agents", "tail", "iso", "--json").stdout
+    assert secret not in outputs
+    assert secret not in json.dumps(agent.card())
 
 
 def test_relaxed_drops_exactly_the_hardening_it_names(world):
     home = world["base"] / "sac-home-relaxed"
     home.mkdir()
-    a = start(home, "loose", extra="  apptainer: {relaxed: true}\n")
+    a = start(home, "loose", extra="  apptainer: {relaxed: true}\n  a2a: {port: auto}\n")
     try:
         st = a.status()
         assert st["isolation"] == "custom"
         state = json.loads((home / "runtime" / "loose" / "state.json").read_text())
         assert state["instance"]["relaxed"] == ["--containall", "--cleanenv"]
+        card = a.card_isolation()
+        assert (card["level"], list(card["relaxed"])) == ("custom", ["--containall", "--cleanenv"])
         out = a.run("env")
         assert HOST_SECRET in out  # --cleanenv is off: the host environment comes in, as asked
         assert "read me" not in a.run("cat /data/input.txt 2>&1")  # still only declared binds

@@ -169,3 +169,36 @@ def test_kill_9_of_the_runner_and_of_the_instance_lose_nothing(user):
     for asked in ("What is 1+2?", "What is 2+2?", "What is 3+3?"):
         assert asked in prompts  # nothing lost from the transcript
     assert user.status("hpc2")["session_id"] == session
+    assert user.sac("agents", "stop", "hpc2").returncode == 0
+
+
+def test_where_instances_cannot_run_each_cli_is_one_exec(user):
+    """A host where `apptainer instance start` fails (here: the user's instance directory is
+    unusable, as Apptainer finds it on some shared homes) falls back, by itself, to one
+    `apptainer exec` per CLI process, as hardened, and says so in status."""
+    instances = Path(user.pw.pw_dir) / ".apptainer" / "instances"
+    aside = instances.with_name("instances.aside")
+    if instances.exists():
+        instances.rename(aside)
+    instances.parent.mkdir(exist_ok=True)
+    instances.write_text("")  # a file where Apptainer wants its directory
+    os.chown(instances, user.pw.pw_uid, user.pw.pw_gid)
+    try:
+        make(user, "hpc3")
+        done = user.sac("agents", "start", "hpc3")
+        assert done.returncode == 0, done.stdout + done.stderr
+        st = user.status("hpc3")
+        assert (st["state"], st["isolation"]) == ("ready", "hardened")
+        assert st["runtime_mode"].startswith("exec (instances cannot run here: "), st["runtime_mode"]
+        assert "instance" in st["runtime_mode"][len("exec (") :]  # Apptainer's own reason, quoted
+        assert user.sac("agents", "send", "hpc3", "please write who").stdout == "wrote who.txt\n"
+        who = (user.home / "runtime" / "hpc3" / "work" / "who.txt").read_text().split()
+        assert who == [str(user.pw.pw_uid), "HOME=/home/agent"]
+        session = st["session_id"]
+        assert user.sac("agents", "restart", "hpc3").returncode == 0
+        assert user.status("hpc3")["session_id"] == session
+        assert user.sac("agents", "stop", "hpc3").returncode == 0
+    finally:
+        instances.unlink(missing_ok=True)
+        if aside.exists():
+            aside.rename(instances)
