@@ -2,6 +2,10 @@
 """Live-agent numbers, printed (this never asserts anything).
 
     .venv/bin/python bench/agents.py [--runtimes local,docker,apptainer] [-n RUNS] [--json]
+                                     [--user NAME [--pyz PATH]]
+
+* instance start (Apptainer): median wall time of a bare ``apptainer instance start`` of the
+  base SIF with sac's hardening flags, and its stop, outside sac.
 
 * spec-to-ready: wall time of ``sac agents start NAME`` (preflight, runner spawn, instance,
   CLI connect) until it returns with the agent ready; without startup prompts.
@@ -11,6 +15,12 @@
 * idle runner RSS: the runner process only (the claude CLI is a separate process; its RSS
   is reported beside it).
 * ``sac agents status`` with 50 agents (synthetic state files whose pids are live).
+
+``--user NAME`` (as root) adds an "apptainer (user)" row: the same numbers for an
+unprivileged user, as our HPC users run it: ``sac.pyz`` (``--pyz``, else a lean one is
+built) by the system's /usr/bin/python3 with an empty environment, the SIF mounted through
+FUSE, every sac and apptainer command run as that uid. The turn through the socket is
+timed from this process (root may connect; the runner is the user's).
 """
 
 from __future__ import annotations
@@ -38,8 +48,27 @@ spec:
 """
 
 
-def sac(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([*SAC, *args], capture_output=True, text=True, env=env, check=False)
+class As:
+    """How to run sac and apptainer: as this process, or as an unprivileged user (setpriv)."""
+
+    def __init__(self, env: dict, user=None, pyz: Path | None = None) -> None:
+        self.env, self.user, self.pyz = env, user, pyz
+
+    def _prefix(self) -> list[str]:
+        if self.user is None:
+            return []
+        pw = self.user
+        return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups", "env", "-i",
+                f"HOME={pw.pw_dir}", "PATH=/usr/local/bin:/usr/bin:/bin", f"SAC_HOME={self.env['SAC_HOME']}",
+                f"SAC_CLAUDE_CLI={self.env['SAC_CLAUDE_CLI']}", f"SHIV_ROOT={pw.pw_dir}/.shiv"]  # fmt: skip
+
+    def sac(self, *args: str) -> subprocess.CompletedProcess:
+        cmd = [*SAC, *args] if self.user is None else [*self._prefix(), "/usr/bin/python3", str(self.pyz), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=self.env, check=False)
+
+    def apptainer(self, *args: str) -> subprocess.CompletedProcess:
+        env = self.env if self.user is None else None
+        return subprocess.run([*self._prefix(), "apptainer", *args], capture_output=True, text=True, env=env)
 
 
 def timed(fn) -> float:
@@ -76,20 +105,39 @@ def tree_rss_kb(root: int) -> int:
     return total
 
 
-def bench_runtime(runtime: str, runs: int, env: dict, home: Path) -> dict:
-    agent = f"bench-{runtime}"
+def bench_instance_start(run: As, sif: Path, runs: int) -> float:
+    """A bare `apptainer instance start` with sac's hardening, and its stop: the floor under
+    Apptainer's spec-to-ready."""
+    times = []
+    for i in range(runs):
+        name = f"sac-bench-{os.getpid()}-{i}"
+        t = time.perf_counter()
+        done = run.apptainer("instance", "start", "--containall", "--cleanenv", "--writable-tmpfs", str(sif), name)
+        times.append(time.perf_counter() - t)
+        if done.returncode != 0:
+            raise SystemExit(f"apptainer instance start failed: {done.stderr.strip()[-300:]}")
+        run.apptainer("instance", "stop", name)
+    return statistics.median(times)
+
+
+def bench_runtime(runtime: str, runs: int, run: As, home: Path, agent: str | None = None) -> dict:
+    agent = agent or f"bench-{runtime}"
     (home / "agents" / agent).mkdir(parents=True, exist_ok=True)
     (home / "agents" / agent / "spec.yaml").write_text(SPEC.format(runtime=runtime))
+    if run.user is not None:
+        subprocess.run(["chown", "-R", f"{run.user.pw_uid}:{run.user.pw_gid}", str(home)], check=True)
+    sac = run.sac
+
     ready = []
     for _ in range(runs):
-        t = timed(lambda: sac("agents", "start", agent, env=env))
-        st = json.loads(sac("agents", "status", agent, "--json", env=env).stdout)
+        t = timed(lambda: sac("agents", "start", agent))
+        st = json.loads(sac("agents", "status", agent, "--json").stdout)
         if st["state"] != "ready":
             raise SystemExit(f"{runtime}: agent not ready: {st}")
         ready.append(t)
-        sac("agents", "stop", agent, env=env)
-    sac("agents", "start", agent, env=env)
-    st = json.loads(sac("agents", "status", agent, "--json", env=env).stdout)
+        sac("agents", "stop", agent)
+    sac("agents", "start", agent)
+    st = json.loads(sac("agents", "status", agent, "--json").stdout)
     cli_pid = int((home / "runtime" / agent / "cli.pid").read_text())
     sock = home / "runtime" / agent / "control.sock"
     from sac.runner import control
@@ -97,7 +145,7 @@ def bench_runtime(runtime: str, runs: int, env: dict, home: Path) -> dict:
     control.call(sock, {"op": "send", "text": "warm up"}, timeout=60)
     via_socket = [timed(lambda: control.call(sock, {"op": "send", "text": "What is 1+1?"}, timeout=60))
                   for _ in range(20)]  # fmt: skip
-    via_cli = [timed(lambda: sac("agents", "send", agent, "What is 1+1?", env=env)) for _ in range(10)]
+    via_cli = [timed(lambda: sac("agents", "send", agent, "What is 1+1?")) for _ in range(10)]
     time.sleep(1)
     out = {
         "spec_to_ready_s": statistics.median(ready),
@@ -109,11 +157,12 @@ def bench_runtime(runtime: str, runs: int, env: dict, home: Path) -> dict:
     }
     state = json.loads((home / "runtime" / agent / "state.json").read_text())
     if runtime == "apptainer" and state["instance"]["id"]:  # the instance's own processes (its sinit)
-        listed = json.loads(subprocess.run(["apptainer", "instance", "list", "--json"], capture_output=True,
-                                           text=True).stdout or "{}")  # fmt: skip
+        listed = json.loads(run.apptainer("instance", "list", "--json").stdout or "{}")
         pids = [i["pid"] for i in listed.get("instances", []) if i["instance"] == state["instance"]["id"]]
         out["instance_rss_mb"] = tree_rss_kb(pids[0]) / 1024 if pids else None
-    sac("agents", "stop", agent, env=env)
+    sac("agents", "stop", agent)
+    if runtime == "apptainer":
+        out["instance_start_s"] = bench_instance_start(run, home / "containers" / "sac-base.sif", runs)
     return out
 
 
@@ -155,9 +204,36 @@ def bench_status(env: dict, home: Path, n: int = 50) -> dict:
                  "runtime": "docker", "started_at": time.time(), "updated_at": time.time()}  # fmt: skip
         (d / "state.json").write_text(json.dumps(state))
         (d / "heartbeat.json").write_text(json.dumps({"time": time.time(), "state": "ready", "pid": me}))
-    table = [timed(lambda: sac("agents", "status", env=env)) for _ in range(7)]
-    as_json = [timed(lambda: sac("agents", "status", "--json", env=env)) for _ in range(7)]
+    run = As(env)
+    table = [timed(lambda: run.sac("agents", "status")) for _ in range(7)]
+    as_json = [timed(lambda: run.sac("agents", "status", "--json")) for _ in range(7)]
     return {"agents": n, "status_s": statistics.median(table), "status_json_s": statistics.median(as_json)}
+
+
+def bench_as_user(user: str, pyz: Path | None, sif: Path, runs: int) -> dict:
+    import pwd
+    import shutil
+
+    from sac.claude_cli import find_claude
+
+    pw = pwd.getpwnam(user)
+    base = Path(tempfile.mkdtemp(prefix="sac-bench-", dir=pw.pw_dir))
+    try:
+        if pyz is None:
+            print("building a lean sac.pyz for the user ...", file=sys.stderr)
+            subprocess.run([sys.executable, str(ROOT / "build" / "pyz.py"), "--lean", "-o", str(base / "sac.pyz")],
+                           check=True, capture_output=True)  # fmt: skip
+        else:
+            shutil.copy(pyz, base / "sac.pyz")
+        home = base / "home"
+        (home / "containers").mkdir(parents=True)
+        shutil.copy(sif.resolve(), home / "containers" / "sac-base.sif")  # the user's own copy
+        subprocess.run(["chown", "-R", f"{pw.pw_uid}:{pw.pw_gid}", str(base)], check=True)
+        run = As({"SAC_HOME": str(home), "SAC_CLAUDE_CLI": str(find_claude())}, user=pw, pyz=base / "sac.pyz")
+        run.sac("--version")  # the first run extracts the pyz: not a cost of any agent
+        return bench_runtime("apptainer", runs, run, home, agent="bench-user")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def main() -> None:
@@ -165,6 +241,8 @@ def main() -> None:
     p.add_argument("--runtimes", default="local,docker,apptainer")
     p.add_argument("-n", "--runs", type=int, default=5)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--user", help="also run Apptainer as this unprivileged user (as root)")
+    p.add_argument("--pyz", type=Path, help="the sac.pyz the user runs (default: build a lean one)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="sac-bench-") as tmp:
         home = Path(tmp)
@@ -179,18 +257,21 @@ def main() -> None:
             (home / "containers").mkdir(parents=True, exist_ok=True)
             (home / "containers" / "sac-base.sif").symlink_to(sif.resolve())
         for rt in args.runtimes.split(","):
-            results["runtimes"][rt] = bench_runtime(rt, args.runs, env, home)
+            results["runtimes"][rt] = bench_runtime(rt, args.runs, As(env), home)
+        if args.user:
+            results["runtimes"]["apptainer (user)"] = bench_as_user(args.user, args.pyz, sif, args.runs)
         results["bare_sdk_turn_s"] = statistics.median(asyncio.run(bare_sdk_turns(20, home)))
         results["status_50"] = bench_status(env, home)
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{'runtime':9} {'spec-to-ready':>14} {'turn (socket)':>14} {'turn (sac send)':>16} {'runner RSS':>11} "
-          f"{'CLI RSS':>8} {'instance':>9}")  # fmt: skip
+    print(f"{'runtime':16} {'inst. start':>11} {'spec-to-ready':>14} {'turn (socket)':>14} {'turn (sac send)':>16} "
+          f"{'runner RSS':>11} {'CLI RSS':>8} {'instance':>9}")  # fmt: skip
     for rt, r in results["runtimes"].items():
         cli = f"{r['cli_process_rss_mb']:.0f} MB" if r["cli_process_rss_mb"] else "-"
         inst = f"{r['instance_rss_mb']:.0f} MB" if r.get("instance_rss_mb") else "-"
-        print(f"{rt:9} {r['spec_to_ready_s']:13.2f}s {r['turn_via_socket_s'] * 1000:12.1f}ms "
+        start = f"{r['instance_start_s']:.2f}s" if r.get("instance_start_s") else "-"
+        print(f"{rt:16} {start:>11} {r['spec_to_ready_s']:13.2f}s {r['turn_via_socket_s'] * 1000:12.1f}ms "
               f"{r['turn_via_sac_send_s'] * 1000:14.1f}ms {r['runner_rss_mb']:8.1f} MB {cli:>8} {inst:>9}")  # fmt: skip
     print(f"bare SDK turn (same CLI, same scripted model, in process): {results['bare_sdk_turn_s'] * 1000:.1f} ms")
     s = results["status_50"]
