@@ -7,6 +7,7 @@ environment, exactly as the user would on a login node.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -202,3 +203,55 @@ def test_where_instances_cannot_run_each_cli_is_one_exec(user):
         instances.unlink(missing_ok=True)
         if aside.exists():
             aside.rename(instances)
+
+
+def test_images_as_a_user_no_base_build_but_an_import(user):
+    """debootstrap needs root: the user is told so before any work, and how to get an
+    image instead (import one built elsewhere), which works unprivileged."""
+    done = user.sac("image", "build", "base")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "needs root" in done.stderr and "--from FILE.sif" in done.stderr, done.stderr
+    assert "debootstrap --variant" not in done.stderr and "Traceback" not in done.stderr
+    plain = user.home / "containers" / "sac-base.sif"
+    assert plain.is_file() and not plain.is_symlink()  # copied in by hand (the fixture did, as scp would)
+    digest = hashlib.sha256(plain.read_bytes()).hexdigest()
+    copied = user.home.parent / "from-elsewhere.sif"
+    shutil.copy(user.home / "containers" / "sac-base.sif", copied)
+    os.chown(copied, user.pw.pw_uid, user.pw.pw_gid)
+    done = user.sac("image", "build", "--from", str(copied), "--json")
+    assert done.returncode == 0, done.stderr
+    v = json.loads(done.stdout)
+    assert v["source"] == f"image file {copied}" and any(p.startswith("python3=") for p in v["packages"])
+    assert os.readlink(plain) == f"sac-base-{v['version']}.sif"
+    assert os.stat(user.home / "containers" / f"sac-base-{v['version']}.sif").st_uid == user.pw.pw_uid
+    versions = json.loads(user.sac("image", "list", "--json").stdout)
+    assert len(versions) == 2  # the hand-copied file became a version of its own: nothing replaced
+    adopted = next(x for x in versions if x["version"] != v["version"])
+    assert hashlib.sha256(Path(adopted["ref"]).read_bytes()).hexdigest() == digest
+
+
+def test_a_user_builds_a_definition_file_with_fakeroot(user):
+    """`sac image build FILE.def` as the user: Apptainer's --fakeroot (a user namespace; no
+    root, no subuid entries needed) runs %post; the result is a new current version."""
+    definition = user.home.parent / "marked.def"
+    definition.write_text(f"Bootstrap: localimage\nFrom: {user.home / 'containers' / 'sac-base.sif'}\n\n"
+                          "%post\n    echo marked-by-$(id -u) > /etc/sac-marker\n")  # fmt: skip
+    os.chown(definition, user.pw.pw_uid, user.pw.pw_gid)
+    done = user.sac("image", "build", str(definition), "--json", timeout=600)
+    assert done.returncode == 0, done.stderr
+    v = json.loads(done.stdout)
+    assert v["definition"] == definition.read_text() and v["source"] == f"definition {definition}"
+    current = json.loads(user.sac("image", "status", "--json").stdout)["current"]
+    assert current == v["version"]
+    make(user, "hpc4")
+    assert user.sac("agents", "start", "hpc4").returncode == 0
+    try:
+        # the agent started after the build runs on it: %post ran as root in the user namespace
+        assert user.sac("agents", "send", "hpc4", "please write who").stdout == "wrote who.txt\n"
+        sif = Path(v["ref"])
+        cat = subprocess.run(["apptainer", "exec", str(sif), "cat", "/etc/sac-marker"], capture_output=True, text=True)
+        assert cat.stdout == "marked-by-0\n"
+        state = json.loads((user.home / "runtime" / "hpc4" / "state.json").read_text())
+        assert state["instance"]["data"]["image_ref"] == str(sif)
+    finally:
+        user.sac("agents", "stop", "hpc4")

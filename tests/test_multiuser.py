@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import urllib.request
 from pathlib import Path
 
 import pytest

@@ -120,7 +120,7 @@ def test_the_pyz_records_the_lock_it_was_built_from(air_gapped):
     text = air_gapped("--version", "--verbose")
     assert text.returncode == 0, text.stderr
     assert f"lean pyz for Python {sys.version_info.major}.{sys.version_info.minor}, commit {head[:12]}" in text.stdout
-    assert f"claude-agent-sdk  " in text.stdout and info["packages"]["claude-agent-sdk"] in text.stdout
+    assert "claude-agent-sdk  " in text.stdout and info["packages"]["claude-agent-sdk"] in text.stdout
 
 
 def test_plugins_list_has_every_first_party_plugin(air_gapped):

@@ -14,7 +14,7 @@ A third-party plugin depends on this package only (pluggy + msgspec)::
 
 from typing import TYPE_CHECKING, Any
 
-from .types import Agent, AgentPort, CheckResult, CredentialStore, Instance, Isolation, Launch, Provider, ProviderContext, Runtime, Serving, Transport
+from .types import Agent, AgentPort, CheckResult, CredentialStore, Images, ImageVersion, Instance, Isolation, Launch, Provider, ProviderContext, Runtime, Serving, Transport
 
 __version__ = "0.1.0"
 
@@ -36,6 +36,8 @@ __all__ = [
     "AgentPort",
     "CheckResult",
     "CredentialStore",
+    "Images",
+    "ImageVersion",
     "Instance",
     "Isolation",
     "Launch",

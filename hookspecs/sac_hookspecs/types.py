@@ -125,10 +125,86 @@ class Runtime:
         """Stop and remove the instance (give processes ``grace`` seconds). Idempotent:
         stopping an instance that is already gone is not an error."""
 
-    def build_image(self, target: str, log: Callable[[str], None]) -> str:
-        """Build a base image (``sac image build base --runtime NAME``); report progress
-        through ``log``; return the image's reference."""
-        raise NotImplementedError(f"runtime {self.name!r} has no images to build")
+    def images(self) -> Images | None:
+        """This runtime's image versions (``sac image ...``), or None when it has no
+        images (the host runtime). Cheap: construct, do not probe."""
+        return None
+
+
+class ImageVersion(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One immutable build in a runtime's line of base images, as ``sac image list`` shows it."""
+
+    version: str  # unique in the line, sortable by time: "20261202-062316"
+    ref: str  # what a started instance records as ``data["image_ref"]`` (a SIF path, a docker image id)
+    created: float = 0.0
+    source: str = ""  # how it was made, in words: "debootstrap bookworm from URL", "sandbox DIR", ...
+    definition: str = ""  # the definition it was built from, as text, when there is one
+    digest: str = ""  # "sha256:..." of the image file or the image id
+    size: int = 0  # bytes
+    tools: dict[str, str] = msgspec.field(default_factory=dict)  # versions that built it: sac, the runtime
+    packages: list[str] = msgspec.field(default_factory=list)  # "name=version", from the image's dpkg database
+
+
+class Images:
+    """A runtime's base images: a line of immutable versions, one of which is *current*
+    (what the next start of an agent that names no image takes). sac's core keeps the
+    history (``rollback``), finds the versions live agents use (``data["image_ref"]`` of
+    their instances) and never removes one of those; the runtime only does what it is asked.
+
+    Every failure raises an exception whose message says what failed and what to try;
+    a failed build or switch leaves the current version as it was.
+    """
+
+    def versions(self) -> list[ImageVersion]:
+        """Every version there is, oldest first."""
+        return []
+
+    def current(self) -> str | None:
+        """The current version, or None when there is none."""
+        return None
+
+    def switch(self, version: str) -> None:
+        """Make ``version`` current, atomically: running agents keep the image they started with."""
+        raise NotImplementedError("this runtime cannot switch images")
+
+    def remove(self, version: str) -> None:
+        """Delete one version (sac has checked that no live agent uses it and it is not current)."""
+        raise NotImplementedError("this runtime cannot remove images")
+
+    def build_base(self, log: Callable[[str], None]) -> ImageVersion:
+        """Build the bundled base image from this host's package mirror (no registry), make
+        it current and return it. ``log`` takes one line per phase; check what the build
+        needs (root, a daemon, a tool) before any slow work."""
+        raise NotImplementedError("this runtime cannot build a base image")
+
+    def build_definition(self, path: Path, log: Callable[[str], None]) -> ImageVersion:
+        """Build a user's own definition file (``sac image build PATH``) into a new current version."""
+        raise NotImplementedError("this runtime cannot build definition files")
+
+    def import_image(self, source: str, log: Callable[[str], None]) -> ImageVersion:
+        """A new current version from what the node already has: a directory (a root
+        filesystem), a docker-archive tarball, an image file someone copied in."""
+        raise NotImplementedError("this runtime cannot import images")
+
+    def runtime_version(self) -> str:
+        """The version of the runtime's own tool, e.g. ``apptainer version 1.5.3`` (for snapshots)."""
+        return ""
+
+    def packages(self, version: str) -> list[str]:
+        """``name=version`` of every package in the image (for ``sac image snapshot``)."""
+        return next((v.packages for v in self.versions() if v.version == version), [])
+
+    def sandbox(self, version: str, directory: Path, log: Callable[[str], None]) -> None:
+        """A writable directory tree of ``version`` (``sac image sandbox``)."""
+        raise NotImplementedError("this runtime has no sandbox workflow")
+
+    def update(self, directory: Path, apt: list[str], pip: list[str], log: Callable[[str], None]) -> None:
+        """Install packages into a sandbox from the host's mirrors, the output streamed to ``log``."""
+        raise NotImplementedError("this runtime has no sandbox workflow")
+
+    def freeze(self, directory: Path, log: Callable[[str], None]) -> ImageVersion:
+        """A new current version from a sandbox directory."""
+        raise NotImplementedError("this runtime has no sandbox workflow")
 
 
 class ProviderContext(msgspec.Struct, kw_only=True):

@@ -85,8 +85,6 @@ class LazyGroup(click.Group):
         return rows
 
     def invoke(self, ctx: click.Context) -> Any:
-        from sac.errors import SacError
-
         try:
             return super().invoke(ctx)
         except Exception as e:

@@ -158,12 +158,10 @@ class ApptainerRuntime(Runtime):
         if instance.data.get("mode") != "exec":
             engine.stop(instance)
 
-    def build_image(self, target: str, log) -> str:
-        from . import engine
+    def images(self):
+        from .images import SifImages
 
-        if target != "base":
-            raise ValueError(f"unknown image {target!r} for apptainer (known: base)")
-        return engine.build_base(default_image(), log)
+        return SifImages(default_image().parent)
 
 
 @hookimpl

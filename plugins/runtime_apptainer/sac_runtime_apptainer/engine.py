@@ -85,6 +85,9 @@ def start(agent: str, runtime_dir: Path, cfg, launch: Launch, image: str, binds:
     from sac.atomic import write_atomic
 
     name = instance_name(agent, runtime_dir)
+    # the version, not the `sac-base.sif` link: exec mode keeps running it after a switch,
+    # and `sac image` sees which version this agent uses (data["image_ref"])
+    image = os.path.realpath(image)
     if name in list_instances():  # a killed runner's instance: never adopted half-known, never leaked
         apptainer("instance", "stop", "--force", name, timeout=60)
     env = {**launch.env, **cfg.env}
@@ -94,7 +97,7 @@ def start(agent: str, runtime_dir: Path, cfg, launch: Launch, image: str, binds:
     write_atomic(env_file, "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), mode=0o600)
     overlay = overlay_path(cfg, runtime_dir)
     relaxed = relaxed_of(cfg)
-    data = {"image": image, "mode": "instance", "overlay": overlay or "", "launch": json.dumps(msgspec.to_builtins(launch))}
+    data = {"image": image, "image_ref": image, "mode": "instance", "overlay": overlay or "", "launch": json.dumps(msgspec.to_builtins(launch))}
     if cfg.mode != "exec":
         argv = A.start_argv(cfg, launch, image=image, instance=name, env_file=str(env_file), overlay=overlay,
                             binds=binds)  # fmt: skip
@@ -134,30 +137,3 @@ def stop(instance: Instance) -> None:
     done = apptainer("instance", "stop", instance.id, timeout=60)
     if done.returncode != 0 and instance.id in list_instances():
         apptainer("instance", "stop", "--force", instance.id, timeout=60)
-
-
-def build_base(target: Path, log) -> str:
-    """debootstrap a minimal Debian from the host's mirror and ``apptainer build`` it into a
-    timestamped SIF beside ``target``; ``target`` (sac-base.sif, the path specs name) then
-    points at it. No registry is involved; the claude CLI is bound at run time, not baked in."""
-    import tempfile
-    import time
-
-    from sac.debian import debootstrap
-
-    if os.geteuid() != 0:
-        raise RuntimeError("building the base image needs root (debootstrap); build it as root and copy the SIF")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    version = target.with_name(f"{target.stem}-{time.strftime('%Y%m%d-%H%M%S')}.sif")
-    with tempfile.TemporaryDirectory(prefix="sac-rootfs-") as tmp:
-        root = Path(tmp) / "rootfs"
-        debootstrap(root, log)
-        log(f"apptainer build {version.name}")
-        done = apptainer("build", "--force", str(version), str(root), timeout=1800)
-        if done.returncode != 0:
-            raise RuntimeError(f"apptainer build failed: {reason(done)}")
-    link = target.with_name(f".{target.name}.tmp")
-    link.unlink(missing_ok=True)
-    link.symlink_to(version.name)
-    link.replace(target)  # atomically: a running agent keeps the SIF it started with
-    return str(version)

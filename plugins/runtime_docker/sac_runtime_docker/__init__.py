@@ -95,12 +95,10 @@ class DockerRuntime(Runtime):
 
         engine.remove(instance, 0)  # the CLI has been told to stop already; the container only sleeps
 
-    def build_image(self, target: str, log) -> str:
-        from . import engine
+    def images(self):
+        from .images import DockerImages
 
-        if target != "base":
-            raise ValueError(f"unknown image {target!r} for docker (known: base)")
-        return engine.build_base(DEFAULT_IMAGE, log)
+        return DockerImages()
 
 
 @hookimpl

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sac_hookspecs import Instance, Launch
@@ -85,9 +82,10 @@ def start(agent: str, runtime_dir: Path, cfg, launch: Launch, relaxed: list[str]
         hint = "build the image with `sac image build base --runtime docker`" if "No such image" in done.stderr \
             or "Unable to find image" in done.stderr else "see `docker info`; is dockerd running?"  # fmt: skip
         raise fail(f"docker could not start the container for {agent}", done, hint)
+    image_id = docker("inspect", "--format", "{{.Image}}", name, timeout=30).stdout.strip()
     return Instance(runtime="docker", id=name, cli=CLI_IN_CONTAINER, home=HOME_IN_CONTAINER,
                     workdir=WORKDIR_IN_CONTAINER, isolation="custom" if relaxed else "hardened",
-                    relaxed=relaxed, data={"image": cfg.image})  # fmt: skip
+                    relaxed=relaxed, data={"image": cfg.image, "image_ref": image_id})  # fmt: skip
 
 
 def running(instance: Instance) -> bool:
@@ -99,30 +97,3 @@ def remove(instance: Instance, grace: float) -> None:
     if grace > 0:
         docker("stop", "-t", str(int(grace)), instance.id, timeout=grace + 30)
     docker("rm", "-f", instance.id, timeout=60)
-
-
-def build_base(image: str, log: Callable[[str], None]) -> str:
-    """debootstrap a minimal Debian from the host's mirror and ``docker import`` it as
-    ``image:<timestamp>`` and ``image:latest``. No registry is involved."""
-    from sac.debian import debootstrap
-
-    version = time.strftime("%Y%m%d-%H%M%S")
-    repo = image.split(":", 1)[0]
-    with tempfile.TemporaryDirectory(prefix="sac-rootfs-") as tmp:
-        root = Path(tmp) / "rootfs"
-        debootstrap(root, log)
-        log(f"docker import as {repo}:{version}")
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        assert tar.stdout is not None
-        try:
-            done = subprocess.run(["docker", "import", "-c", 'CMD ["sleep", "infinity"]', "-", f"{repo}:{version}"],
-                                  stdin=tar.stdout, capture_output=True, text=True)  # fmt: skip
-        finally:
-            tar.stdout.close()  # if import stopped reading, tar gets SIGPIPE instead of blocking
-            tar.wait()
-        if done.returncode != 0:
-            raise fail("docker import failed", done, "is dockerd running?")
-    tagged = docker("tag", f"{repo}:{version}", f"{repo}:latest")
-    if tagged.returncode != 0:
-        raise fail("docker tag failed", tagged, "see `docker images`")
-    return f"{repo}:{version}"

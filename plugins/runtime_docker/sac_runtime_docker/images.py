@@ -1,0 +1,116 @@
+"""The Docker base images: immutable tags ``sac-base:VERSION``; ``sac-base:latest`` (what
+specs name by default) is the current one. A switch re-tags ``latest``; a running
+container keeps the image id it started with. No registry is involved.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sac_hookspecs import Images, ImageVersion
+
+from .engine import docker, fail
+
+REPO = "sac-base"
+
+
+def daemon_answers() -> None:
+    """Before any slow work: a daemon that does not answer fails the build at once."""
+    try:
+        done = docker("version", "--format", "{{.Server.Version}}", timeout=10)
+    except FileNotFoundError:
+        raise RuntimeError("docker is not installed") from None
+    if done.returncode != 0:
+        raise fail("the Docker daemon does not answer", done, "start dockerd, or build for another runtime")
+
+
+class DockerImages(Images):
+    def _inspect(self, ref: str) -> dict | None:
+        done = docker("image", "inspect", ref, timeout=30)
+        if done.returncode != 0:
+            return None
+        return (json.loads(done.stdout) or [None])[0]
+
+    def versions(self) -> list[ImageVersion]:
+        done = docker("images", REPO, "--format", "{{.Tag}}", timeout=30)
+        out = []
+        for tag in sorted(set(done.stdout.split()) - {"latest", "<none>"}):
+            info = self._inspect(f"{REPO}:{tag}")
+            if info is None:
+                continue
+            labels = (info.get("Config") or {}).get("Labels") or {}
+            out.append(ImageVersion(version=tag, ref=info["Id"], digest=info["Id"], size=info.get("Size", 0),
+                                    created=_created(info.get("Created", "")), source=labels.get("sac.source", ""),
+                                    definition=labels.get("sac.definition", ""),
+                                    tools={k[len("sac.tool."):]: v for k, v in labels.items()
+                                           if k.startswith("sac.tool.")}))  # fmt: skip
+        return out
+
+    def current(self) -> str | None:
+        latest = self._inspect(f"{REPO}:latest")
+        if latest is None:
+            return None
+        return next((v.version for v in self.versions() if v.ref == latest["Id"]), None)
+
+    def switch(self, version: str) -> None:
+        done = docker("tag", f"{REPO}:{version}", f"{REPO}:latest")
+        if done.returncode != 0:
+            raise fail(f"docker could not tag {REPO}:{version}", done, "see `sac image list --runtime docker`")
+
+    def remove(self, version: str) -> None:
+        done = docker("rmi", f"{REPO}:{version}")
+        if done.returncode != 0:
+            raise fail(f"docker could not remove {REPO}:{version}", done, "see `docker ps -a`")
+
+    def runtime_version(self) -> str:
+        return "docker " + docker("version", "--format", "{{.Server.Version}}", timeout=10).stdout.strip()
+
+    def packages(self, version: str) -> list[str]:
+        done = docker("run", "--rm", "--network", "none", f"{REPO}:{version}", "sh", "-c",
+                      "dpkg-query -W -f='${Package}=${Version}\\n' 2>/dev/null || true", timeout=120)  # fmt: skip
+        return sorted(done.stdout.split())
+
+    def build_base(self, log: Callable[[str], None]) -> ImageVersion:
+        from sac import __version__ as sac_version
+        from sac.debian import BASE_PACKAGES, debootstrap, host_mirror
+
+        daemon_answers()
+        version = time.strftime("%Y%m%d-%H%M%S")
+        mirror, suite = host_mirror()
+        labels = {"sac.source": f"debootstrap {suite} from {mirror}", "sac.tool.sac": sac_version,
+                  "sac.definition": f"Bootstrap: debootstrap\nOSVersion: {suite}\nMirrorURL: {mirror}\n"
+                                    f"Include: {' '.join(BASE_PACKAGES)}\n"}  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="sac-rootfs-") as tmp:
+            root = Path(tmp) / "rootfs"
+            debootstrap(root, log)
+            log(f"docker import as {REPO}:{version}")
+            import subprocess
+
+            changes = ["-c", 'CMD ["sleep", "infinity"]']
+            for k, v in labels.items():
+                changes += ["-c", f"LABEL {k}={json.dumps(v)}"]
+            tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+            assert tar.stdout is not None
+            try:
+                done = subprocess.run(["docker", "import", *changes, "-", f"{REPO}:{version}"],
+                                      stdin=tar.stdout, capture_output=True, text=True)  # fmt: skip
+            finally:
+                tar.stdout.close()  # if import stopped reading, tar gets SIGPIPE instead of blocking
+                tar.wait()
+            if done.returncode != 0:
+                raise fail("docker import failed", done, "is dockerd running? is the disk full?")
+        self.switch(version)
+        return next(v for v in self.versions() if v.version == version)
+
+
+def _created(stamp: str) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00").timestamp()
+    except ValueError:
+        return 0.0
