@@ -108,6 +108,8 @@ def test_sandbox_update_freeze_gives_a_new_version_with_jq(home):
     done = home.sac("image", "update", "--runtime", "apptainer", str(sandbox), "--apt", "jq")
     assert done.returncode == 0, done.stderr
     assert "Setting up jq" in done.stderr  # the installer's output, streamed
+    done = home.sac("image", "update", "--runtime", "apptainer", str(sandbox), "-p", "rich")
+    assert done.returncode == 1 and "pip is not in the image: add --apt python3-pip" in done.stderr, done.stderr
     done = home.sac("image", "freeze", "--runtime", "apptainer", str(sandbox), "--json")
     assert done.returncode == 0, done.stderr
     v = json.loads(done.stdout)
@@ -250,3 +252,45 @@ def tiny_rootfs(root: Path) -> Path:
     for d in ("etc", "tmp", "proc", "dev", "sys", "home"):
         (root / d).mkdir(exist_ok=True)
     return root
+
+
+def test_docker_versions_are_tags_switch_rollback_prune(home, tmp_path):
+    """Docker parity: an import is a new tag made current (`sac-base:latest`), rollback
+    re-tags, a running container keeps its image, prune refuses the version it uses."""
+    why = docker_ready()
+    if why:
+        pytest.skip(why)
+    from live import ensure_docker_image
+
+    def sac(*args: str) -> subprocess.CompletedProcess:
+        return home.sac(*args, "--runtime", "docker")
+
+    ensure_docker_image(lambda *a: home.sac(*a))
+    listing = json.loads(sac("image", "list", "--json").stdout)
+    base = next(v["version"] for v in listing if v["current"])
+    try:
+        make_agent(home.path, "dock", "docker")
+        home.ok("agents", "start", "dock")
+        state = json.loads((home.path / "runtime" / "dock" / "state.json").read_text())
+        base_id = state["instance"]["data"]["image_ref"]
+        assert next(v for v in listing if v["version"] == base)["ref"] == base_id
+
+        done = sac("image", "build", "--from", str(tiny_rootfs(tmp_path / "rootfs")), "--json")
+        assert done.returncode == 0, done.stderr
+        tiny = json.loads(done.stdout)
+        assert tiny["source"] == f"import {tmp_path / 'rootfs'}"
+        latest = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", "sac-base:latest"],
+                                capture_output=True, text=True).stdout.strip()  # fmt: skip
+        assert latest == tiny["ref"] != base_id
+        assert home.ok("agents", "send", "dock", "What is 2+3?") == "5\n"  # the running agent is untouched
+
+        done = sac("image", "prune", base)
+        assert done.returncode == 1 and "used by running agent(s) dock" in done.stderr
+        assert sac("image", "rollback").stdout == f"current: {base} (was {tiny['version']})\n"
+        assert sac("image", "prune", tiny["version"]).stdout == f"removed {tiny['version']}\n"
+        tags = subprocess.run(["docker", "images", "sac-base", "--format", "{{.Tag}}"], capture_output=True,
+                              text=True).stdout.split()  # fmt: skip
+        assert tiny["version"] not in tags and base in tags and "latest" in tags
+    finally:
+        home.sac("agents", "stop", "dock")
+        subprocess.run(["docker", "tag", f"sac-base:{base}", "sac-base:latest"], capture_output=True)

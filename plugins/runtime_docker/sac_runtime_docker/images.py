@@ -45,7 +45,8 @@ class DockerImages(Images):
             labels = (info.get("Config") or {}).get("Labels") or {}
             out.append(ImageVersion(version=tag, ref=info["Id"], digest=info["Id"], size=info.get("Size", 0),
                                     created=_created(info.get("Created", "")), source=labels.get("sac.source", ""),
-                                    definition=labels.get("sac.definition", ""),
+                                    # a LABEL keeps `\n` as two characters
+                                    definition=labels.get("sac.definition", "").replace("\\n", "\n"),
                                     tools={k[len("sac.tool."):]: v for k, v in labels.items()
                                            if k.startswith("sac.tool.")}))  # fmt: skip
         return out
@@ -74,14 +75,42 @@ class DockerImages(Images):
                       "dpkg-query -W -f='${Package}=${Version}\\n' 2>/dev/null || true", timeout=120)  # fmt: skip
         return sorted(done.stdout.split())
 
+    def import_image(self, source: str, log: Callable[[str], None]) -> ImageVersion:
+        """A root filesystem directory or a tarball of one, as ``docker import`` takes it."""
+        import subprocess
+
+        daemon_answers()
+        path = Path(source).expanduser().absolute()
+        if not path.exists():
+            raise RuntimeError(f"{path} does not exist")
+        version = new_version(self)
+        log(f"docker import {path} as {REPO}:{version}")
+        changes = ["-c", 'CMD ["sleep", "infinity"]', "-c", f"LABEL sac.source={json.dumps(f'import {path}')}"]
+        if path.is_dir():
+            tar = subprocess.Popen(["tar", "-C", str(path), "-c", "."], stdout=subprocess.PIPE)
+            assert tar.stdout is not None
+            try:
+                done = subprocess.run(["docker", "import", *changes, "-", f"{REPO}:{version}"], stdin=tar.stdout,
+                                      capture_output=True, text=True)  # fmt: skip
+            finally:
+                tar.stdout.close()
+                tar.wait()
+        else:
+            done = docker("import", *changes, str(path), f"{REPO}:{version}", timeout=1800)
+        if done.returncode != 0:
+            raise fail("docker import failed", done, "is it a root filesystem (a directory or a tarball)?")
+        self.switch(version)
+        return next(v for v in self.versions() if v.version == version)
+
     def build_base(self, log: Callable[[str], None]) -> ImageVersion:
         from sac import __version__ as sac_version
         from sac.debian import BASE_PACKAGES, debootstrap, host_mirror
 
         daemon_answers()
-        version = time.strftime("%Y%m%d-%H%M%S")
+        version = new_version(self)
         mirror, suite = host_mirror()
         labels = {"sac.source": f"debootstrap {suite} from {mirror}", "sac.tool.sac": sac_version,
+                  "sac.tool.docker": self.runtime_version(),
                   "sac.definition": f"Bootstrap: debootstrap\nOSVersion: {suite}\nMirrorURL: {mirror}\n"
                                     f"Include: {' '.join(BASE_PACKAGES)}\n"}  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="sac-rootfs-") as tmp:
@@ -105,6 +134,16 @@ class DockerImages(Images):
                 raise fail("docker import failed", done, "is dockerd running? is the disk full?")
         self.switch(version)
         return next(v for v in self.versions() if v.version == version)
+
+
+def new_version(images: DockerImages) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    taken = {v.version for v in images.versions()}
+    version, n = stamp, 1
+    while version in taken:
+        n += 1
+        version = f"{stamp}-{n}"
+    return version
 
 
 def _created(stamp: str) -> float:
