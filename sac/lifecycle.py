@@ -187,14 +187,17 @@ def stop(name: str, *, kill_after: float = KILL_AFTER) -> str:
         return "not running"
     if not d.runner_alive(st):
         return "not running" if st.state in ("stopped", "failed") else f"not running (its runner, pid {st.pid}, was gone)"
+    # one deadline for the whole polite part: a runner that neither answers its socket nor
+    # SIGTERM (hung, stopped) is killed after `kill_after` seconds, not after two waits
+    deadline = time.monotonic() + kill_after
     try:
-        control.call(d.socket, {"op": "stop"}, timeout=5)
+        control.call(d.socket, {"op": "stop"}, timeout=kill_after)
     except (SacError, OSError, ValueError):
         try:
             os.kill(st.pid, signal.SIGTERM)
         except ProcessLookupError:
             return "stopped"
-    if _wait_gone(d, st, kill_after):
+    if _wait_gone(d, st, max(deadline - time.monotonic(), 0.2)):
         return "stopped"
     try:  # a detached runner leads its own process group: take its CLI along
         if os.getpgid(st.pid) == st.pid:

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.live
 
 TWO_BLOCKS = '  - match: "two parts"\n    reply: "First part."\n    tools:\n      - name: Bash\n' \
              '        input: {command: "true", description: noop}\n    then: "Second part."\n'  # fmt: skip
+SLOW_TWO = '  - match: "slow halves"\n    reply: "First half."\n    tools:\n      - name: Bash\n' \
+           '        input: {command: "sleep 1 && touch halfway.flag", description: wait}\n    then: "Second half."\n'  # fmt: skip
 
 
 TOKENS: dict[str, str] = {}  # an agent's URL -> its A2A token (read from its 0600 file, as sac's clients do)
@@ -36,7 +38,7 @@ def a2a_agent(home, sac):
     def start(name: str, extra: str = "  a2a: {port: auto}\n", env: dict | None = None) -> str:
         make_agent(home, name, "local", extra=extra)
         script = home / "agents" / name / "script.yaml"
-        script.write_text(script.read_text() + TWO_BLOCKS)
+        script.write_text(script.read_text() + TWO_BLOCKS + SLOW_TWO)
         done = sac("agents", "start", name, env=env)
         assert done.returncode == 0, done.stderr
         state = json.loads((home / "runtime" / name / "state.json").read_text())
@@ -323,3 +325,23 @@ def test_check_catches_an_a2a_host_that_is_not_this_hosts(home, sac):
     make_agent(home, "far", "local", extra="  a2a: {port: auto, host: 192.0.2.1, auth_token_env: T}\n")
     done = sac("agents", "check", "far", env={"T": "a-token-of-sixteen-chars"})
     assert done.returncode == 1 and "192.0.2.1 is not an address of this host" in done.stdout, done.stdout
+
+
+def test_a_stream_delivers_each_block_as_the_cli_produces_it(a2a_agent, home):
+    """Not held to the end: when the first block reaches the A2A client, the tool call that
+    comes after it (it sleeps, then writes a flag file) has not finished yet."""
+    url = a2a_agent("a2a-s")
+    flag = home / "runtime" / "a2a-s" / "work" / "halfway.flag"
+
+    async def run() -> list[tuple[str, bool]]:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=None), headers=auth(url)) as http:
+            card = await A2ACardResolver(http, url).get_agent_card()
+            client = await create_client(card, ClientConfig(streaming=True, httpx_client=http))
+            seen = []
+            async for ev in client.send_message(message("slow halves please")):
+                if ev.WhichOneof("payload") == "artifact_update":
+                    seen.append((ev.artifact_update.artifact.parts[0].text, flag.exists()))
+            await client.close()
+            return seen
+
+    assert asyncio.run(run()) == [("First half.", False), ("Second half.", True)]

@@ -82,12 +82,12 @@ def test_check_without_arguments_checks_every_agent_on_the_search_path(home, sac
 
 
 def test_usage_errors_exit_2_and_debug_shows_traceback(home, sac):
-    done = sac("agents", "check", "../etc")
-    assert done.returncode == 2
+    done = sac("agents", "check", "../etc")  # a path, not a name: it is looked at, and is no agent
+    assert done.returncode == 2 and "FAIL    no agent folder or spec file at ../etc" in done.stdout, done.stdout
     done = sac("spec", "validate", "bad/name")
     assert done.returncode == 2 and "sac: error: no agent folder or spec file at bad/name" in done.stderr
-    done = sac("spec", "validate", "-dash")
-    assert done.returncode == 2
+    done = sac("spec", "validate", "--", "-dash")  # past click's option parsing: sac's own name check
+    assert done.returncode == 2 and "invalid agent name '-dash'" in done.stderr, done.stderr
     done = sac("spec", "validate", ".hidden")
     assert done.returncode == 2 and "invalid agent name '.hidden'" in done.stderr
     assert "Traceback" not in done.stderr

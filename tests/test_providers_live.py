@@ -62,9 +62,14 @@ def assert_secret_nowhere(home, sac, name: str, secret: str) -> None:
             continue
         assert secret not in cmdline, f"pid {pid}: {cmdline!r}"
     root = home / "runtime" / name
+    scanned = set()
     for path in root.rglob("*"):
-        if path.is_file() and path.suffix in (".json", ".jsonl", ".log", "") and "home" not in path.parts:
+        # the agent's HOME may hold the CLI's own 0600 credentials file: by design
+        if path.is_file() and path.suffix in (".json", ".jsonl", ".log", "") and \
+                path.relative_to(root).parts[0] != "home":  # fmt: skip
             assert secret not in path.read_text(errors="replace"), path
+            scanned.add(path.name)
+    assert {"state.json", "session.jsonl", "runner.log"} <= scanned  # the scan saw the files that matter
     outputs = [sac("agents", "status", "--json"), sac("agents", "tail", name, "--json"), sac("accounts", "status")]
     assert all(secret not in o.stdout + o.stderr for o in outputs)
     from sac.card import agent_card
@@ -155,8 +160,20 @@ def test_host_credentials_never_reach_another_vendor(home, sac, vendor):
         assert sac("agents", "send", "leak", "What is 2+2?").stdout == "4\n"
         for r in requests(vendor):
             assert r["x-api-key"] == "...7q4z" and r["authorization"] is None, r
+        # the CLI's own environment, not only what the vendor saw: a host credential that
+        # reached the CLI unused would still be in reach of its Bash tool
+        environ = cli_environ(home, "leak")
+        assert environ["ANTHROPIC_API_KEY"] == SECRET
+        for name in ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"):
+            assert environ.get(name, "") == "", (name, environ.get(name))
+        assert not {k for k, v in environ.items() if v.startswith("host-")}, environ
     finally:
         sac("agents", "stop", "leak")
+
+
+def cli_environ(home, name: str) -> dict[str, str]:
+    cli = int((home / "runtime" / name / "cli.pid").read_text())
+    return dict(v.split("=", 1) for v in open(f"/proc/{cli}/environ").read().split("\0") if "=" in v)
 
 
 def test_other_vendors_keys_never_reach_an_agents_tools(home, sac):
@@ -167,8 +184,10 @@ def test_other_vendors_keys_never_reach_an_agents_tools(home, sac):
             "SAC_A2A_TOKEN": "a2a-HOST-4", "ANTHROPIC_API_KEY": "sk-ant-HOST-5"}  # fmt: skip
     try:
         assert sac("agents", "start", "blank", env=host).returncode == 0
-        cli = int((home / "runtime" / "blank" / "cli.pid").read_text())
-        environ = dict(v.split("=", 1) for v in open(f"/proc/{cli}/environ").read().split("\0") if "=" in v)
+        environ = cli_environ(home, "blank")
+        # every agent's CLI: no telemetry, no self-update, no traffic but the model's
+        for switch in ("DISABLE_TELEMETRY", "DISABLE_AUTOUPDATER", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"):
+            assert environ.get(switch) == "1", switch
         leaked = {k: v for k, v in environ.items() if v in host.values()}
         assert leaked == {}, leaked
         assert all(environ.get(k, "") == "" for k in host if k != "ANTHROPIC_API_KEY"), environ

@@ -33,9 +33,10 @@ BASE_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{
 
 
 def build_pyz(output: Path) -> Path:
-    # build/pyz.py defaults SOURCE_DATE_EPOCH to the last commit's time; pin it, so a commit
-    # landing between the two builds can't make them differ.
-    env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+    """As `make pyz-lean` builds it: SOURCE_DATE_EPOCH unset, so build/pyz.py takes the last
+    commit's time (the path users take; a pinned epoch once hid a non-reproducible default).
+    Do not commit while the suite runs: two builds either side of a commit differ, rightly."""
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     result = subprocess.run(
         [sys.executable, str(BUILD), "--lean", "-o", str(output)],
         capture_output=True, text=True, timeout=1200, env=env,
