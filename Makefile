@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 STALE  := uv.lock is out of date with the pyproject files: run `make lock` and commit uv.lock
 
-.PHONY: dev lock demo test test-fast pyz pyz-lean pyz-full bench clean
+.PHONY: dev lock demo test test-fast pyz pyz-lean pyz-full bench mutate clean
 
 $(UV): build/uv-requirements.txt
 	$(PYTHON) -m venv build/.uv
@@ -46,6 +46,15 @@ pyz-full: dev
 
 bench: dev  ## start-up times and pyz sizes, printed as numbers
 	$(PY) bench/startup.py
+
+# By hand, not in CI (about an hour): cosmic-ray rewrites sac/ in place while it runs, so
+# run it in a clean clone. Not in uv.lock: a pinned tool, run by uv in its own environment.
+CR := $(UV) tool run --from cosmic-ray==8.7.0
+mutate: dev  ## mutation testing of the core's security modules (build/mutate.toml)
+	$(CR) cosmic-ray init build/mutate.toml build/.mutate.sqlite --force
+	$(CR) cr-filter-operators build/.mutate.sqlite build/mutate.toml
+	$(CR) cosmic-ray exec build/mutate.toml build/.mutate.sqlite
+	$(CR) cosmic-ray dump build/.mutate.sqlite | $(PY) build/mutate_report.py
 
 clean:
 	rm -rf dist build/.cache build/.uv .pytest_cache .demo
