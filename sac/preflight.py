@@ -42,6 +42,7 @@ def host_paths(agent: Agent) -> list[CheckResult]:
     import os
     from pathlib import Path
 
+    from sac.runner.control import SOCKET_PATH_MAX
     from sac.spec.mounts import parse_mount
 
     rows = []
@@ -51,6 +52,12 @@ def host_paths(agent: Agent) -> list[CheckResult]:
                                 fix="create them, or fix spec.mounts"))  # fmt: skip
     elif agent.spec.mounts:
         rows.append(CheckResult(name="mounts", ok=True, detail=f"{len(agent.spec.mounts)} source(s) present"))
+    sock = agent.runtime_dir / "control.sock"
+    if len(str(sock)) > SOCKET_PATH_MAX:  # the runner could not bind it: say so before start
+        rows.append(CheckResult(name="runtime dir", ok=False,
+                                detail=f"the control socket path is {len(str(sock))} bytes, more than Unix sockets "
+                                       f"allow ({SOCKET_PATH_MAX}): {sock}",
+                                fix="set SAC_HOME to a shorter directory"))  # fmt: skip
     if agent.spec.workdir:
         workdir = Path(agent.spec.workdir).expanduser()
         if not workdir.is_absolute():

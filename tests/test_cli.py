@@ -260,3 +260,18 @@ def test_apptainer_gpu_flags_are_checked_where_there_is_no_gpu(sac, home):
         assert not checks["gpu (nv)"]["ok"] and "nvidia-smi not found" in checks["gpu (nv)"]["detail"]
     if not os.path.exists("/dev/kfd"):
         assert not checks["gpu (rocm)"]["ok"]
+
+
+def test_check_says_when_sac_home_is_too_deep_for_the_control_socket(tmp_path, sac):
+    """`check` said "ready" and `start` then failed: the runner cannot bind a Unix socket
+    path over 107 bytes. The preflight says so first, with the fix."""
+    from pathlib import Path
+
+    deep = tmp_path / ("d" * 60) / "sac-home"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "agents" / "minimal-agent",
+                    deep / "agents" / "minimal-agent")  # fmt: skip
+    done = sac("agents", "check", "minimal-agent", env={"SAC_HOME": str(deep)})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the control socket path is" in done.stdout and "set SAC_HOME to a shorter directory" in done.stdout
+    done = sac("agents", "check", "minimal-agent")  # the same agent under a short SAC_HOME is fine
+    assert "control socket" not in done.stdout

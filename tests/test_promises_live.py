@@ -160,8 +160,11 @@ def test_make_demo_runs_as_the_readme_says(tmp_path):
     The base SIF is the suite's (building it is `sac image build base`, tested on its own)."""
     from live import apptainer_ready, ensure_apptainer_image
 
+    import tempfile
+
     root = Path(__file__).resolve().parent.parent
-    home = tmp_path / "demo-home"
+    # as a user's would be: short (pytest's tmp_path is too deep for the agents' Unix sockets)
+    home = Path(tempfile.mkdtemp(prefix="sac-demo-")) / "home"
     if apptainer_ready() is None:
         ensure_apptainer_image(home)
     env = {**os.environ, "SAC_HOME": str(home)}
@@ -176,3 +179,6 @@ def test_make_demo_runs_as_the_readme_says(tmp_path):
     final = subprocess.run([str(root / ".venv" / "bin" / "sac"), "agents", "status", "--json"], capture_output=True,
                            text=True, env=env).stdout  # fmt: skip
     assert [a["state"] for a in json.loads(final)] == ["stopped", "stopped"]
+    import shutil
+
+    shutil.rmtree(home.parent, ignore_errors=True)

@@ -69,7 +69,7 @@ def assert_secret_nowhere(home, sac, name: str, secret: str) -> None:
                 path.relative_to(root).parts[0] != "home":  # fmt: skip
             assert secret not in path.read_text(errors="replace"), path
             scanned.add(path.name)
-    assert {"state.json", "session.jsonl", "runner.log"} <= scanned  # the scan saw the files that matter
+    assert {"state.json", "runner.log"} <= scanned  # the scan saw the files that matter
     outputs = [sac("agents", "status", "--json"), sac("agents", "tail", name, "--json"), sac("accounts", "status")]
     assert all(secret not in o.stdout + o.stderr for o in outputs)
     from sac.card import agent_card

@@ -32,13 +32,13 @@ DEFAULTS = {"runtime_local", "providers", "credentials"}  # built into the core
 BASE_PYTHON = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
-def build_pyz(output: Path) -> Path:
+def build_pyz(output: Path, lean: bool = True) -> Path:
     """As `make pyz-lean` builds it: SOURCE_DATE_EPOCH unset, so build/pyz.py takes the last
     commit's time (the path users take; a pinned epoch once hid a non-reproducible default).
     Do not commit while the suite runs: two builds either side of a commit differ, rightly."""
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     result = subprocess.run(
-        [sys.executable, str(BUILD), "--lean", "-o", str(output)],
+        [sys.executable, str(BUILD), *(["--lean"] if lean else []), "-o", str(output)],
         capture_output=True, text=True, timeout=1200, env=env,
     )
     assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
@@ -173,3 +173,28 @@ def test_a_live_agent_air_gapped_from_the_pyz(air_gapped, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[0] == "4"
     assert "minimal-agent: ready on local" in done.stderr and "minimal-agent: stopped" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_full_pyz_runs_an_agent_air_gapped_with_its_own_cli(tmp_path):
+    """`dist/sac.pyz`, the one users copy: no SAC_CLAUDE_CLI, no claude on PATH, no network;
+    the agent runs the claude CLI the pyz carries."""
+    if shutil.which("unshare") is None or not BASE_PYTHON.exists():
+        pytest.skip("needs unshare and the base interpreter")
+    full = build_pyz(tmp_path / "sac.pyz", lean=False)
+    home = tmp_path / "sac-home"
+    (home / "agents").mkdir(parents=True)
+    shutil.copytree(MINIMAL_AGENT.parent, home / "agents" / "minimal-agent")
+    shiv, user = tmp_path / "shiv", tmp_path / "user"
+    user.mkdir()
+    pyz_cmd = f"{BASE_PYTHON} -S {full}"
+    script = (f"ip link set lo up && {pyz_cmd} --version --json && {pyz_cmd} agents start minimal-agent && "
+              f"{pyz_cmd} agents send minimal-agent 'What is 3+4?' && {pyz_cmd} agents stop minimal-agent")  # fmt: skip
+    done = subprocess.run(["env", "-i", f"HOME={user}", f"SAC_HOME={home}", f"SHIV_ROOT={shiv}", "PATH=/usr/bin:/bin",
+                           "unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    info, rest = done.stdout.split("\n}\n", 1)
+    cli = json.loads(info + "}")["claude_cli"]
+    assert cli["source"] == "bundled" and str(shiv) in cli["path"] and cli["version"], cli
+    assert rest.splitlines()[0] == "7"
+    assert "minimal-agent: ready on local" in done.stderr

@@ -28,13 +28,16 @@ class NotRunning(SacError):
 if TYPE_CHECKING:
     import asyncio
 
+#: sun_path holds 108 bytes with the terminating NUL: longer paths cannot be bound.
+SOCKET_PATH_MAX = 107
+
 
 async def serve(path: Path, handle: Handler) -> asyncio.AbstractServer:
     """Serve ``handle`` on a Unix socket at ``path`` (replacing a stale socket file)."""
     import asyncio  # the runner's side only: clients (`sac agents send`) never pay for it
 
     path.unlink(missing_ok=True)
-    if len(str(path)) > 107:
+    if len(str(path)) > SOCKET_PATH_MAX:
         raise SacError(f"the control socket path is too long for Unix sockets: {path}",
                        hint="set SAC_HOME to a shorter directory")  # fmt: skip
 
