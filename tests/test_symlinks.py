@@ -168,3 +168,40 @@ def test_a_planted_claude_dir_in_home_never_receives_the_login(home, sac, decoy,
     assert f"{link} is a symbolic link" in done.stdout + done.stderr
     assert tree_digest(decoy) == before
     assert not list((decoy / "dir").glob(".credentials*"))
+
+
+@pytest.mark.parametrize("rel", ["..", "a/../b", "../x", "/etc/passwd", "a/b/../../.."])
+def test_a_path_that_leaves_the_directory_is_refused_before_any_io(tmp_path, rel):
+    from sac.nofollow import read_bytes, write_file
+
+    (tmp_path / "inside").mkdir()
+    with pytest.raises(ValueError, match="not a relative path inside"):
+        write_file(tmp_path / "inside", rel, b"x")
+    with pytest.raises(ValueError, match="not a relative path inside"):
+        read_bytes(tmp_path / "inside", rel)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["inside"]
+
+
+def test_a_write_that_fails_midway_leaves_no_temp_file_and_no_open_fd(tmp_path):
+    """A full disk during write_file: the error reaches the caller, the temp file is gone and
+    its descriptor closed (a runner writes state for days: a leak per failure adds up)."""
+    import errno
+    import subprocess
+
+    from sac.nofollow import write_file
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True)
+    try:
+        write_file(small, "ok.txt", b"fits")
+        before = sorted(os.listdir("/proc/self/fd"))
+        with pytest.raises(OSError) as failed:
+            write_file(small, "big.bin", b"x" * (1 << 20))
+        assert failed.value.errno == errno.ENOSPC
+        assert sorted(os.listdir(small)) == ["ok.txt"]
+        assert sorted(os.listdir("/proc/self/fd")) == before
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
