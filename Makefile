@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 STALE  := uv.lock is out of date with the pyproject files: run `make lock` and commit uv.lock
 
-.PHONY: dev lock demo test test-fast pyz pyz-lean pyz-full bench mutate clean
+.PHONY: dev lock demo test test-fast pyz pyz-lean pyz-full bench mutate mutate-recheck clean
 
 $(UV): build/uv-requirements.txt
 	$(PYTHON) -m venv build/.uv
@@ -55,6 +55,9 @@ mutate: dev  ## mutation testing of the core's security modules (build/mutate.to
 	$(CR) cr-filter-operators build/.mutate.sqlite build/mutate.toml
 	$(CR) cosmic-ray exec build/mutate.toml build/.mutate.sqlite
 	$(CR) cosmic-ray dump build/.mutate.sqlite | $(PY) build/mutate_report.py
+# After adding tests: the same survivors against the tests as they are now.
+mutate-recheck: dev
+	$(CR) cosmic-ray dump build/.mutate.sqlite | $(PY) build/mutate_recheck.py build/mutate.toml
 
 clean:
 	rm -rf dist build/.cache build/.uv .pytest_cache .demo
