@@ -190,6 +190,12 @@ def test_a_world_writable_project_of_ones_own_is_refused_too(shared_home):
     assert done.returncode == 2 and "not trusted: anyone can write to it (mode 0777)" in done.stderr, done.stderr
     shown = run_sac("config", "show", "--json", cwd=project, env={"SAC_SAFE_DIRECTORIES": str(project)})
     assert json.loads(shown.stdout)["settings"]["default_provider"]["value"] == "scripted"
+    # a safe list that names other directories trusts only those (a mutant that trusted any
+    # list once passed the suite); `*` trusts every project, as documented
+    other = f"{shared_home.parent / 'elsewhere'}:{project}-not"
+    assert run_sac("config", "show", cwd=project, env={"SAC_SAFE_DIRECTORIES": other}).returncode == 2
+    shown = run_sac("config", "show", "--json", cwd=project, env={"SAC_SAFE_DIRECTORIES": "*"})
+    assert json.loads(shown.stdout)["settings"]["default_provider"]["value"] == "scripted"
 
 
 def test_a_group_writable_project_config_is_refused(shared_home):

@@ -205,3 +205,13 @@ def test_a_write_that_fails_midway_leaves_no_temp_file_and_no_open_fd(tmp_path):
         assert sorted(os.listdir("/proc/self/fd")) == before
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def test_a_fifo_or_device_where_a_file_belongs_is_a_planted_link_not_a_crash(tmp_path):
+    """read_bytes never blocks on a fifo an agent planted, and says what it found."""
+    from sac.nofollow import PlantedLink, read_bytes
+
+    os.mkfifo(tmp_path / "state.json")
+    with pytest.raises(PlantedLink) as found:
+        read_bytes(tmp_path, "state.json")
+    assert str(tmp_path / "state.json") in str(found.value)
