@@ -245,8 +245,14 @@ def test_sac_home_is_private_and_nothing_another_user_made_in_it_is_used(shared_
     done = run_sac("agents", "start", "x", env=env)
     assert done.returncode == 1 and f"{victim}: not trusted: it belongs to {ATTACKER}" in done.stderr, done.stderr
     assert not Path(f"/tmp/sac-pwned-{os.getpid()}").exists()
-    # and a SAC_HOME the group may write is refused outright, config and all
+    # an open directory between SAC_HOME and the spec (agents/) is refused too: every level
+    # counts, not only the top and the file (a mutant that skipped one level passed)
     (fresh / "runtime").chmod(0o700)
+    (fresh / "agents").chmod(0o777)
+    done = run_sac("agents", "check", "mine", env=env)
+    assert done.returncode != 0 and f"{fresh / 'agents'}: not trusted" in done.stdout + done.stderr, done.stdout
+    (fresh / "agents").chmod(0o700)
+    # and a SAC_HOME the group may write is refused outright, config and all
     fresh.chmod(0o775)
     done = run_sac("agents", "status", env=env)
     assert done.returncode == 2 and "not trusted: its group can write to it" in done.stderr, done.stderr

@@ -215,3 +215,14 @@ def test_a_fifo_or_device_where_a_file_belongs_is_a_planted_link_not_a_crash(tmp
     with pytest.raises(PlantedLink) as found:
         read_bytes(tmp_path, "state.json")
     assert str(tmp_path / "state.json") in str(found.value)
+
+
+def test_write_file_never_replaces_a_fifo_or_a_directory_an_agent_put_there(tmp_path):
+    from sac.nofollow import PlantedLink, write_file
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "dir").mkdir()
+    for name in ("fifo", "dir"):
+        with pytest.raises(PlantedLink):
+            write_file(tmp_path, name, b"data")
+    assert (tmp_path / "dir").is_dir() and not (tmp_path / "fifo").is_file()
