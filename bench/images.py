@@ -49,7 +49,7 @@ def main() -> None:
                 _, done = sac("build", "--runtime", rt, "--from", first["ref"], "--json")
                 second = json.loads(done.stdout)["version"]
             else:  # a second tag of the same image id is enough to time a switch
-                second = first["version"] + "-b"
+                second = first["version"] + "-2"
                 subprocess.run(["docker", "tag", f"sac-base:{first['version']}", f"sac-base:{second}"], check=True)
             flips = []
             for _ in range(args.runs):

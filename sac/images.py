@@ -5,7 +5,9 @@ and the reproducibility snapshot. The runtime builds, lists, switches and remove
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import time
 from pathlib import Path
 
@@ -15,6 +17,24 @@ from sac_hookspecs import Images, ImageVersion
 from sac.errors import SacError
 from sac.paths import sac_home
 from sac.state import AgentDir
+
+
+@contextlib.contextmanager
+def locked(runtime: str):
+    """One `sac image` command at a time changes a runtime's images (two builds in one
+    second would claim one version; a prune racing a switch could remove the new current
+    one). A build holds it for its minute; the others wait."""
+    import fcntl
+
+    from sac.nofollow import open_append
+    from sac.paths import private_dirs
+
+    fd = open_append(private_dirs(sac_home() / "containers") / f".lock-{runtime}")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def history_path(runtime: str) -> Path:
@@ -127,7 +147,7 @@ def removable(runtime: str, images: Images, versions: list[str]) -> None:
 def prune_plan(runtime: str, images: Images, keep: int) -> tuple[list[str], dict[str, str]]:
     """(versions to remove, kept version -> why) for ``prune --keep N``: the N newest, the
     current one and every one a live agent uses are kept."""
-    versions = sorted(images.versions(), key=lambda v: v.version, reverse=True)
+    versions = sorted(images.versions(), key=lambda v: (v.created, v.version), reverse=True)
     current, used = images.current(), in_use(runtime)
     kept: dict[str, str] = {}
     remove = []
@@ -149,8 +169,8 @@ def prune_plan(runtime: str, images: Images, keep: int) -> tuple[list[str], dict
 class SnapshotAgent(msgspec.Struct, kw_only=True):
     name: str
     spec_path: str
-    spec_sha256: str
-    spec: str  # the spec file's text, verbatim
+    spec_sha256: str  # of the spec file as it is (its env values included)
+    spec: str  # the spec file's text, with the values of `env` sections redacted
 
 
 class Snapshot(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -171,6 +191,26 @@ class Snapshot(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     agents: list[SnapshotAgent]  # agents whose last instance ran this version, by name
 
 
+def redacted(spec_text: str) -> str:
+    """The spec as YAML with the value of every ``env`` entry replaced: a snapshot is for a
+    paper, and env sections may hold tokens (the runtimes keep them in 0600 files). Parsed,
+    not edited as text, so no multi-line value slips through (comments do not survive)."""
+    import yaml
+
+    def walk(node):
+        if isinstance(node, dict):
+            return {k: ({n: "(redacted)" for n in v} if k == "env" and isinstance(v, dict) else walk(v))
+                    for k, v in node.items()}  # fmt: skip
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        return node
+
+    try:
+        return yaml.safe_dump(walk(yaml.safe_load(spec_text)), sort_keys=False)
+    except yaml.YAMLError:
+        return "(not shown: the spec is not valid YAML now)\n"
+
+
 def snapshot(runtime: str, images: Images, version: str) -> Snapshot:
     from sac import __version__
     from sac.about import claude_cli
@@ -187,11 +227,11 @@ def snapshot(runtime: str, images: Images, version: str) -> Snapshot:
             continue
         spec = Path(st.spec_path)
         try:
-            text = spec.read_text()
+            text = redacted(spec.read_text())
         except OSError:
             text = ""
-        agents.append(SnapshotAgent(name=d.name, spec_path=str(spec), spec=text,
-                                    spec_sha256=hashlib.sha256(text.encode()).hexdigest()))  # fmt: skip
+        digest = hashlib.sha256(spec.read_bytes()).hexdigest() if text else ""
+        agents.append(SnapshotAgent(name=d.name, spec_path=str(spec), spec=text, spec_sha256=digest))
     cli = claude_cli()
     tools = {"sac": __version__, runtime: images.runtime_version(), "claude_cli": cli.get("version") or "unknown"}
     return Snapshot(runtime=runtime, version=v.version, digest=v.digest, size=v.size, created=v.created,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+import yaml
 from live import apptainer_ready, docker_ready, ensure_apptainer_image, make_agent
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
@@ -142,6 +143,13 @@ def test_switch_and_rollback_change_what_a_new_start_takes_not_what_runs(home):
     assert os.readlink(home.path / "containers" / "sac-base.sif") == Path(jq_sif).name
     listing = {v["version"]: v for v in home.listing()}
     assert listing[base]["used_by"] == ["after-rollback", "on-base"] and listing[with_jq]["used_by"] == ["on-jq"]
+    # the same SAC_HOME reached through a symlink (as /home -> /gpfs/home on clusters): the
+    # agents on each version are still seen, so prune cannot take an image from under one
+    linked = home.path.parent / "linked-home"
+    linked.symlink_to(home.path)
+    through = json.loads(home.sac("image", "list", "--runtime", "apptainer", "--json",
+                                  env={"SAC_HOME": str(linked)}).stdout)  # fmt: skip
+    assert {v["version"]: v["used_by"] for v in through} == {k: v["used_by"] for k, v in listing.items()}
     status = json.loads(home.ok("image", "status", "--runtime", "apptainer", "--json"))
     assert status["current"] == with_jq and status["agents"] == {
         base: ["after-rollback", "on-base"],
@@ -183,8 +191,8 @@ def test_snapshot_is_valid_and_the_same_twice(home):
     assert snap.tools["apptainer"].startswith("apptainer version ") and snap.tools["claude_cli"][0].isdigit()
     assert [a.name for a in snap.agents] == ["on-jq"]
     spec = home.path / "agents" / "on-jq" / "spec.yaml"
-    assert snap.agents[0].spec == spec.read_text() and snap.agents[0].spec_sha256 == hashlib.sha256(
-        spec.read_bytes()).hexdigest()  # fmt: skip
+    assert yaml.safe_load(snap.agents[0].spec) == yaml.safe_load(spec.read_text())  # no env section to redact
+    assert snap.agents[0].spec_sha256 == hashlib.sha256(spec.read_bytes()).hexdigest()
     schema = json.loads(home.ok("image", "snapshot", "--schema"))
     assert set(schema["$defs"]["Snapshot"]["required"]) >= {"digest", "packages", "tools", "agents"}
 
@@ -206,6 +214,34 @@ def test_a_corrupt_sif_is_refused_and_nothing_changes(home, tmp_path):
         assert "Traceback" not in done.stderr
     assert home.listing() == before
     assert not list((home.path / "containers").glob(".*tmp"))
+
+
+def test_a_planted_sandbox_marker_is_never_followed(tmp_path):
+    """Anything run as root in a sandbox could make its marker a link to a host secret:
+    freeze must not read through it into the version's metadata."""
+    from sac_runtime_apptainer.images import MARKER, sandbox_origin
+
+    secret = tmp_path / "host-secret"
+    secret.write_text("20991231-235959\n")  # even a plausible version is not taken through a link
+    sandbox = tmp_path / "sb"
+    sandbox.mkdir()
+    (sandbox / MARKER).symlink_to(secret)
+    assert sandbox_origin(sandbox) == "?"
+    (sandbox / MARKER).unlink()
+    (sandbox / MARKER).write_text("not a version at all, maybe a key\n")
+    assert sandbox_origin(sandbox) == "?"
+    (sandbox / MARKER).write_text("20261202-062316\n")
+    assert sandbox_origin(sandbox) == "20261202-062316"
+
+
+def test_docker_daemon_down_is_one_line_everywhere(home):
+    if shutil.which("docker") is None:
+        pytest.skip(docker_ready() or "no docker client")
+    env = {"DOCKER_HOST": f"unix://{home.path}/no-daemon.sock"}
+    for args in (("list",), ("switch", "20260101-000000"), ("prune", "--keep", "1")):
+        done = home.sac("image", *args, "--runtime", "docker", env=env, timeout=60)
+        assert done.returncode == 1, (args, done.stdout)
+        assert "the Docker daemon does not answer" in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
 def test_docker_daemon_down_fails_before_debootstrap(home):

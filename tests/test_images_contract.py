@@ -44,6 +44,7 @@ TOY = """\
             self.dir.mkdir(parents=True, exist_ok=True)
             version = f"v{len(self.versions()) + 1}"
             log(f"making {version}")
+            time.sleep(float(os.environ.get("TOY_BUILD_SECONDS", "0")))  # a build takes time
             (self.dir / version).write_text(version * 100)
             self.switch(version)
             return next(v for v in self.versions() if v.version == version)
@@ -193,3 +194,38 @@ def live_agent(home, name: str, ref: str) -> None:
 
 def dead_agent(home, name: str, ref: str) -> None:
     _state(home, name, ref, 0, None)
+
+
+def test_a_snapshot_never_shows_env_values():
+    from sac.images import redacted
+
+    spec = """apiVersion: scitex-agent-container/v3
+kind: Agent
+spec:
+  runtime: apptainer
+  env: {TOKEN: tok-123}
+  apptainer:
+    env:
+      KEY: |
+        key-456
+        more
+    image: x.sif
+  claude: {model: haiku}
+"""
+    out = redacted(spec)
+    assert "tok-123" not in out and "key-456" not in out and "more" not in out
+    assert "TOKEN: (redacted)" in out and "KEY: (redacted)" in out
+    assert "image: x.sif" in out and "model: haiku" in out
+
+
+def test_two_builds_at_once_make_two_versions(tmp_path, home, sac):
+    """The core serialises a runtime's image commands: two builds that overlap do not both
+    claim one version (without the lock, both made v1 and one overwrote the other)."""
+    import concurrent.futures
+
+    path = make_plugin(tmp_path / "plugins", "sac-toy", "sac_toy", TOY)
+    env = {"PYTHONPATH": str(path), "TOY_BUILD_SECONDS": "1"}
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(sac, "image", "build", "base", "--runtime", "toy", "--json", env=env) for _ in range(2)]
+        made = sorted(json.loads(r.result().stdout)["version"] for r in runs)
+    assert made == ["v1", "v2"]

@@ -102,7 +102,6 @@ def build(target: str, source: str | None, runtime: str | None, as_json: bool) -
     from sac import images as core
 
     name, images = images_of(runtime)
-    was = images.current()
     if source:
         what, fn = f"import of {source}", lambda log: images.import_image(source, log)
     elif target == "base":
@@ -113,8 +112,10 @@ def build(target: str, source: str | None, runtime: str | None, as_json: bool) -
             raise SacError(f"no definition file {target!r}", hint="TARGET is `base` or a definition file's path")
         what, fn = f"the build of {target}", lambda log: images.build_definition(path.resolve(), log)
     click.echo(f"{what} for {name}", err=True)
-    v = Progress("build").run(what, fn)
-    core.record(name, v.version, was)
+    with core.locked(name):
+        was = images.current()
+        v = Progress("build").run(what, fn)
+        core.record(name, v.version, was)
     show_version(v, as_json, was)
 
 
@@ -176,7 +177,8 @@ def switch(version: str, runtime: str | None) -> None:
     from sac import images as core
 
     name, images = images_of(runtime)
-    was = core.switch(name, images, version)
+    with core.locked(name):
+        was = core.switch(name, images, version)
     click.echo(f"current: {version}" + (f" (was {was})" if was and was != version else ""))
 
 
@@ -187,7 +189,8 @@ def rollback(runtime: str | None) -> None:
     from sac import images as core
 
     name, images = images_of(runtime)
-    was, now = core.rollback(name, images)
+    with core.locked(name):
+        was, now = core.rollback(name, images)
     click.echo(f"current: {now} (was {was})")
 
 
@@ -208,20 +211,21 @@ def prune(versions: tuple[str, ...], keep: int, dry_run: bool, runtime: str | No
     from sac import images as core
 
     name, images = images_of(runtime)
-    if versions:
-        core.removable(name, images, list(versions))
-        remove, kept = list(versions), {}
-    else:
-        remove, kept = core.prune_plan(name, images, keep)
-    for version, why in kept.items():
-        click.echo(f"kept {version}: {why}")
-    for version in remove:
-        if not dry_run:
-            try:
-                images.remove(version)
-            except (RuntimeError, OSError) as e:
-                raise SacError(f"could not remove {version}: {e}") from None
-        click.echo(f"{'would remove' if dry_run else 'removed'} {version}")
+    with core.locked(name):  # nothing may become current between the check and the removal
+        if versions:
+            core.removable(name, images, list(versions))
+            remove, kept = list(versions), {}
+        else:
+            remove, kept = core.prune_plan(name, images, keep)
+        for version, why in kept.items():
+            click.echo(f"kept {version}: {why}")
+        for version in remove:
+            if not dry_run:
+                try:
+                    images.remove(version)
+                except (RuntimeError, OSError) as e:
+                    raise SacError(f"could not remove {version}: {e}") from None
+            click.echo(f"{'would remove' if dry_run else 'removed'} {version}")
 
 
 @image.command("sandbox")
@@ -268,9 +272,10 @@ def freeze(directory: Path, runtime: str | None, as_json: bool) -> None:
     from sac import images as core
 
     name, images = images_of(runtime)
-    was = images.current()
-    v = Progress("freeze").run("freeze", lambda log: images.freeze(directory.absolute(), log))
-    core.record(name, v.version, was)
+    with core.locked(name):
+        was = images.current()
+        v = Progress("freeze").run("freeze", lambda log: images.freeze(directory.absolute(), log))
+        core.record(name, v.version, was)
     show_version(v, as_json, was)
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import msgspec
 from sac_hookspecs import Images, ImageVersion
 
+from sac.nofollow import PlantedLink, read_bytes, write_file
 from sac.paths import private_dirs
 
 from .engine import apptainer, reason
@@ -60,13 +61,14 @@ class SifImages(Images):
                 continue
             meta = sif.with_suffix(".json")
             try:
-                # the ref is where the file is now (a SAC_HOME may have been moved or copied)
+                # the ref is where the file really is now, as a started agent records it (a SAC_HOME
+                # may have been moved, or sit under a symlink such as /home -> /gpfs/home)
                 out.append(msgspec.structs.replace(msgspec.json.decode(meta.read_bytes(), type=ImageVersion),
-                                                   ref=str(sif)))  # fmt: skip
+                                                   ref=os.path.realpath(sif)))  # fmt: skip
                 continue
             except (OSError, msgspec.DecodeError):  # built before versions had metadata: what the file says
                 st = sif.stat()
-                out.append(ImageVersion(version=m.group(1), ref=str(sif), created=st.st_mtime, size=st.st_size,
+                out.append(ImageVersion(version=m.group(1), ref=os.path.realpath(sif), created=st.st_mtime, size=st.st_size,
                                         source="(no metadata)"))  # fmt: skip
         return sorted(out, key=lambda v: v.version)
 
@@ -139,7 +141,9 @@ class SifImages(Images):
               definition: str = "") -> ImageVersion:  # fmt: skip
         """Check that ``tmp`` mounts and runs, record what it is, make it the current version."""
         log("checking the image runs, listing its packages")
-        done = apptainer("exec", "--containall", "--cleanenv", str(tmp), "sh", "-c", PACKAGES, timeout=300)
+        # the image may come from anywhere: its /bin/sh runs with no privileges at all
+        done = apptainer("exec", "--containall", "--cleanenv", "--no-privs", str(tmp), "sh", "-c", PACKAGES,
+                         timeout=300)  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"not a usable image: {reason(done)} (is it a complete SIF with /bin/sh?)")
         digest = hashlib.sha256()
@@ -226,9 +230,11 @@ class SifImages(Images):
         done = subprocess.run(["unsquashfs", "-q", "-n", "-o", str(offset), "-d", str(directory), str(sif)],
                               capture_output=True, text=True, stdin=subprocess.DEVNULL)  # fmt: skip
         if done.returncode != 0:
+            shutil.rmtree(directory, ignore_errors=True)  # a partial tree (gigabytes, on a full disk) helps nobody
             why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
             raise RuntimeError(f"unsquashfs failed: {why} ({disk_hint(why)})")
-        (directory / ".sac-sandbox-of").write_text(version + "\n")  # freeze records where it came from
+        # freeze records where it came from; the tree came from an image: never follow a link in it
+        write_file(directory, MARKER, (version + "\n").encode())
 
     def update(self, directory: Path, apt: list[str], pip: list[str], log: Callable[[str], None]) -> None:
         if not (directory / "etc").is_dir():
@@ -244,7 +250,8 @@ class SifImages(Images):
             steps.append("command -v pip3 >/dev/null || python3 -m pip --version >/dev/null 2>&1 || "
                          "{ echo 'pip is not in the image: add --apt python3-pip' >&2; exit 3; }; "
                          "python3 -m pip install --break-system-packages " + " ".join(_quote(pip)))  # fmt: skip
-        flags = ["--writable", "--no-home"] + (["--fakeroot"] if os.geteuid() != 0 else [])
+        # --containall: the installers see none of the host's /tmp, HOME or working directory
+        flags = ["--writable", "--containall"] + (["--fakeroot"] if os.geteuid() != 0 else [])
         proc = subprocess.Popen(["apptainer", "exec", *flags, str(directory), "sh", "-c", " && ".join(steps)],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 stdin=subprocess.DEVNULL)  # fmt: skip
@@ -259,9 +266,20 @@ class SifImages(Images):
     def freeze(self, directory: Path, log: Callable[[str], None]) -> ImageVersion:
         if not (directory / "etc").is_dir():
             raise RuntimeError(f"{directory} is not a sandbox (make one with `sac image sandbox DIR`)")
-        marker = directory / ".sac-sandbox-of"
-        origin = marker.read_text().strip() if marker.is_file() else "?"
-        return self._build([str(directory)], log, source=f"sandbox {directory} (from {origin})")
+        return self._build([str(directory)], log, source=f"sandbox {directory} (from {sandbox_origin(directory)})")
+
+
+MARKER = ".sac-sandbox-of"
+
+
+def sandbox_origin(directory: Path) -> str:
+    """The version a sandbox was unpacked from, or "?": the marker is read without following
+    a link (anything run as root in the sandbox could have made it one to a host secret)."""
+    try:
+        text = (read_bytes(directory, MARKER) or b"")[:64].decode("ascii", "replace").strip()
+    except (PlantedLink, OSError):
+        return "?"
+    return text if re.fullmatch(r"\d{8}-\d{6}(?:-\d+)?", text) else "?"
 
 
 def squashfs_offset(sif: Path) -> int:

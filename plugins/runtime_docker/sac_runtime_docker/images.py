@@ -6,6 +6,8 @@ container keeps the image id it started with. No registry is involved.
 from __future__ import annotations
 
 import json
+import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from sac_hookspecs import Images, ImageVersion
 from .engine import docker, fail
 
 REPO = "sac-base"
+VERSION_RE = re.compile(r"\d{8}-\d{6}(?:-\d+)?")
 
 
 def daemon_answers() -> None:
@@ -33,12 +36,19 @@ class DockerImages(Images):
         done = docker("image", "inspect", ref, timeout=30)
         if done.returncode != 0:
             return None
-        return (json.loads(done.stdout) or [None])[0]
+        try:
+            return (json.loads(done.stdout) or [None])[0]
+        except ValueError:
+            return None
 
     def versions(self) -> list[ImageVersion]:
+        daemon_answers()  # "no versions yet" must not be what a stopped daemon looks like
         done = docker("images", REPO, "--format", "{{.Tag}}", timeout=30)
+        if done.returncode != 0:
+            raise fail("docker could not list the images", done, "see `docker images`")
         out = []
-        for tag in sorted(set(done.stdout.split()) - {"latest", "<none>"}):
+        # only the tags sac makes (VERSION): a `sac-base:dev` of the user's is not a version to prune
+        for tag in sorted(t for t in set(done.stdout.split()) if VERSION_RE.fullmatch(t)):
             info = self._inspect(f"{REPO}:{tag}")
             if info is None:
                 continue
@@ -55,7 +65,9 @@ class DockerImages(Images):
         latest = self._inspect(f"{REPO}:latest")
         if latest is None:
             return None
-        return next((v.version for v in self.versions() if v.ref == latest["Id"]), None)
+        # two versions of one image id (a re-tag): the newest, so that `list` and `rollback` agree
+        same = [v.version for v in self.versions() if v.ref == latest["Id"]]
+        return max(same) if same else None
 
     def switch(self, version: str) -> None:
         done = docker("tag", f"{REPO}:{version}", f"{REPO}:latest")
@@ -99,14 +111,33 @@ class DockerImages(Images):
             done = docker("import", *changes, str(path), f"{REPO}:{version}", timeout=1800)
         if done.returncode != 0:
             raise fail("docker import failed", done, "is it a root filesystem (a directory or a tarball)?")
+        # a `docker save` archive imports "fine" as a file tree that cannot run: check before it is current
+        probe = docker("run", "--rm", "--network", "none", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+                       f"{REPO}:{version}", "sh", "-c", "true", timeout=120)  # fmt: skip
+        if probe.returncode != 0:
+            docker("rmi", f"{REPO}:{version}")
+            raise fail(
+                f"not a usable image: {path} has no working /bin/sh",
+                probe,
+                "import a root filesystem (a `docker save` archive is not one: use `docker load`)",
+            )
+        return self._made_current(version)
+
+    def _made_current(self, version: str) -> ImageVersion:
         self.switch(version)
-        return next(v for v in self.versions() if v.version == version)
+        made = [v for v in self.versions() if v.version == version]
+        if not made:
+            raise RuntimeError(f"{REPO}:{version} vanished right after it was made; see `docker images`")
+        return made[0]
 
     def build_base(self, log: Callable[[str], None]) -> ImageVersion:
         from sac import __version__ as sac_version
         from sac.debian import BASE_PACKAGES, debootstrap, host_mirror
 
         daemon_answers()
+        if os.geteuid() != 0:  # before any slow work: debootstrap chroots, as root only
+            raise RuntimeError("building the base image needs root (debootstrap); build it as root, or import a "
+                               "root filesystem with `sac image build --from DIR --runtime docker`")  # fmt: skip
         version = new_version(self)
         mirror, suite = host_mirror()
         labels = {"sac.source": f"debootstrap {suite} from {mirror}", "sac.tool.sac": sac_version,
@@ -132,8 +163,7 @@ class DockerImages(Images):
                 tar.wait()
             if done.returncode != 0:
                 raise fail("docker import failed", done, "is dockerd running? is the disk full?")
-        self.switch(version)
-        return next(v for v in self.versions() if v.version == version)
+        return self._made_current(version)
 
 
 def new_version(images: DockerImages) -> str:
