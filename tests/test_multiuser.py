@@ -196,6 +196,9 @@ def test_a_world_writable_project_of_ones_own_is_refused_too(shared_home):
     assert run_sac("config", "show", cwd=project, env={"SAC_SAFE_DIRECTORIES": other}).returncode == 2
     shown = run_sac("config", "show", "--json", cwd=project, env={"SAC_SAFE_DIRECTORIES": "*"})
     assert json.loads(shown.stdout)["settings"]["default_provider"]["value"] == "scripted"
+    # a safe directory trusts every project below it, like git's safe.directory of a parent
+    shown = run_sac("config", "show", "--json", cwd=project, env={"SAC_SAFE_DIRECTORIES": str(project.parent)})
+    assert json.loads(shown.stdout)["settings"]["default_provider"]["value"] == "scripted", shown.stderr
 
 
 def test_a_group_writable_project_config_is_refused(shared_home):

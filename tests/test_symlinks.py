@@ -226,3 +226,15 @@ def test_write_file_never_replaces_a_fifo_or_a_directory_an_agent_put_there(tmp_
         with pytest.raises(PlantedLink):
             write_file(tmp_path, name, b"data")
     assert (tmp_path / "dir").is_dir() and not (tmp_path / "fifo").is_file()
+
+
+def test_read_bytes_reads_the_file_at_its_nested_path(tmp_path):
+    """Not a same-named file higher up (a mutant that opened the top directory for a nested
+    path passed the suite)."""
+    from sac.nofollow import read_bytes, write_file
+
+    write_file(tmp_path, "state.json", b"top")
+    write_file(tmp_path, "sub/deeper/state.json", b"nested")
+    assert read_bytes(tmp_path, "sub/deeper/state.json") == b"nested"
+    assert read_bytes(tmp_path, "state.json") == b"top"
+    assert read_bytes(tmp_path, "sub/missing.json") is None
