@@ -185,7 +185,8 @@ def switch(version: str, runtime: str | None) -> None:
 @image.command("rollback")
 @RUNTIME
 def rollback(runtime: str | None) -> None:
-    """Back to the version that was current before the last switch or build."""
+    """Back one step: to the version that was current before the last switch or build (each
+    rollback goes one further back)."""
     from sac import images as core
 
     name, images = images_of(runtime)
