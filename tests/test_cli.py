@@ -275,3 +275,19 @@ def test_check_says_when_sac_home_is_too_deep_for_the_control_socket(tmp_path, s
     assert "the control socket path is" in done.stdout and "set SAC_HOME to a shorter directory" in done.stdout
     done = sac("agents", "check", "minimal-agent")  # the same agent under a short SAC_HOME is fine
     assert "control socket" not in done.stdout
+
+
+def test_an_unknown_agent_is_a_usage_error_everywhere(sac, home):
+    """Exit 2 for a name sac knows nothing of (no spec, no state), as `status` always said;
+    a known agent that is not running is a failure (exit 1)."""
+    for args in (("send", "ghost", "hi"), ("health", "ghost"), ("status", "ghost"), ("stop", "ghost"),
+                 ("tail", "ghost")):  # fmt: skip
+        done = sac("agents", *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "ghost" in done.stderr and "Traceback" not in done.stderr
+    known = home / "agents" / "known"
+    known.mkdir(parents=True)
+    (known / "spec.yaml").write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\nspec: {runtime: local}\n")
+    done = sac("agents", "send", "known", "hi")
+    assert done.returncode == 1 and "is not running (state: never-started)" in done.stderr
+    assert sac("agents", "health", "known").returncode == 1

@@ -266,14 +266,13 @@ agents.add_command(status, "list")
 @click.option("--json", "as_json", is_flag=True)
 def health(name: str, as_json: bool) -> None:
     """Ask a running agent how it is (exit 1 if it is not running or not healthy)."""
-    from sac import lifecycle
     from sac.runner import control
     from sac.state import AgentDir
 
     try:
         report = control.call(AgentDir(name).socket, {"op": "health"}, timeout=10)
     except control.NotRunning:
-        st = lifecycle.status(name)
+        st = _known_status(name)
         report = {"ok": False, "state": st.state, "last_error": st.last_error}
     healthy = report.get("ok") and report.get("state") in ("ready", "busy") and report.get("cli_alive", False)
     report["healthy"] = bool(healthy)
@@ -335,15 +334,33 @@ def send(name: str, prompt: str | None, key: str | None, timeout: float | None, 
 
 
 def _call(name: str, sock, request: dict, timeout: float | None) -> dict:
-    from sac import lifecycle
     from sac.runner import control
 
     try:
         return control.call(sock, request, timeout=timeout)
     except control.NotRunning:
-        st = lifecycle.status(name)
+        st = _known_status(name)
         raise SacError(f"agent {name} is not running (state: {st.state})",
                        hint=f"start it with `sac agents start {name}`") from None  # fmt: skip
+
+
+def _known_status(name: str):
+    """The status of an agent that does not answer; an agent sac has neither a spec nor any
+    state of is a usage error (exit 2, as `status` and `stop` say), not a failure (exit 1)."""
+    from sac import lifecycle
+    from sac.config import load_settings
+    from sac.errors import NotFound
+    from sac.lookup import resolve
+    from sac.state import AgentDir
+
+    st = lifecycle.status(name)
+    if st.state == "never-started" and not AgentDir(name).root.exists():
+        try:
+            resolve(name, load_settings())
+        except NotFound:
+            raise NotFound(f"no agent {name!r}: no spec on the search path and no runtime state",
+                           hint="`sac agents status` lists the agents sac knows") from None  # fmt: skip
+    return st
 
 
 @agents.command("tail")
