@@ -203,6 +203,11 @@ def test_a_default_account_is_per_provider(home, sac):
     done = sac("agents", "check", "other", "--json", env={"DEEPSEEK_API_KEY": ""})
     creds = [c for c in json.loads(done.stdout)[0]["checks"] if c["name"] == "credentials"][0]
     assert creds["ok"] is False and "$DEEPSEEK_API_KEY" in creds["detail"]  # the anthropic key is not borrowed
+    # one account, the default of two providers: both are listed (only the last one was)
+    assert sac("accounts", "switch", "work", "--provider", "deepseek").returncode == 0
+    listed = json.loads(sac("accounts", "list", "--json").stdout)
+    assert [(a["name"], a["default_for"]) for a in listed] == [("work", ["anthropic", "deepseek"])]
+    assert "anthropic, deepseek" in sac("accounts", "list").stdout
 
 
 def test_claude_login_is_copied_into_the_agent_home_0600(home, sac, vendor, tmp_path):

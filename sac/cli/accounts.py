@@ -38,12 +38,13 @@ def list_(as_json: bool) -> None:
             keys = store.list()
         except NotImplementedError:
             keys = []
-        defaults = {v: p for p, v in settings.default_accounts.items()}
-        rows += [{"name": k, "store": store_name, "default_for": defaults.get(k)} for k in keys]
+        # one account may be the default of several providers: each of them is listed
+        rows += [{"name": k, "store": store_name,
+                  "default_for": sorted(p for p, v in settings.default_accounts.items() if v == k)} for k in keys]
     if as_json:
         echo_json(rows)
     elif rows:
-        click.echo(table(("ACCOUNT", "STORE", "DEFAULT FOR"), [(r["name"], r["store"], r["default_for"] or "")
+        click.echo(table(("ACCOUNT", "STORE", "DEFAULT FOR"), [(r["name"], r["store"], ", ".join(r["default_for"]))
                                                              for r in rows]))  # fmt: skip
     else:
         click.echo("no accounts: `sac accounts save NAME --from-env VAR` stores one")
