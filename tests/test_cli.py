@@ -291,3 +291,14 @@ def test_an_unknown_agent_is_a_usage_error_everywhere(sac, home):
     done = sac("agents", "send", "known", "hi")
     assert done.returncode == 1 and "is not running (state: never-started)" in done.stderr
     assert sac("agents", "health", "known").returncode == 1
+
+
+def test_human_output_shows_no_python_reprs(sac, home):
+    (home / "config.yaml").write_text("default_accounts: {anthropic: work, deepseek: work}\n")
+    known = home / "agents" / "known"
+    known.mkdir(parents=True)
+    (known / "spec.yaml").write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\nspec: {runtime: local}\n")
+    out = sac("config", "show").stdout + sac("agents", "health", "known").stdout
+    for repr_ in ("{'", "['", "[]", "{}", "True", "False", "None"):
+        assert repr_ not in out, (repr_, out)
+    assert "anthropic: work, deepseek: work" in out and "ok: no" in out and "last_error: -" in out

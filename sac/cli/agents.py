@@ -279,8 +279,10 @@ def health(name: str, as_json: bool) -> None:
     if as_json:
         echo_json(report)
     else:
+        from sac.cli.output import human
+
         for k, v in report.items():
-            click.echo(f"{k}: {v}")
+            click.echo(f"{k}: {human(v)}")
     sys.exit(0 if healthy else 1)
 
 

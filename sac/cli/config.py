@@ -27,7 +27,9 @@ def show(as_json: bool) -> None:
     if as_json:
         echo_json({"settings": settings.as_dict(), "directories": dirs, "config_files": [str(f) for f in settings.files]})
         return
-    rows = [(k, v["value"], v["source"], ENV.get(k, "-")) for k, v in settings.as_dict().items()]
+    from sac.cli.output import human
+
+    rows = [(k, human(v["value"]), v["source"], ENV.get(k, "-")) for k, v in settings.as_dict().items()]
     click.echo(table(("SETTING", "VALUE", "SOURCE", "ENV"), rows))
     click.echo(f"\nSAC_HOME: {dirs['SAC_HOME']}\nagent search path:")
     for p in dirs["agent search path"]:

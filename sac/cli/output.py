@@ -20,3 +20,19 @@ def echo_json(obj: Any) -> None:
     import msgspec
 
     click.echo(msgspec.json.format(msgspec.json.encode(obj), indent=2).decode())
+
+
+def human(value: Any) -> str:
+    """A value as people read it, never a Python repr: yes/no, "-" for nothing, lists and
+    mappings as comma-separated items."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {human(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(human(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
