@@ -302,3 +302,20 @@ def test_human_output_shows_no_python_reprs(sac, home):
     for repr_ in ("{'", "['", "[]", "{}", "True", "False", "None"):
         assert repr_ not in out, (repr_, out)
     assert "anthropic: work, deepseek: work" in out and "ok: no" in out and "last_error: -" in out
+
+
+def test_validate_and_stop_report_as_json(sac, home, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: scitex-agent-container/v3\nkind: Agnet\nspec: {runtime: local}\n")
+    good = home / "agents" / "good"
+    good.mkdir(parents=True)
+    (good / "spec.yaml").write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\nspec: {runtime: local}\n")
+    done = sac("spec", "validate", str(bad), "good", "--json")
+    assert done.returncode == 2 and done.stderr == ""
+    bad_r, good_r = json.loads(done.stdout)
+    assert (bad_r["ok"], good_r["ok"]) == (False, True) and good_r["spec"] == str(good / "spec.yaml")
+    assert [(p["line"], p["col"], p["path"]) for p in bad_r["problems"]] == [(2, 7, "kind")]
+    done = sac("agents", "stop", "good", "--json")
+    assert done.returncode == 2 and done.stderr == ""
+    [r] = json.loads(done.stdout)
+    assert r["name"] == "good" and r["ok"] is False and "never been started" in r["error"]

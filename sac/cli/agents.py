@@ -133,18 +133,25 @@ def start(refs, runtime, foreground, timeout, resume, parent, as_json) -> None:
 
 @agents.command("stop")
 @click.argument("names", nargs=-1, required=True)
-def stop(names: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one result per agent as JSON.")
+def stop(names: tuple[str, ...], as_json: bool) -> None:
     """Stop agents: end the session, stop the container; SIGKILL after 5 s."""
     from sac import lifecycle
 
-    status = 0
+    status, results = 0, []
     for name in names:
         try:
             what = lifecycle.stop_and_clean(name, context.plugins)
-            click.echo(f"{name}: {what}")
+            results.append({"name": name, "ok": True, "result": what})
+            if not as_json:
+                click.echo(f"{name}: {what}")
         except SacError as e:
-            click.echo(f"sac: error: {e.render()}", err=True)
+            results.append({"name": name, "ok": False, "error": e.message, "hint": e.hint})
+            if not as_json:
+                click.echo(f"sac: error: {e.render()}", err=True)
             status = max(status, e.exit_code)
+    if as_json:
+        echo_json(results)
     sys.exit(status)
 
 

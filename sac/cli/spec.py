@@ -28,19 +28,31 @@ def schema() -> None:
 
 @spec.command("validate")
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
-def validate(refs: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one result per spec, with its problems, as JSON.")
+def validate(refs: tuple[str, ...], as_json: bool) -> None:
     """Validate specs; print every problem as file:line:col. Exit 2 if any is invalid."""
+    import msgspec
+
     from sac.agent import load_agent
+    from sac.cli.output import echo_json
     from sac.errors import SacError
     from sac.spec.errors import SpecError
 
     plugins, settings = context.plugins(), context.settings()
-    status = 0
+    status, results = 0, []
     for ref in refs:
         try:
             agent = load_agent(ref, plugins, settings)
-            click.echo(f"{agent.spec_path}: ok")
+            results.append({"ref": ref, "spec": str(agent.spec_path), "ok": True, "problems": []})
+            if not as_json:
+                click.echo(f"{agent.spec_path}: ok")
         except SacError as e:
-            click.echo(e.render() if isinstance(e, SpecError) else f"sac: error: {e.render()}", err=True)
+            problems = msgspec.to_builtins(e.problems) if isinstance(e, SpecError) else \
+                [{"file": ref, "line": 0, "col": 0, "path": "", "message": e.message}]  # fmt: skip
+            results.append({"ref": ref, "spec": None, "ok": False, "problems": problems})
+            if not as_json:
+                click.echo(e.render() if isinstance(e, SpecError) else f"sac: error: {e.render()}", err=True)
             status = max(status, e.exit_code)
+    if as_json:
+        echo_json(results)
     sys.exit(status)
