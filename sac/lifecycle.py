@@ -122,7 +122,7 @@ def spawn_runner(name: str, spec_path: Path, *, resume: bool, parent: str | None
                  runtime: str | None = None) -> subprocess.Popen:  # fmt: skip
     d = AgentDir(name)
     d.make()
-    cmd = [*self_command(), "agents", "start", "--foreground", str(spec_path)]
+    cmd = [*self_command(), "agents", "start", "--foreground", "--preflighted", str(spec_path)]
     if runtime:
         cmd += ["--runtime", runtime]
     if resume:

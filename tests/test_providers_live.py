@@ -130,8 +130,8 @@ def test_anthropic_with_a_stored_account(home, sac, vendor, runtime):
 def test_missing_key_message_names_the_variable(home, sac, monkeypatch):
     monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
     write(home, "nokey", "deepseek", runtime="local")
-    for env in ({}, {"DEEPSEEK_API_KEY": ""}):
-        done = sac("agents", "start", "nokey", env=env)
+    for env, args in (({}, ()), ({"DEEPSEEK_API_KEY": ""}, ()), ({}, ("--foreground",))):
+        done = sac("agents", "start", *args, "nokey", env=env)  # --foreground: the same preflight
         assert done.returncode == 1
         assert "agent nokey cannot start" in done.stderr and "$DEEPSEEK_API_KEY" in done.stderr
         assert "fix: export DEEPSEEK_API_KEY=<your key>" in done.stderr

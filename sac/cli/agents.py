@@ -79,8 +79,9 @@ def _print_reports(reports) -> None:
               help="Seconds to wait for each agent to be ready.")
 @click.option("--resume", is_flag=True, help="Resume the agent's last session whatever spec.claude.session says.")
 @click.option("--parent", hidden=True, help="The agent that asked for this one (recorded as lineage).")
+@click.option("--preflighted", is_flag=True, hidden=True, help="The runner's own start: the preflight has run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the agents' status as JSON.")
-def start(refs, runtime, foreground, timeout, resume, parent, as_json) -> None:
+def start(refs, runtime, foreground, timeout, resume, parent, preflighted, as_json) -> None:
     """Start agents; return when each is ready, or say why it failed.
 
     A running agent is left as it is (exit 0). Each agent runs in its own detached
@@ -106,6 +107,8 @@ def start(refs, runtime, foreground, timeout, resume, parent, as_json) -> None:
         if len(refs) != 1:
             raise UsageError("--foreground runs exactly one agent")
         agent = load_agent(refs[0], plugins, settings)
+        if not preflighted:  # a user's --foreground gets the same preflight as every start
+            lifecycle.preflight_or_raise(agent, plugins, settings)
         sys.exit(lifecycle.run_foreground(agent, plugins, settings, resume=resume, parent=parent,
                                           echo=lambda line: click.echo(line, err=True)))  # fmt: skip
     agents_ = [load_agent(ref, plugins, settings) for ref in refs]  # every spec valid before any starts
