@@ -51,7 +51,7 @@ def remove_peer(name: str) -> bool:
 
 def local_token(url: str) -> str | None:
     """The token of a local agent of this user serving ``url`` (its runner recorded the
-    token file in its state), so ``sac peer post-turn URL`` needs no token from the user."""
+    token file in its state), so ``sac peer post-turn URL TEXT`` needs no token from the user."""
     from sac.lifecycle import status
     from sac.nofollow import PlantedLink, read_bytes
 

@@ -319,3 +319,51 @@ def test_validate_and_stop_report_as_json(sac, home, tmp_path):
     assert done.returncode == 2 and done.stderr == ""
     [r] = json.loads(done.stdout)
     assert r["name"] == "good" and r["ok"] is False and "never been started" in r["error"]
+
+
+def test_every_sac_command_the_code_tells_users_to_run_exists_and_takes_its_arguments(tmp_path):
+    """Fixes, hints and notes quote commands (`sac image build base`, ...): each one must be a
+    real command whose arguments parse (one said to run `sac image build base` for a runtime
+    that had no images). Parsed with click's own parser, not run."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    import click
+
+    from sac.cli import cli
+
+    root = Path(__file__).resolve().parent.parent
+    sb = tmp_path / "sb"
+    sb.mkdir()
+    sample = {"{name}": "a1", "{args[-1]}": str(sb), "{directory}": str(sb), "NAME": "a1", "DIR": str(sb),
+              "URL": "http://127.0.0.1:1/", "VAR": "K", "PKG": "jq", "FILE.sif": "/tmp/x.sif", "TEXT": "hi"}  # fmt: skip
+    quoted = set()
+    for source in [*(root / "sac").rglob("*.py"), *(root / "plugins").rglob("*.py")]:
+        quoted |= set(re.findall(r"`(sac [^`]+)`", source.read_text()))
+    checked = []
+    for text in sorted(quoted):
+        if "..." in text or len(text.split()) < 2 or text.split()[1].startswith("-"):  # the group's own options
+            continue
+        for placeholder, value in sample.items():
+            text = text.replace(placeholder, value)
+        args = shlex.split(text)[1:]
+        cmd, ctx = cli, click.Context(cli, info_name="sac")
+        rest = list(args)
+        while isinstance(cmd, click.Group) and rest:  # `sac image` alone names the group
+            try:
+                name, sub, rest = cmd.resolve_command(ctx, rest)
+            except click.UsageError as e:
+                raise AssertionError(f"`{text}`: {e.format_message()}") from None
+            cmd, ctx = sub, click.Context(sub, info_name=name, parent=ctx)
+        if isinstance(cmd, click.Group):
+            checked.append(text)
+            continue
+        try:
+            cmd.make_context(cmd.name, list(rest), parent=ctx.parent)
+        except click.MissingParameter:
+            assert not rest, f"`{text}` lacks a required argument"  # a bare mention names the command only
+        except click.UsageError as e:
+            raise AssertionError(f"`{text}` does not parse: {e.format_message()}") from None
+        checked.append(text)
+    assert len(checked) >= 30 and "sac image build base" in checked
