@@ -46,6 +46,7 @@ class Status(msgspec.Struct, kw_only=True):
     urls: dict[str, str] = msgspec.field(default_factory=dict)  # transport -> URL, while it runs
     token_files: dict[str, str] = msgspec.field(default_factory=dict)  # transport -> its token's 0600 file
     runtime_mode: str | None = None  # how the runtime runs it, when it says (Instance.mode)
+    startup_errors: list[str] = msgspec.field(default_factory=list)  # startup prompts that failed, this run
 
 
 def status(name: str, spec: str | None = None) -> Status:
@@ -83,6 +84,7 @@ def status(name: str, spec: str | None = None) -> Status:
         spec=spec or st.spec_path, parent=st.parent, urls=st.urls if alive else {},
         token_files=st.token_files if alive else {},
         runtime_mode=(st.instance.mode or None) if st.instance and alive else None,
+        startup_errors=list(st.startup_errors),
     )  # fmt: skip
 
 

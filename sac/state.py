@@ -56,6 +56,7 @@ class AgentState(msgspec.Struct, kw_only=True):
     account: str | None = None  # the stored credential the agent uses, for usage per account
     urls: dict[str, str] = msgspec.field(default_factory=dict)  # transport name -> where it serves the agent
     token_files: dict[str, str] = msgspec.field(default_factory=dict)  # transport name -> 0600 file of its token
+    startup_errors: list[str] = msgspec.field(default_factory=list)  # startup prompts that failed, this run
 
 
 class Heartbeat(msgspec.Struct, kw_only=True):

@@ -183,8 +183,8 @@ def test_stop_of_an_unknown_agent_is_a_clear_error(fleet, sac):
     done = sac("agents", "stop", "ghost")
     assert done.returncode == 2
     assert "sac: error: agent 'ghost' has never been started here" in done.stderr
-    done = sac("agents", "send", "ghost", "hi")
-    assert done.returncode == 1 and "agent ghost is not running (state: never-started)" in done.stderr
+    done = sac("agents", "send", "ghost", "hi")  # no spec, no state: a usage error, as for stop
+    assert done.returncode == 2 and "no agent 'ghost': no spec on the search path" in done.stderr
 
 
 def test_state_files_are_never_half_written(fleet, sac):
@@ -527,7 +527,7 @@ def test_deleting_the_runtime_dir_under_a_live_agent_never_makes_two_runners(fle
     sac("agents", "start", "gone", check=True)
     second = status(sac, "gone")["pid"]
     time.sleep(1.5)
-    runners = subprocess.run(["pgrep", "-f", f"foreground {fleet}/agents/gone/"], capture_output=True, text=True)
+    runners = subprocess.run(["pgrep", "-f", f"agents start --foreground .*{fleet}/agents/gone/"], capture_output=True, text=True)
     assert runners.stdout.split() == [str(second)], runners.stdout
     assert sac("agents", "send", "gone", "What is 2+2?").stdout == "4\n"
 

@@ -182,3 +182,20 @@ def test_make_demo_runs_as_the_readme_says(tmp_path):
     import shutil
 
     shutil.rmtree(home.parent, ignore_errors=True)
+
+
+def test_a_failed_startup_prompt_is_said_and_fails_start(fleet, sac):
+    """`start` printed "ready" when a startup prompt timed out (seen only in LAST ERROR)."""
+    make_agent(fleet, "sp", "local")
+    spec = fleet / "agents" / "sp" / "spec.yaml"
+    spec.write_text(spec.read_text().replace("  startup_prompts:\n", "  startup_prompts:\n    - \"please hang\"\n")
+                    .replace("    model: haiku\n", "    model: haiku\n    turn_timeout: 1\n"))  # fmt: skip
+    done = sac("agents", "start", "sp")
+    assert done.returncode == 1, done.stderr
+    assert "sp: ready on local" in done.stderr and "but its startup prompts failed" in done.stderr, done.stderr
+    assert "startup prompt 1:" in done.stderr
+    assert status(sac, "sp")["startup_errors"][0].startswith("startup prompt 1:")
+    assert sac("agents", "send", "sp", "What is 1+1?").stdout == "2\n"  # it runs all the same
+    sac("agents", "stop", "sp", check=True)
+    done = sac("agents", "start", "sp", "--ignore-startup-errors")
+    assert done.returncode == 0 and "but its startup prompts failed" in done.stderr, done.stderr

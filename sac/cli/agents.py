@@ -80,8 +80,10 @@ def _print_reports(reports) -> None:
 @click.option("--resume", is_flag=True, help="Resume the agent's last session whatever spec.claude.session says.")
 @click.option("--parent", hidden=True, help="The agent that asked for this one (recorded as lineage).")
 @click.option("--preflighted", is_flag=True, hidden=True, help="The runner's own start: the preflight has run.")
+@click.option("--ignore-startup-errors", is_flag=True,
+              help="Exit 0 even when a startup prompt failed (the agent runs either way).")
 @click.option("--json", "as_json", is_flag=True, help="Print the agents' status as JSON.")
-def start(refs, runtime, foreground, timeout, resume, parent, preflighted, as_json) -> None:
+def start(refs, runtime, foreground, timeout, resume, parent, preflighted, ignore_startup_errors, as_json) -> None:
     """Start agents; return when each is ready, or say why it failed.
 
     A running agent is left as it is (exit 0). Each agent runs in its own detached
@@ -127,6 +129,10 @@ def start(refs, runtime, foreground, timeout, resume, parent, preflighted, as_js
         elif st.state == "failed":
             failed = True
             click.echo(f"{agent.name}: failed: {st.last_error}", err=True)
+        elif st.startup_errors:
+            failed |= not ignore_startup_errors
+            click.echo(f"{agent.name}: {st.state} on {st.runtime} (pid {st.pid}), but its startup prompts failed:\n  "
+                       + "\n  ".join(st.startup_errors), err=True)  # fmt: skip
         else:
             click.echo(f"{agent.name}: {st.state} on {st.runtime} (pid {st.pid})", err=True)
     if as_json:

@@ -471,13 +471,16 @@ class Runner:
             server = self.control_server = await control.serve(self.dir.socket, self.handle)
             await self.serve_transports()
             self.echo(f"agent {self.agent.name}: session open on {self.runtime.name}")
-            for prompt in self.agent.spec.startup_prompts:
+            failed = []
+            for i, prompt in enumerate(self.agent.spec.startup_prompts, 1):
                 if self.stopping.is_set():
                     break
                 answer = await self.send(prompt, self.agent.spec.claude.turn_timeout, source="startup")
                 self.echo(f"startup: {answer.get('text') or answer.get('error')}")
+                if not answer.get("ok"):  # `start` says so (and fails) instead of a bare "ready"
+                    failed.append(f"startup prompt {i}: {answer.get('error')}")
             if not self.stopping.is_set():
-                self.set("ready")
+                self.set("ready", startup_errors=failed)
                 await self.supervise()
             return 0 if self.state.state != "failed" else 1
         except Exception as e:  # noqa: BLE001 - report, clean up, exit 1
