@@ -47,8 +47,10 @@ pyz-full: dev
 bench: dev  ## start-up times and pyz sizes, printed as numbers
 	$(PY) bench/startup.py
 
-# By hand, not in CI (about an hour): cosmic-ray rewrites sac/ in place while it runs, so
-# run it in a clean clone. Not in uv.lock: a pinned tool, run by uv in its own environment.
+# By hand, not in CI (hours on 2 cores; `exec` resumes an interrupted session): cosmic-ray
+# rewrites sac/ in place while it runs, so run it in a clean clone, and `git checkout sac/`
+# after an interruption (a killed run leaves its mutant). Not in uv.lock: a pinned tool, run
+# by uv in its own environment.
 CR := $(UV) tool run --from cosmic-ray==8.7.0
 mutate: dev  ## mutation testing of the core's security modules (build/mutate.toml)
 	$(CR) cosmic-ray init build/mutate.toml build/.mutate.sqlite --force

@@ -5,8 +5,8 @@
     cosmic-ray dump build/.mutate.sqlite | python build/mutate_recheck.py build/mutate.toml
 
 Each surviving mutant's diff is applied to the working tree (`patch -p1`), the config's
-test command runs, and the file is restored whatever happens. Run it in a clean clone, as
-`make mutate`.
+test command runs, and the file is restored whatever happens (but a SIGKILL or SIGTERM: then
+`git checkout sac/`). Run it in a clean clone, as `make mutate`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def main() -> None:
         where = f"{m['module_path']}:{m['start_pos'][0]} {m['operator_name']}"
         original = Path(m["module_path"]).read_bytes()
         try:
-            subprocess.run(["patch", "-p1", "--quiet"], input=r["diff"].encode(), check=True)
+            subprocess.run(["patch", "-p1", "--quiet", "--no-backup-if-mismatch"], input=(r["diff"] + "\n").encode(),
+                           check=True)  # fmt: skip
             try:
                 done = subprocess.run(command, capture_output=True, timeout=timeout)
                 killed = done.returncode != 0
