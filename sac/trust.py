@@ -58,14 +58,14 @@ def why_untrusted(path: Path) -> str | None:
 def _is_safe(root: Path, safe: Iterable[str]) -> bool:
     try:
         real = root.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop, before Python 3.13
         return False
     for entry in safe:
         if entry == "*":
             return True
         try:
             allowed = Path(entry).expanduser().resolve()
-        except OSError:
+        except (OSError, RuntimeError):  # a broken entry trusts nothing; the others still count
             continue
         if real == allowed or allowed in real.parents or (allowed / PROJECT_SUBDIR) == real:
             return True

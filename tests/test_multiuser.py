@@ -259,3 +259,22 @@ def test_sac_home_is_private_and_nothing_another_user_made_in_it_is_used(shared_
     fresh.chmod(0o775)
     done = run_sac("agents", "status", env=env)
     assert done.returncode == 2 and "not trusted: its group can write to it" in done.stderr, done.stderr
+
+
+def test_trust_reasons_and_broken_safe_entries(tmp_path):
+    """In process: a file of a uid with no passwd entry is named by its uid (not a crash); a
+    safe_directories entry that is a symlink loop trusts nothing and breaks nothing."""
+    from sac.trust import _is_safe, why_untrusted
+
+    if os.geteuid() != 0:
+        pytest.skip("chown to another uid needs root")
+    orphan = tmp_path / "orphan"
+    orphan.write_text("x")
+    os.chown(orphan, 54321, 54321)
+    assert "it belongs to uid 54321, not to you" in why_untrusted(orphan)
+    (tmp_path / "l1").symlink_to(tmp_path / "l2")
+    (tmp_path / "l2").symlink_to(tmp_path / "l1")
+    project = tmp_path / "proj"
+    project.mkdir()
+    assert _is_safe(project, [str(tmp_path / "l1")]) is False
+    assert _is_safe(project, [str(tmp_path / "l1"), str(project)]) is True
