@@ -238,3 +238,13 @@ def test_read_bytes_reads_the_file_at_its_nested_path(tmp_path):
     assert read_bytes(tmp_path, "sub/deeper/state.json") == b"nested"
     assert read_bytes(tmp_path, "state.json") == b"top"
     assert read_bytes(tmp_path, "sub/missing.json") is None
+
+
+def test_names_that_sort_before_dots_are_ordinary_names(tmp_path):
+    """to_home/ and dot_claude/ carry the user's own file names: '-draft', '+x', '!a' are
+    names, not a way out (a '..' check written as `<=` refused them)."""
+    from sac.nofollow import read_bytes, write_file
+
+    for rel in ("-draft.md", "notes/+x", "notes/!a", "a-b/-c.json"):
+        write_file(tmp_path, rel, rel.encode())
+        assert read_bytes(tmp_path, rel) == rel.encode()
