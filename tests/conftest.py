@@ -81,3 +81,13 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped under SAC_NO_SKIP=1 (CI): {reason}"
+
+
+@pytest.fixture
+def fleet(home, sac):
+    """``home`` for tests that start agents: stops every agent the test started, whatever happened."""
+    yield home
+    runtime = home / "runtime"
+    names = [p.name for p in runtime.iterdir()] if runtime.is_dir() else []
+    if names:
+        sac("agents", "stop", *names)

@@ -140,3 +140,15 @@ def wait_for(predicate, timeout: float = 30, what: str = "condition") -> None:
 def transcript(home: Path, name: str) -> list[dict]:
     path = home / "runtime" / name / "session.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def assert_in_no_argv(secret: str) -> None:
+    """``secret`` is in no process's command line on this host (`ps` shows argv to every user)."""
+    import os
+
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        assert secret not in cmdline, f"pid {pid}: {cmdline!r}"

@@ -18,16 +18,6 @@ from live import RUNTIMES, make_agent, need_runtime, status, transcript, wait_fo
 pytestmark = pytest.mark.live
 
 
-@pytest.fixture
-def fleet(home, sac):
-    """Stops every agent the test started, whatever happened."""
-    yield home
-    runtime = home / "runtime"
-    names = [p.name for p in runtime.iterdir()] if runtime.is_dir() else []
-    if names:
-        sac("agents", "stop", *names)
-
-
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_quickstart(fleet, sac, runtime):
     need_runtime(runtime, sac)
@@ -98,9 +88,13 @@ def test_two_concurrent_starts_make_one_agent(fleet, sac):
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
     st = status(sac, "c1")
     assert st["state"] == "ready"
-    runners = subprocess.run(["pgrep", "-f", "agents start --foreground .*c1/spec.yaml"], capture_output=True, text=True)
+    runners = subprocess.run(
+        ["pgrep", "-f", "agents start --foreground .*c1/spec.yaml"], capture_output=True, text=True
+    )
     assert len(runners.stdout.split()) == 1, runners.stdout
-    assert [e["text"] for e in transcript(fleet, "c1") if e["type"] == "prompt"] == ["Reply with the string 'Hello! I am c1' and nothing else."]
+    assert [e["text"] for e in transcript(fleet, "c1") if e["type"] == "prompt"] == [
+        "Reply with the string 'Hello! I am c1' and nothing else."
+    ]
 
 
 def test_kill_9_of_a_runner_is_reported_and_start_recovers(fleet, sac):
@@ -162,7 +156,9 @@ def test_restart_policy_never_leaves_the_agent_failed(fleet, sac):
 def test_model_failures_reach_the_caller_and_the_agent_stays_up(fleet, sac):
     make_agent(fleet, "m1", "local")
     spec = fleet / "agents" / "m1" / "spec.yaml"
-    spec.write_text(spec.read_text().replace("    allowed_tools: [Bash]\n", "    allowed_tools: [Bash]\n    turn_timeout: 3\n"))
+    spec.write_text(
+        spec.read_text().replace("    allowed_tools: [Bash]\n", "    allowed_tools: [Bash]\n    turn_timeout: 3\n")
+    )
     sac("agents", "start", "m1", check=True)
 
     done = sac("agents", "send", "m1", "please fail")
@@ -418,7 +414,7 @@ def test_session_fresh_never_resumes_the_previous_run(fleet, sac):
     turn was restarted into the previous run's conversation."""
     spec = make_agent(fleet, "fresh", "local", interval=1)
     text = spec.read_text()
-    spec.write_text(text[: text.index("  startup_prompts:")] + text[text.index("  health:"):])  # no turn at start
+    spec.write_text(text[: text.index("  startup_prompts:")] + text[text.index("  health:") :])  # no turn at start
     sac("agents", "start", "fresh", check=True)
     first = json.loads(sac("agents", "send", "fresh", "What is 1+1?", "--json").stdout)["session_id"]
     sac("agents", "stop", "fresh", check=True)
@@ -435,7 +431,9 @@ def test_a_stopped_cli_is_not_leaked_by_restarts_or_stop(fleet, sac):
     """D20: a SIGSTOPped CLI ignored the SDK's disconnect and stayed (~200 MB) after the
     timeout restart and after `sac agents stop`."""
     spec = make_agent(fleet, "leak", "local", interval=2)
-    spec.write_text(spec.read_text().replace("    allowed_tools: [Bash]\n", "    allowed_tools: [Bash]\n    turn_timeout: 5\n"))
+    spec.write_text(
+        spec.read_text().replace("    allowed_tools: [Bash]\n", "    allowed_tools: [Bash]\n    turn_timeout: 5\n")
+    )
     script = fleet / "agents" / "leak" / "script.yaml"
     script.write_text(script.read_text() + '  - match: "slow"\n    delay: 8\n    reply: ok\n')
     sac("agents", "start", "leak", check=True)
@@ -527,7 +525,9 @@ def test_deleting_the_runtime_dir_under_a_live_agent_never_makes_two_runners(fle
     sac("agents", "start", "gone", check=True)
     second = status(sac, "gone")["pid"]
     time.sleep(1.5)
-    runners = subprocess.run(["pgrep", "-f", f"agents start --foreground .*{fleet}/agents/gone/"], capture_output=True, text=True)
+    runners = subprocess.run(
+        ["pgrep", "-f", f"agents start --foreground .*{fleet}/agents/gone/"], capture_output=True, text=True
+    )
     assert runners.stdout.split() == [str(second)], runners.stdout
     assert sac("agents", "send", "gone", "What is 2+2?").stdout == "4\n"
 

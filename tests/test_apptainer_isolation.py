@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from live import apptainer_ready, ensure_apptainer_image, make_agent
+from live import apptainer_ready, assert_in_no_argv, ensure_apptainer_image, make_agent
 
 pytestmark = pytest.mark.live
 
@@ -169,12 +169,7 @@ def test_the_secret_is_in_no_argv_log_status_tail_or_card(agent):
     assert secret.startswith("sac-scripted-")
     digest = hashlib.sha256(secret.encode()).hexdigest()
     assert digest in agent.run("printf %s \"$ANTHROPIC_API_KEY\" | sha256sum")  # it does reach the CLI inside
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
-        except OSError:
-            continue
-        assert secret not in cmdline, f"pid {pid}: {cmdline!r}"
+    assert_in_no_argv(secret)
     files = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
     assert {"runner.log", "session.jsonl", "state.json"} <= {p.name for p in files}
     assert [p.name for p in files if secret.encode() in p.read_bytes()] == []

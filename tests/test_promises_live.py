@@ -19,15 +19,6 @@ from live import docker_ready, ensure_docker_image, make_agent, status, transcri
 pytestmark = pytest.mark.live
 
 
-@pytest.fixture
-def fleet(home, sac):
-    yield home
-    runtime = home / "runtime"
-    names = [p.name for p in runtime.iterdir()] if runtime.is_dir() else []
-    if names:
-        sac("agents", "stop", *names)
-
-
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

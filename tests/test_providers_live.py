@@ -9,7 +9,7 @@ import os
 
 import pytest
 import yaml
-from live import need_runtime, status, transcript
+from live import assert_in_no_argv, need_runtime, status, transcript
 
 from sac.model.script import Script
 from sac.model.server import ModelServer
@@ -55,12 +55,7 @@ spec:
 
 
 def assert_secret_nowhere(home, sac, name: str, secret: str) -> None:
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
-        except OSError:
-            continue
-        assert secret not in cmdline, f"pid {pid}: {cmdline!r}"
+    assert_in_no_argv(secret)
     root = home / "runtime" / name
     scanned = set()
     for path in root.rglob("*"):
