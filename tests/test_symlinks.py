@@ -238,6 +238,7 @@ def test_read_bytes_reads_the_file_at_its_nested_path(tmp_path):
     assert read_bytes(tmp_path, "sub/deeper/state.json") == b"nested"
     assert read_bytes(tmp_path, "state.json") == b"top"
     assert read_bytes(tmp_path, "sub/missing.json") is None
+    assert read_bytes(tmp_path, "nodir/missing.json") is None and not (tmp_path / "nodir").exists()  # reads make nothing
 
 
 def test_names_that_sort_before_dots_are_ordinary_names(tmp_path):
