@@ -56,8 +56,10 @@ def _open_dir(name: str, dir_fd: int | None, shown: Path, create: bool, mode: in
         try:
             os.mkdir(name, mode, dir_fd=dir_fd)
         except FileExistsError:
-            pass  # made meanwhile (or a link appeared): the open below decides
-        return _open_dir(name, dir_fd, shown, False, mode)
+            return _open_dir(name, dir_fd, shown, False, mode)  # made meanwhile (or a link appeared)
+        fd = _open_dir(name, dir_fd, shown, False, mode)
+        os.fchmod(fd, mode)  # as for files: the umask must not narrow or widen what was asked
+        return fd
     except OSError as e:
         if e.errno in (errno.ELOOP, errno.ENOTDIR):
             raise PlantedLink(shown) from None
@@ -78,6 +80,10 @@ def ensure_dir(path: Path, mode: int = 0o700, private: bool = True) -> None:
             path.mkdir(mode=mode)
         except FileExistsError:
             pass
+        else:
+            fd = _open_dir(str(path), None, path, False, mode)  # (glibc < 2.32 has no lchmod)
+            os.fchmod(fd, mode)  # not the umask's
+            os.close(fd)
         st = os.lstat(path)
     if not stat.S_ISDIR(st.st_mode):
         raise PlantedLink(path)
@@ -86,8 +92,10 @@ def ensure_dir(path: Path, mode: int = 0o700, private: bool = True) -> None:
 
         reason = why_untrusted(path)
         if reason:
-            raise UntrustedHome(f"{path}: not trusted: {reason}; another user could have put things there",
-                                hint=f"if it is yours: chmod go-w {path} (and chown it to yourself); else remove it")
+            raise UntrustedHome(
+                f"{path}: not trusted: {reason}; another user could have put things there",
+                hint=f"if it is yours: chmod go-w {path} (and chown it to yourself); else remove it",
+            )
 
 
 @contextmanager
@@ -148,7 +156,7 @@ def write_file(root: Path, rel: str | PurePosixPath, data: bytes, mode: int = 0o
             os.fchmod(fd, mode)  # the umask must not widen or narrow what was asked
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
             os.close(fd)
             fd = -1

@@ -23,7 +23,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sac.errors import UsageError
-from sac.paths import PROJECT_SUBDIR
 
 
 class UntrustedProject(UsageError):
@@ -67,7 +66,7 @@ def _is_safe(root: Path, safe: Iterable[str]) -> bool:
             allowed = Path(entry).expanduser().resolve()
         except (OSError, RuntimeError):  # a broken entry trusts nothing; the others still count
             continue
-        if real == allowed or allowed in real.parents or (allowed / PROJECT_SUBDIR) == real:
+        if real == allowed or allowed in real.parents:  # the project, a folder above, or the config dir
             return True
     return False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 
 import pytest
@@ -49,11 +50,36 @@ def test_dot_claude_rules(tmp_path):
     assert (work / "CLAUDE.md").read_text().count(BEGIN) == 1
 
 
+def test_what_sac_writes_has_its_modes_whatever_the_umask(tmp_path):
+    """The workdir may be shared (and bound into a container as another uid): CLAUDE.md and
+    .mcp.json are 0644 and the folders sac creates 0755, exactly, under a strict or an open
+    umask (mutants that made them 0643 or created folders 0754 passed the suite)."""
+    src, work = tmp_path / "dot_claude", tmp_path / "work"
+    (src / "commands" / "deep").mkdir(parents=True)
+    (src / "commands" / "deep" / "x.md").write_text("x")
+    (src / "CLAUDE.md").write_text("rules")
+    (src / ".mcp.json").write_text(json.dumps({"mcpServers": {"fs": {"command": "npx"}}}))
+    for umask in (0o077, 0o000):
+        old = os.umask(umask)
+        try:
+            mirror(src, work / oct(umask), claude_dirs=True)
+        finally:
+            os.umask(old)
+        out = work / oct(umask)
+        modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [out, *out.rglob("*")]}
+        assert modes == {
+            ".": 0o755, "CLAUDE.md": 0o644, ".mcp.json": 0o644, ".claude": 0o755, ".claude/commands": 0o755,
+            ".claude/commands/deep": 0o755, ".claude/commands/deep/x.md": stat.S_IMODE((src / "commands/deep/x.md").stat().st_mode),
+        }, (oct(umask), {k: oct(v) for k, v in modes.items()})  # fmt: skip
+
+
 def test_conflicting_mcp_definitions_are_an_error(tmp_path):
     src = tmp_path / "dot_claude"
     src.mkdir()
     (src / ".mcp.json").write_text(json.dumps({"mcpServers": {"fs": {"command": "npx"}}}))
-    with pytest.raises(UsageError, match=r"MCP server 'fs' is defined differently in .*\.mcp\.json and spec.mcp_servers"):
+    with pytest.raises(
+        UsageError, match=r"MCP server 'fs' is defined differently in .*\.mcp\.json and spec.mcp_servers"
+    ):
         mirror(src, tmp_path / "w", claude_dirs=True, mcp_servers={"fs": McpServer(command="other")})
 
 

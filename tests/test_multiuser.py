@@ -50,7 +50,11 @@ def as_attacker(code: str, cwd: Path | None = None) -> dict:
     uid, gid = attacker_ids()
     done = subprocess.run(
         ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", PYTHON, "-I", "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=60, cwd=cwd or "/", env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd or "/",
+        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -199,6 +203,10 @@ def test_a_world_writable_project_of_ones_own_is_refused_too(shared_home):
     # a safe directory trusts every project below it, like git's safe.directory of a parent
     shown = run_sac("config", "show", "--json", cwd=project, env={"SAC_SAFE_DIRECTORIES": str(project.parent)})
     assert json.loads(shown.stdout)["settings"]["default_provider"]["value"] == "scripted", shown.stderr
+    # and an entry may name the config folder itself (a mutant comparing with `is` trusted only parents)
+    itself = str(project / ".scitex" / "agent-container")
+    shown = run_sac("config", "show", "--json", cwd=project, env={"SAC_SAFE_DIRECTORIES": itself})
+    assert json.loads(shown.stdout)["settings"]["default_provider"]["value"] == "scripted", shown.stderr
 
 
 def test_a_group_writable_project_config_is_refused(shared_home):
@@ -255,6 +263,12 @@ def test_sac_home_is_private_and_nothing_another_user_made_in_it_is_used(shared_
     done = run_sac("agents", "check", "mine", env=env)
     assert done.returncode != 0 and f"{fresh / 'agents'}: not trusted" in done.stdout + done.stderr, done.stdout
     (fresh / "agents").chmod(0o700)
+    # and the spec file itself, the last level (a mutant that stopped one level short passed)
+    spec = fresh / "agents" / "mine" / "spec.yaml"
+    spec.chmod(0o666)
+    done = run_sac("agents", "check", "mine", env=env)
+    assert done.returncode != 0 and f"{spec}: not trusted: anyone can write" in done.stdout + done.stderr, done.stdout
+    spec.chmod(0o644)
     # and a SAC_HOME the group may write is refused outright, config and all
     fresh.chmod(0o775)
     done = run_sac("agents", "status", env=env)
