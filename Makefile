@@ -52,14 +52,19 @@ bench: dev  ## start-up times and pyz sizes, printed as numbers
 # after an interruption (a killed run leaves its mutant). Not in uv.lock: a pinned tool, run
 # by uv in its own environment.
 CR := $(UV) tool run --from cosmic-ray==8.7.0
-mutate: dev  ## mutation testing of the core's security modules (build/mutate.toml)
-	$(CR) cosmic-ray init build/mutate.toml build/.mutate.sqlite --force
-	$(CR) cr-filter-operators build/.mutate.sqlite build/mutate.toml
-	$(CR) cosmic-ray exec build/mutate.toml build/.mutate.sqlite
-	$(CR) cosmic-ray dump build/.mutate.sqlite | $(PY) build/mutate_report.py
+# MUTATE=build/mutate-lifecycle.toml: lifecycle.py against live agents (use SAMPLE=N: minutes a mutant)
+MUTATE ?= build/mutate.toml
+MUTATE_DB = build/.$(basename $(notdir $(MUTATE))).sqlite
+SAMPLE ?=
+mutate: dev  ## mutation testing of the core's security (MUTATE=...lifecycle.toml: lifecycle) modules
+	$(CR) cosmic-ray init $(MUTATE) $(MUTATE_DB) --force
+	$(CR) cr-filter-operators $(MUTATE_DB) $(MUTATE)
+	$(if $(SAMPLE),$(UV) run -q --no-project --with cosmic-ray==8.7.0 python build/mutate_sample.py $(MUTATE_DB) $(SAMPLE))
+	$(CR) cosmic-ray exec $(MUTATE) $(MUTATE_DB)
+	$(CR) cosmic-ray dump $(MUTATE_DB) | $(PY) build/mutate_report.py
 # After adding tests: the same survivors against the tests as they are now.
 mutate-recheck: dev
-	$(CR) cosmic-ray dump build/.mutate.sqlite | $(PY) build/mutate_recheck.py build/mutate.toml
+	$(CR) cosmic-ray dump $(MUTATE_DB) | $(PY) build/mutate_recheck.py $(MUTATE)
 
 clean:
 	rm -rf dist build/.cache build/.uv .pytest_cache .demo
