@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 STALE  := uv.lock is out of date with the pyproject files: run `make lock` and commit uv.lock
 
-.PHONY: dev lock demo test test-fast pyz pyz-lean pyz-full bench mutate mutate-recheck clean
+.PHONY: dev lock demo lint test test-fast pyz pyz-lean pyz-full bench mutate mutate-recheck clean
 
 $(UV): build/uv-requirements.txt
 	$(PYTHON) -m venv build/.uv
@@ -30,8 +30,12 @@ lock: $(UV)  ## re-resolve uv.lock to the newest allowed versions (then run make
 demo: dev  ## two example agents, end to end, on the best runtime here, offline
 	bash examples/demo.sh
 
-test: dev  ## the whole suite (builds the pyz too)
+test: lint  ## the quality gate, then the whole suite (builds the pyz too)
 	$(PY) -m pytest
+
+lint: dev  ## ruff (lint, import order), ruff format --check, mypy: all must be clean
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-fast: dev  ## everything but the slow tests
 	$(PY) -m pytest -m "not slow"

@@ -58,9 +58,19 @@ class As:
         if self.user is None:
             return []
         pw = self.user
-        return ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups", "env", "-i",
-                f"HOME={pw.pw_dir}", "PATH=/usr/local/bin:/usr/bin:/bin", f"SAC_HOME={self.env['SAC_HOME']}",
-                f"SAC_CLAUDE_CLI={self.env['SAC_CLAUDE_CLI']}", f"SHIV_ROOT={pw.pw_dir}/.shiv"]  # fmt: skip
+        return [
+            "setpriv",
+            f"--reuid={pw.pw_uid}",
+            f"--regid={pw.pw_gid}",
+            "--init-groups",
+            "env",
+            "-i",
+            f"HOME={pw.pw_dir}",
+            "PATH=/usr/local/bin:/usr/bin:/bin",
+            f"SAC_HOME={self.env['SAC_HOME']}",
+            f"SAC_CLAUDE_CLI={self.env['SAC_CLAUDE_CLI']}",
+            f"SHIV_ROOT={pw.pw_dir}/.shiv",
+        ]
 
     def sac(self, *args: str) -> subprocess.CompletedProcess:
         cmd = [*SAC, *args] if self.user is None else [*self._prefix(), "/usr/bin/python3", str(self.pyz), *args]
@@ -143,8 +153,9 @@ def bench_runtime(runtime: str, runs: int, run: As, home: Path, agent: str | Non
     from sac.runner import control
 
     control.call(sock, {"op": "send", "text": "warm up"}, timeout=60)
-    via_socket = [timed(lambda: control.call(sock, {"op": "send", "text": "What is 1+1?"}, timeout=60))
-                  for _ in range(20)]  # fmt: skip
+    via_socket = [
+        timed(lambda: control.call(sock, {"op": "send", "text": "What is 1+1?"}, timeout=60)) for _ in range(20)
+    ]
     via_cli = [timed(lambda: sac("agents", "send", agent, "What is 1+1?")) for _ in range(10)]
     time.sleep(1)
     out = {
@@ -176,8 +187,13 @@ async def bare_sdk_turns(n: int, home: Path) -> list[float]:
     server = ModelServer(Script()).start()
     work = home / "bare"
     work.mkdir(exist_ok=True)
-    env = {"HOME": str(work), "ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": "x",
-           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "CLAUDE_CODE_MAX_RETRIES": "0"}  # fmt: skip
+    env = {
+        "HOME": str(work),
+        "ANTHROPIC_BASE_URL": server.url,
+        "ANTHROPIC_API_KEY": "x",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "0",
+    }
     client = ClaudeSDKClient(ClaudeAgentOptions(cli_path=str(find_claude()), cwd=str(work), env=env))
     await client.connect()
     times = []
@@ -200,8 +216,16 @@ def bench_status(env: dict, home: Path, n: int = 50) -> dict:
     for i in range(n):
         d = home / "runtime" / f"fleet-{i:02d}"
         d.mkdir(parents=True, exist_ok=True)
-        state = {"name": f"fleet-{i:02d}", "state": "ready", "pid": me, "pid_start": start, "spec_path": "x",
-                 "runtime": "docker", "started_at": time.time(), "updated_at": time.time()}  # fmt: skip
+        state = {
+            "name": f"fleet-{i:02d}",
+            "state": "ready",
+            "pid": me,
+            "pid_start": start,
+            "spec_path": "x",
+            "runtime": "docker",
+            "started_at": time.time(),
+            "updated_at": time.time(),
+        }
         (d / "state.json").write_text(json.dumps(state))
         (d / "heartbeat.json").write_text(json.dumps({"time": time.time(), "state": "ready", "pid": me}))
     run = As(env)
@@ -221,8 +245,11 @@ def bench_as_user(user: str, pyz: Path | None, sif: Path, runs: int) -> dict:
     try:
         if pyz is None:
             print("building a lean sac.pyz for the user ...", file=sys.stderr)
-            subprocess.run([sys.executable, str(ROOT / "build" / "pyz.py"), "--lean", "-o", str(base / "sac.pyz")],
-                           check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                [sys.executable, str(ROOT / "build" / "pyz.py"), "--lean", "-o", str(base / "sac.pyz")],
+                check=True,
+                capture_output=True,
+            )
         else:
             shutil.copy(pyz, base / "sac.pyz")
         home = base / "home"
@@ -265,18 +292,24 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{'runtime':16} {'inst. start':>11} {'spec-to-ready':>14} {'turn (socket)':>14} {'turn (sac send)':>16} "
-          f"{'runner RSS':>11} {'CLI RSS':>8} {'instance':>9}")  # fmt: skip
+    print(
+        f"{'runtime':16} {'inst. start':>11} {'spec-to-ready':>14} {'turn (socket)':>14} {'turn (sac send)':>16} "
+        f"{'runner RSS':>11} {'CLI RSS':>8} {'instance':>9}"
+    )
     for rt, r in results["runtimes"].items():
         cli = f"{r['cli_process_rss_mb']:.0f} MB" if r["cli_process_rss_mb"] else "-"
         inst = f"{r['instance_rss_mb']:.0f} MB" if r.get("instance_rss_mb") else "-"
         start = f"{r['instance_start_s']:.2f}s" if r.get("instance_start_s") else "-"
-        print(f"{rt:16} {start:>11} {r['spec_to_ready_s']:13.2f}s {r['turn_via_socket_s'] * 1000:12.1f}ms "
-              f"{r['turn_via_sac_send_s'] * 1000:14.1f}ms {r['runner_rss_mb']:8.1f} MB {cli:>8} {inst:>9}")  # fmt: skip
+        print(
+            f"{rt:16} {start:>11} {r['spec_to_ready_s']:13.2f}s {r['turn_via_socket_s'] * 1000:12.1f}ms "
+            f"{r['turn_via_sac_send_s'] * 1000:14.1f}ms {r['runner_rss_mb']:8.1f} MB {cli:>8} {inst:>9}"
+        )
     print(f"bare SDK turn (same CLI, same scripted model, in process): {results['bare_sdk_turn_s'] * 1000:.1f} ms")
     s = results["status_50"]
-    print(f"sac agents status with {s['agents']} agents: {s['status_s'] * 1000:.0f} ms (table), "
-          f"{s['status_json_s'] * 1000:.0f} ms (--json)")
+    print(
+        f"sac agents status with {s['agents']} agents: {s['status_s'] * 1000:.0f} ms (table), "
+        f"{s['status_json_s'] * 1000:.0f} ms (--json)"
+    )
 
 
 if __name__ == "__main__":

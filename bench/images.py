@@ -56,9 +56,13 @@ def main() -> None:
                 for version in (first["version"], second):
                     flips.append(sac("switch", "--runtime", rt, version)[0])
             listing = [sac("list", "--runtime", rt)[0] for _ in range(args.runs)]
-            results[rt] = {"build_base_s": build_s, "size_mb": first["size"] / 2**20,
-                           "packages": len(first.get("packages", [])),
-                           "switch_s": statistics.median(flips), "list_s": statistics.median(listing)}  # fmt: skip
+            results[rt] = {
+                "build_base_s": build_s,
+                "size_mb": first["size"] / 2**20,
+                "packages": len(first.get("packages", [])),
+                "switch_s": statistics.median(flips),
+                "list_s": statistics.median(listing),
+            }
             if rt == "docker":
                 subprocess.run(["docker", "rmi", f"sac-base:{second}"], capture_output=True)
     if args.json:
@@ -66,8 +70,10 @@ def main() -> None:
         return
     print(f"{'runtime':10} {'build base':>11} {'size':>9} {'packages':>9} {'switch':>9} {'list':>9}")
     for rt, r in results.items():
-        print(f"{rt:10} {r['build_base_s']:10.1f}s {r['size_mb']:6.0f} MB {r['packages']:9d} "
-              f"{r['switch_s'] * 1000:7.0f}ms {r['list_s'] * 1000:7.0f}ms")  # fmt: skip
+        print(
+            f"{rt:10} {r['build_base_s']:10.1f}s {r['size_mb']:6.0f} MB {r['packages']:9d} "
+            f"{r['switch_s'] * 1000:7.0f}ms {r['list_s'] * 1000:7.0f}ms"
+        )
 
 
 if __name__ == "__main__":

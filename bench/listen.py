@@ -30,8 +30,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-SEND = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
-        "params": {"message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "What is 1+1?"}]}}}  # fmt: skip
+SEND = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "SendMessage",
+    "params": {"message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "What is 1+1?"}]}},
+}
 
 
 def wrk(url: str, seconds: int, headers: dict[str, str], body: dict | None = None) -> dict:
@@ -41,8 +45,10 @@ def wrk(url: str, seconds: int, headers: dict[str, str], body: dict | None = Non
         args += ["-H", f"{k}: {v}"]
     if body is not None:
         lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        lua.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n'
-                  'wrk.headers["Content-Type"] = "application/json"\n')  # fmt: skip
+        lua.write(
+            f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(body))}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
         lua.close()
         args += ["-s", lua.name]
     out = subprocess.run([*args, url], capture_output=True, text=True, timeout=seconds + 30).stdout
@@ -55,8 +61,9 @@ def wrk(url: str, seconds: int, headers: dict[str, str], body: dict | None = Non
 
 
 def post(url: str, body: dict, headers: dict | None = None) -> dict:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", **(headers or {})})  # fmt: skip
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})}
+    )
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
@@ -76,8 +83,9 @@ def echo_baseline(seconds: int) -> dict:
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server.embed import Server
-    from sac_hookspecs import AgentPort
     from sac_transport_a2a.server import build_app, free_port
+
+    from sac_hookspecs import AgentPort
 
     class Echo(AgentPort):
         name, card = "echo", {"description": "echo", "skills": [], "isolation": {}}
@@ -126,11 +134,14 @@ def main() -> None:
         env = {**os.environ, "SAC_HOME": str(home)}
         agent = home / "agents" / "bench" / "spec.yaml"
         agent.parent.mkdir(parents=True)
-        agent.write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  runtime: local\n"
-                         "  claude: {provider: scripted}\n  a2a: {port: auto}\n")  # fmt: skip
+        agent.write_text(
+            "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  runtime: local\n"
+            "  claude: {provider: scripted}\n  a2a: {port: auto}\n"
+        )
         subprocess.run([*sac, "agents", "start", "bench"], env=env, check=True, capture_output=True)
-        listen = subprocess.Popen([*sac, "listen", "--bind", "127.0.0.1:7899"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        listen = subprocess.Popen(
+            [*sac, "listen", "--bind", "127.0.0.1:7899"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             time.sleep(2)
             token = (home / "listen" / "token").read_text().strip()
@@ -149,8 +160,9 @@ def main() -> None:
                 "control_socket": median_ms(lambda: control.call(sock, {"op": "send", "text": "What is 1+1?"})),
                 "v1_turn": median_ms(lambda: post(a2a + "v1/turn", {"text": "What is 1+1?"})),
                 "a2a_send_message": median_ms(lambda: post(a2a, SEND, {"A2A-Version": "1.0"})),
-                "listen_send": median_ms(lambda: post("http://127.0.0.1:7899/v1/agents/bench/send",
-                                                      {"text": "What is 1+1?"}, auth)),  # fmt: skip
+                "listen_send": median_ms(
+                    lambda: post("http://127.0.0.1:7899/v1/agents/bench/send", {"text": "What is 1+1?"}, auth)
+                ),
             }
         finally:
             listen.terminate()

@@ -34,8 +34,9 @@ def main() -> None:
         where = f"{m['module_path']}:{m['start_pos'][0]} {m['operator_name']}"
         original = Path(m["module_path"]).read_bytes()
         try:
-            subprocess.run(["patch", "-p1", "--quiet", "--no-backup-if-mismatch"], input=(r["diff"] + "\n").encode(),
-                           check=True)  # fmt: skip
+            subprocess.run(
+                ["patch", "-p1", "--quiet", "--no-backup-if-mismatch"], input=(r["diff"] + "\n").encode(), check=True
+            )
             try:
                 done = subprocess.run(command, capture_output=True, timeout=timeout)
                 killed = done.returncode != 0
@@ -47,8 +48,10 @@ def main() -> None:
         print(f"{'killed  ' if killed else 'SURVIVED'} {where}", flush=True)
     ran = sum(1 for _, r in items if r and r["worker_outcome"] == "normal")
     before = ran - len(survivors)
-    print(f"before: {before}/{ran} killed ({100 * before / max(ran, 1):.1f}%); "
-          f"after: {before + killed_now}/{ran} killed ({100 * (before + killed_now) / max(ran, 1):.1f}%)")
+    print(
+        f"before: {before}/{ran} killed ({100 * before / max(ran, 1):.1f}%); "
+        f"after: {before + killed_now}/{ran} killed ({100 * (before + killed_now) / max(ran, 1):.1f}%)"
+    )
 
 
 if __name__ == "__main__":

@@ -25,11 +25,15 @@ def main() -> None:
         n, s = per_module[module], lost[module]
         print(f"{module}: {n - s}/{n} killed ({100 * (n - s) / n:.1f}%)")
     if ran:
-        print(f"total: {len(ran) - len(survived)}/{len(ran)} killed, score {100 * (1 - len(survived) / len(ran)):.1f}%"
-              + (f" ({pending} pending)" if pending else ""))  # fmt: skip
+        print(
+            f"total: {len(ran) - len(survived)}/{len(ran)} killed, score {100 * (1 - len(survived) / len(ran)):.1f}%"
+            + (f" ({pending} pending)" if pending else "")
+        )
     for w, r in survived:
         m = w["mutations"][0]
-        print(f"\n--- survived: {m['module_path']}:{m['start_pos'][0]} {m['operator_name']} in {m.get('definition_name')}")
+        print(
+            f"\n--- survived: {m['module_path']}:{m['start_pos'][0]} {m['operator_name']} in {m.get('definition_name')}"
+        )
         print(r.get("diff") or "")
 
 

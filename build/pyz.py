@@ -104,11 +104,26 @@ def locked_requirements(uv: str, env: dict[str, str]) -> str:
     check = subprocess.run([uv, "lock", "--check", "-q"], cwd=ROOT, env=env, capture_output=True, text=True)
     if check.returncode != 0:
         detail = (check.stderr.strip().splitlines() or ["(no detail)"])[-1]
-        raise BuildError(f"uv.lock is out of date with the pyproject files: run `make lock` and commit uv.lock ({detail})")
+        raise BuildError(
+            f"uv.lock is out of date with the pyproject files: run `make lock` and commit uv.lock ({detail})"
+        )
     out = subprocess.run(
-        [uv, "export", "--locked", "--no-dev", "--all-packages", "--no-emit-workspace", "--format", "requirements-txt",
-         "--no-header", "-q"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        [
+            uv,
+            "export",
+            "--locked",
+            "--no-dev",
+            "--all-packages",
+            "--no-emit-workspace",
+            "--format",
+            "requirements-txt",
+            "--no-header",
+            "-q",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if out.returncode != 0:
         raise BuildError(f"uv export failed: {out.stderr.strip()}")
@@ -131,8 +146,12 @@ def installed_versions(site: Path) -> dict[str, str]:
 
 def git_commit() -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip() or None
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
 
@@ -212,8 +231,18 @@ def build(output: Path, lean: bool) -> None:
         requirements.write_text(locked + ours_pinned, encoding="utf-8")
 
         # 3. Locked wheels into the cache: offline first, PyPI for what the cache lacks.
-        download = [*pip, "download", "-q", "--require-hashes", "--only-binary", ":all:", "-d", str(wheels),
-                    "-r", str(locked_only)]
+        download = [
+            *pip,
+            "download",
+            "-q",
+            "--require-hashes",
+            "--only-binary",
+            ":all:",
+            "-d",
+            str(wheels),
+            "-r",
+            str(locked_only),
+        ]
         log(f"collecting locked wheels in {wheels.relative_to(ROOT)}/")
         if not run("offline", [*download, "--no-index", "--find-links", str(wheels)], env, check=False):
             log("cache incomplete: downloading the locked wheels from PyPI")
@@ -223,8 +252,21 @@ def build(output: Path, lean: bool) -> None:
         log("installing into a staging site-packages")
         run(
             "installing",
-            [*pip, "install", "-q", "--no-index", "--find-links", str(wheels), "--require-hashes", "--no-compile",
-             "--no-warn-script-location", "--target", str(site), "-r", str(requirements)],
+            [
+                *pip,
+                "install",
+                "-q",
+                "--no-index",
+                "--find-links",
+                str(wheels),
+                "--require-hashes",
+                "--no-compile",
+                "--no-warn-script-location",
+                "--target",
+                str(site),
+                "-r",
+                str(requirements),
+            ],
             env,
         )
 
@@ -244,8 +286,20 @@ def build(output: Path, lean: bool) -> None:
         try:
             run(
                 "shiv",
-                [sys.executable, "-m", "shiv", "--site-packages", str(site), "-c", "sac", "-p", SHEBANG,
-                 "--reproducible", "-o", str(partial)],
+                [
+                    sys.executable,
+                    "-m",
+                    "shiv",
+                    "--site-packages",
+                    str(site),
+                    "-c",
+                    "sac",
+                    "-p",
+                    SHEBANG,
+                    "--reproducible",
+                    "-o",
+                    str(partial),
+                ],
                 env,
             )
             partial.replace(output)

@@ -60,14 +60,23 @@ def claude_cli() -> dict[str, Any]:
 
     found = find_claude()
     path = str(found) if found else None
-    source = ("SAC_CLAUDE_CLI" if os.environ.get("SAC_CLAUDE_CLI")
-              else "bundled" if found and found.parent.name == "_bundled" else "PATH")
+    source = (
+        "SAC_CLAUDE_CLI"
+        if os.environ.get("SAC_CLAUDE_CLI")
+        else "bundled"
+        if found and found.parent.name == "_bundled"
+        else "PATH"
+    )
     info: dict[str, Any] = {"path": path, "source": source, "version": None, "error": None}
     if path is None:
         info["error"] = "none found: no SAC_CLAUDE_CLI, no binary bundled in the SDK, no `claude` on PATH"
         return info
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"),
-           "DISABLE_AUTOUPDATER": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/"),
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
     try:
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, env=env)
         first = (out.stdout.strip().splitlines() or [""])[0]
@@ -101,8 +110,10 @@ def render(info: dict[str, Any]) -> str:
     build = info["build"]
     if build:
         commit = (build.get("commit") or "unknown")[:12]
-        lines.append(f"built: {build['variant']} pyz for Python {build['python']}, commit {commit}, "
-                     f"uv.lock sha256 {build['lock_sha256'][:16]}")
+        lines.append(
+            f"built: {build['variant']} pyz for Python {build['python']}, commit {commit}, "
+            f"uv.lock sha256 {build['lock_sha256'][:16]}"
+        )
     else:
         lines.append("built: not a pyz (versions below are the installed ones)")
     cli = info["claude_cli"]

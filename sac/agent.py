@@ -10,9 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sac_hookspecs import Agent, Runtime
-from sac_hookspecs.spec import ProviderConfig, Spec
-
 from sac.config import Settings
 from sac.errors import SacError
 from sac.lookup import resolve
@@ -20,6 +17,8 @@ from sac.paths import runtime_dir
 from sac.plugins import Plugins
 from sac.spec.load import Check, load_file
 from sac.spec.mounts import parse_mount
+from sac_hookspecs import Agent, Runtime
+from sac_hookspecs.spec import ProviderConfig, Spec
 
 Found = Iterable[tuple[tuple[Any, ...], str]]
 #: Where sac puts the workdir, the agent's HOME and the claude CLI inside a container
@@ -79,7 +78,10 @@ def spec_checks(plugins: Plugins, settings: Settings) -> list[Check]:
     def flags(doc: Any) -> Found:
         for i, flag in enumerate(doc.spec.claude.flags):
             if not flag.startswith("--") or len(flag) < 3 or flag[2] in "= ":
-                yield ("spec", "claude", "flags", i), f"{flag!r} is not a flag (write --name, --name=value or --name value)"
+                yield (
+                    ("spec", "claude", "flags", i),
+                    f"{flag!r} is not a flag (write --name, --name=value or --name value)",
+                )
 
     return [runtime, provider, mounts, mcp, flags]
 

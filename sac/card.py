@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sac_hookspecs.spec import Metadata
 
 from sac.state import AgentDir
+from sac_hookspecs.spec import Metadata
 
 
 class CardDoc(msgspec.Struct, kw_only=True):
@@ -38,7 +38,6 @@ def local_card(name: str) -> dict[str, Any]:
     from sac.config import load_settings
     from sac.errors import SacError
     from sac.lookup import resolve
-
     from sac.spec.load import load_file
 
     st = AgentDir(name).read_state()
@@ -56,6 +55,9 @@ def local_card(name: str) -> dict[str, Any]:
         "description": description or f"sac agent {name}",
         "skills": skills,
         "urls": dict(st.urls) if st is not None and AgentDir(name).runner_alive(st) else {},
-        "isolation": {"level": st.isolation if st else None, "runtime": st.runtime if st else None,
-                      "relaxed": list(st.instance.relaxed) if st and st.instance else []},
-    }  # fmt: skip
+        "isolation": {
+            "level": st.isolation if st else None,
+            "runtime": st.runtime if st else None,
+            "relaxed": list(st.instance.relaxed) if st and st.instance else [],
+        },
+    }

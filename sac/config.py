@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sac_hookspecs.spec import ProviderConfig
 
 from sac.paths import project_dir, sac_home
+from sac_hookspecs.spec import ProviderConfig
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
@@ -34,9 +34,14 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defa
 
 #: Built-in defaults. ``default_runtime: None`` means the best runtime available here.
 DEFAULTS: dict[str, Any] = {
-    "default_runtime": None, "default_provider": "anthropic", "agents_path": [], "default_accounts": {},
-    "credential_store": "file", "providers": {}, "safe_directories": [],
-}  # fmt: skip
+    "default_runtime": None,
+    "default_provider": "anthropic",
+    "agents_path": [],
+    "default_accounts": {},
+    "credential_store": "file",
+    "providers": {},
+    "safe_directories": [],
+}
 
 #: The environment variable of each setting. List settings split on os.pathsep.
 ENV = {
@@ -105,8 +110,10 @@ def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
             if name == "safe_directories" and label == "project config":
                 from sac.errors import UsageError
 
-                raise UsageError(f"{path}: safe_directories belongs in your own config, not a project's",
-                                 hint=f"move it to {sac_home() / 'config.yaml'}")  # fmt: skip
+                raise UsageError(
+                    f"{path}: safe_directories belongs in your own config, not a project's",
+                    hint=f"move it to {sac_home() / 'config.yaml'}",
+                )
             values[name], sources[name] = value, f"{label} {path}"
     for name, var in ENV.items():
         raw = os.environ.get(var)
@@ -117,7 +124,6 @@ def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
         if value is not None:
             values[name], sources[name] = value, "command-line flag"
     return Settings(values, sources, files)
-
 
 
 def set_user_setting(name: str, value: Any) -> Path:

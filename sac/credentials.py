@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sac_hookspecs import Agent, Provider, ProviderContext
-from sac_hookspecs.spec import ProviderConfig
-
 from sac.config import Settings
 from sac.plugins import Plugins
+from sac_hookspecs import Agent, Provider, ProviderContext
+from sac_hookspecs.spec import ProviderConfig
 
 
 def merged_options(provider: Provider, inline: ProviderConfig | str | None, settings: Settings) -> ProviderConfig:
@@ -34,8 +33,9 @@ def account_ref(ref: str, settings: Settings) -> tuple[str, str]:
     return (store, name) if sep else (settings.credential_store, ref)
 
 
-def resolve_secret(agent: Agent, provider: Provider, options: ProviderConfig, settings: Settings,
-                   plugins: Plugins) -> tuple[str | None, str, str | None]:  # fmt: skip
+def resolve_secret(
+    agent: Agent, provider: Provider, options: ProviderConfig, settings: Settings, plugins: Plugins
+) -> tuple[str | None, str, str | None]:
     """(secret or None, where it was looked for, the account name if one was used)."""
     account = agent.spec.claude.account
     if not account and not options.auth_token_env and not provider.inline:
@@ -57,5 +57,10 @@ def resolve_secret(agent: Agent, provider: Provider, options: ProviderConfig, se
 def provider_context(agent: Agent, provider: Provider, settings: Settings, plugins: Plugins) -> ProviderContext:
     options = merged_options(provider, agent.spec.claude.provider, settings)
     secret, source, account = resolve_secret(agent, provider, options, settings, plugins)
-    return ProviderContext(options=options, secret=secret, secret_source=source, account=account,
-                           home=str(Path(agent.runtime_dir) / "home"))  # fmt: skip
+    return ProviderContext(
+        options=options,
+        secret=secret,
+        secret_source=source,
+        account=account,
+        home=str(Path(agent.runtime_dir) / "home"),
+    )

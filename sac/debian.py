@@ -52,13 +52,26 @@ def debootstrap(root: Path, log: Callable[[str], None]) -> str:
         raise RuntimeError("debootstrap is not installed (apt-get install debootstrap)")
     mirror, suite = host_mirror()
     log(f"debootstrap --variant=minbase {suite} from {mirror} with {', '.join(BASE_PACKAGES)} (a minute or two)")
-    proc = subprocess.Popen(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", suite,
-                             str(root), mirror],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", suite, str(root), mirror],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
-        if line.startswith(("I: Retrieving", "I: Validating", "I: Extracting", "I: Installing",
-                            "I: Configuring", "I: Base system", "E:", "W:")):  # fmt: skip
+        if line.startswith(
+            (
+                "I: Retrieving",
+                "I: Validating",
+                "I: Extracting",
+                "I: Installing",
+                "I: Configuring",
+                "I: Base system",
+                "E:",
+                "W:",
+            )
+        ):
             log(line.rstrip())
     if proc.wait() != 0:
         raise RuntimeError(f"debootstrap failed (exit {proc.returncode}); see the lines above")

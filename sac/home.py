@@ -29,10 +29,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import msgspec
-from sac_hookspecs.spec import McpServer
 
 from sac.errors import UsageError
 from sac.nofollow import ensure_dir, opened_dir, read_bytes, write_file
+from sac_hookspecs.spec import McpServer
 
 BEGIN, END = "<!-- sac:begin (managed by sac; edit the agent's dot_claude/CLAUDE.md instead) -->", "<!-- sac:end -->"
 CLAUDE_DIRS = ("commands", "skills", "hooks", "agents")
@@ -45,8 +45,10 @@ def merge_claude_md(existing: str, block: str) -> str:
     if start != -1 and end > start:
         return existing[:start] + managed + existing[end + len(END) :].lstrip("\n")
     if start != -1 or end != -1:
-        raise UsageError("CLAUDE.md has a broken sac block (one marker without the other)",
-                         hint="remove the stray <!-- sac:... --> marker line")  # fmt: skip
+        raise UsageError(
+            "CLAUDE.md has a broken sac block (one marker without the other)",
+            hint="remove the stray <!-- sac:... --> marker line",
+        )
     sep = "" if not existing or existing.endswith("\n\n") else ("\n" if existing.endswith("\n") else "\n\n")
     return existing + sep + managed
 
@@ -60,8 +62,10 @@ def merge_mcp(existing: dict[str, Any], *sources: tuple[str, dict[str, Any]]) ->
     for label, servers in sources:
         for name, server in servers.items():
             if name in owner and merged[name] != server:
-                raise UsageError(f"MCP server {name!r} is defined differently in {owner[name]} and {label}",
-                                 hint="keep one definition")  # fmt: skip
+                raise UsageError(
+                    f"MCP server {name!r} is defined differently in {owner[name]} and {label}",
+                    hint="keep one definition",
+                )
             merged[name], owner[name] = server, label
     return {**existing, "mcpServers": merged}
 

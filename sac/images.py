@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import msgspec
-from sac_hookspecs import Images, ImageVersion
 
 from sac.errors import SacError
 from sac.paths import sac_home
 from sac.state import AgentDir
+from sac_hookspecs import Images, ImageVersion
 
 
 @contextlib.contextmanager
@@ -199,8 +199,10 @@ def redacted(spec_text: str) -> str:
 
     def walk(node):
         if isinstance(node, dict):
-            return {k: ({n: "(redacted)" for n in v} if k == "env" and isinstance(v, dict) else walk(v))
-                    for k, v in node.items()}  # fmt: skip
+            return {
+                k: ({n: "(redacted)" for n in v} if k == "env" and isinstance(v, dict) else walk(v))
+                for k, v in node.items()
+            }
         if isinstance(node, list):
             return [walk(x) for x in node]
         return node
@@ -234,6 +236,16 @@ def snapshot(runtime: str, images: Images, version: str) -> Snapshot:
         agents.append(SnapshotAgent(name=d.name, spec_path=str(spec), spec=text, spec_sha256=digest))
     cli = claude_cli()
     tools = {"sac": __version__, runtime: images.runtime_version(), "claude_cli": cli.get("version") or "unknown"}
-    return Snapshot(runtime=runtime, version=v.version, digest=v.digest, size=v.size, created=v.created,
-                    source=v.source, definition=v.definition, packages=sorted(v.packages or images.packages(version)),
-                    built_with=dict(sorted(v.tools.items())), tools=tools, agents=agents)  # fmt: skip
+    return Snapshot(
+        runtime=runtime,
+        version=v.version,
+        digest=v.digest,
+        size=v.size,
+        created=v.created,
+        source=v.source,
+        definition=v.definition,
+        packages=sorted(v.packages or images.packages(version)),
+        built_with=dict(sorted(v.tools.items())),
+        tools=tools,
+        agents=agents,
+    )

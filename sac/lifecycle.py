@@ -57,8 +57,13 @@ def status(name: str, spec: str | None = None) -> Status:
         holder = d.lock_holder()
         if holder:  # a runner lives, but its state.json is unreadable (review D7)
             why = "state.json is unreadable" if d.state_unreadable() else "state.json is missing"
-            return Status(name=name, state="unknown", pid=holder[0], spec=spec,
-                          last_error=f"{why}; its runner (pid {holder[0]}) still holds the agent's lock")
+            return Status(
+                name=name,
+                state="unknown",
+                pid=holder[0],
+                spec=spec,
+                last_error=f"{why}; its runner (pid {holder[0]}) still holds the agent's lock",
+            )
         return Status(name=name, state="never-started", spec=spec)
     phase = st.state
     alive = d.runner_alive(st)
@@ -77,15 +82,26 @@ def status(name: str, spec: str | None = None) -> Status:
             phase = "unhealthy"
             st.last_error = "its claude CLI has exited (health checks notice this unless spec.health is off)"
     return Status(
-        name=name, state=phase, runtime=st.runtime, isolation=st.isolation,
-        pid=st.pid if alive else None, uptime_s=time.time() - st.started_at if alive else None,
-        restarts=st.restarts, turns=st.turns, cost_usd=st.cost_usd, input_tokens=st.input_tokens,
-        output_tokens=st.output_tokens, session_id=st.session_id, last_error=st.last_error,
-        spec=spec or st.spec_path, parent=st.parent, urls=st.urls if alive else {},
+        name=name,
+        state=phase,
+        runtime=st.runtime,
+        isolation=st.isolation,
+        pid=st.pid if alive else None,
+        uptime_s=time.time() - st.started_at if alive else None,
+        restarts=st.restarts,
+        turns=st.turns,
+        cost_usd=st.cost_usd,
+        input_tokens=st.input_tokens,
+        output_tokens=st.output_tokens,
+        session_id=st.session_id,
+        last_error=st.last_error,
+        spec=spec or st.spec_path,
+        parent=st.parent,
+        urls=st.urls if alive else {},
         token_files=st.token_files if alive else {},
         runtime_mode=(st.instance.mode or None) if st.instance and alive else None,
         startup_errors=list(st.startup_errors),
-    )  # fmt: skip
+    )
 
 
 def _cli_alive(d: AgentDir) -> bool:
@@ -120,8 +136,9 @@ def self_command() -> list[str]:
     return [sys.executable, "-m", "sac"]
 
 
-def spawn_runner(name: str, spec_path: Path, *, resume: bool, parent: str | None = None,
-                 runtime: str | None = None) -> subprocess.Popen:  # fmt: skip
+def spawn_runner(
+    name: str, spec_path: Path, *, resume: bool, parent: str | None = None, runtime: str | None = None
+) -> subprocess.Popen:
     d = AgentDir(name)
     d.make()
     cmd = [*self_command(), "agents", "start", "--foreground", "--preflighted", str(spec_path)]
@@ -135,8 +152,15 @@ def spawn_runner(name: str, spec_path: Path, *, resume: bool, parent: str | None
 
     log = os.fdopen(open_append(d.path("runner.log")), "ab")
     try:
-        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, cwd=os.getcwd())  # fmt: skip
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            cwd=os.getcwd(),
+        )
     finally:
         log.close()
 
@@ -159,8 +183,10 @@ def wait_ready(name: str, proc: subprocess.Popen, timeout: float) -> Status:
             why = st.last_error if st and st.pid == proc.pid and st.last_error else f"the runner exited with {code}"
             raise SacError(f"agent {name} failed to start: {why}", hint=f"see {d.path('runner.log')}")
         time.sleep(0.05)
-    raise SacError(f"agent {name} did not become ready within {timeout:g} s",
-                   hint=f"it may still be starting: `sac agents status {name}`; log: {d.path('runner.log')}")  # fmt: skip
+    raise SacError(
+        f"agent {name} did not become ready within {timeout:g} s",
+        hint=f"it may still be starting: `sac agents status {name}`; log: {d.path('runner.log')}",
+    )
 
 
 def _wait_other(name: str, deadline: float) -> Status:
@@ -184,11 +210,15 @@ def stop(name: str, *, kill_after: float = KILL_AFTER) -> str:
         st = AgentState(name=name, state="ready", pid=holder[0], pid_start=holder[1], spec_path="", runtime="")
     if st is None:
         if not d.root.exists():
-            raise NotFound(f"agent {name!r} has never been started here (no {d.root})",
-                           hint="`sac agents status` lists the agents sac knows")  # fmt: skip
+            raise NotFound(
+                f"agent {name!r} has never been started here (no {d.root})",
+                hint="`sac agents status` lists the agents sac knows",
+            )
         return "not running"
     if not d.runner_alive(st):
-        return "not running" if st.state in ("stopped", "failed") else f"not running (its runner, pid {st.pid}, was gone)"
+        return (
+            "not running" if st.state in ("stopped", "failed") else f"not running (its runner, pid {st.pid}, was gone)"
+        )
     # one deadline for the whole polite part: a runner that neither answers its socket nor
     # SIGTERM (hung, stopped) is killed after `kill_after` seconds, not after two waits
     deadline = time.monotonic() + kill_after
@@ -241,8 +271,16 @@ def preflight_or_raise(agent, plugins, settings) -> None:
         raise SacError(f"agent {agent.name} cannot start:\n  " + "\n  ".join(lines))
 
 
-def start(agent, plugins, settings, *, timeout: float, resume: bool = False, parent: str | None = None,
-          runtime: str | None = None) -> tuple[Status, bool]:  # fmt: skip
+def start(
+    agent,
+    plugins,
+    settings,
+    *,
+    timeout: float,
+    resume: bool = False,
+    parent: str | None = None,
+    runtime: str | None = None,
+) -> tuple[Status, bool]:
     """Start ``agent`` unless it runs: preflight, spawn its runner, wait until it is ready.
     Returns (its status, whether it was already running). The CLI, the Python API and the
     control plane's start route all start agents through here."""
@@ -275,9 +313,8 @@ def run_foreground(agent, plugins, settings, *, resume: bool = False, parent: st
 
     from sac.agent import choose_runtime, provider_name
     from sac.claude_cli import find_claude
-    from sac.runner.runner import Runner
-
     from sac.credentials import provider_context
+    from sac.runner.runner import Runner
 
     runtime = choose_runtime(agent, plugins, settings)
     provider = plugins.providers.get(provider_name(agent.spec, settings, plugins))
@@ -287,8 +324,18 @@ def run_foreground(agent, plugins, settings, *, resume: bool = False, parent: st
         raise SacError("the claude CLI was not found", hint="set SAC_CLAUDE_CLI or use the full sac.pyz")
     os.environ["CLAUDE_AGENT_SDK_SKIP_VERSION_CHECK"] = "1"  # the wrapper is not the CLI
     transports = [t for _, t in plugins.transports.items()]
-    runner = Runner(agent, runtime, provider, ctx, claude_cli=str(cli), transports=transports, resume=resume,
-                    parent=parent, echo=echo, blank=secret_variables(plugins, settings, ctx))  # fmt: skip
+    runner = Runner(
+        agent,
+        runtime,
+        provider,
+        ctx,
+        claude_cli=str(cli),
+        transports=transports,
+        resume=resume,
+        parent=parent,
+        echo=echo,
+        blank=secret_variables(plugins, settings, ctx),
+    )
     return asyncio.run(runner.run())
 
 
@@ -299,16 +346,19 @@ def stop_and_clean(name: str, plugins_factory) -> str:
     if st is not None and st.instance is not None and not AgentDir(name).runner_alive(st):
         plugins = plugins_factory()
         runtime = plugins.runtimes.get(st.instance.runtime)
-        from sac_hookspecs import Agent
-
         from sac.agent import load_agent
         from sac.config import load_settings
+        from sac_hookspecs import Agent
 
         try:
             agent = load_agent(st.spec_path, plugins, load_settings())
         except SacError:
-            agent = Agent(name=name, document=plugins.spec_type(apiVersion="scitex-agent-container/v3", kind="Agent"),
-                          spec_path=Path(st.spec_path), runtime_dir=AgentDir(name).root)  # fmt: skip
+            agent = Agent(
+                name=name,
+                document=plugins.spec_type(apiVersion="scitex-agent-container/v3", kind="Agent"),
+                spec_path=Path(st.spec_path),
+                runtime_dir=AgentDir(name).root,
+            )
         runtime.stop(agent, st.instance, 1.0)
         st.instance = None
         st.state = "stopped" if st.state != "failed" else "failed"
@@ -329,8 +379,10 @@ def broker_start(name: str, timeout: float) -> dict:
 
     url, token = os.environ.get("SAC_LISTEN_BASE_URL"), os.environ.get("SAC_LISTEN_BEARER")
     if not url or not token:
-        raise SacError(f"inside a container, {name} must be started by the host, but no broker is reachable "
-                       "(SAC_LISTEN_BASE_URL and SAC_LISTEN_BEARER are not set)",
-                       hint="run `sac listen` on the host and restart this agent, or start it on the host")  # fmt: skip
+        raise SacError(
+            f"inside a container, {name} must be started by the host, but no broker is reachable "
+            "(SAC_LISTEN_BASE_URL and SAC_LISTEN_BEARER are not set)",
+            hint="run `sac listen` on the host and restart this agent, or start it on the host",
+        )
     parent = os.environ.get("SAC_AGENT_NAME")
     return post_json(f"{url.rstrip('/')}/v1/agents/{name}/start", {"parent": parent}, token, timeout)

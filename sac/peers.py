@@ -38,7 +38,11 @@ def get_peer(name: str) -> dict[str, str]:
 
 def list_peers() -> list[dict[str, str]]:
     d = peers_dir()
-    return [{"name": p.stem, "url": json.loads(p.read_text())["url"]} for p in sorted(d.glob("*.json"))] if d.is_dir() else []
+    return (
+        [{"name": p.stem, "url": json.loads(p.read_text())["url"]} for p in sorted(d.glob("*.json"))]
+        if d.is_dir()
+        else []
+    )
 
 
 def remove_peer(name: str) -> bool:
@@ -88,15 +92,20 @@ def target(agent: str) -> tuple[str, str | None]:
 
     info = running()
     if info is None:
-        raise SacError("sac listen is not running on this host", hint="start it (`sac listen`), or use `sac agents send`")
+        raise SacError(
+            "sac listen is not running on this host", hint="start it (`sac listen`), or use `sac agents send`"
+        )
     return f"{info['url']}/v1/agents/{name}/send", read_token()
 
 
 def post_json(url: str, body: dict[str, Any], token: str | None, timeout: float | None) -> dict[str, Any]:
     """POST JSON; the answer as a dict. HTTP errors become SacErrors with the server's words."""
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json",
-                                          **({"Authorization": f"Bearer {token}"} if token else {})})  # fmt: skip
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return json.loads(r.read())

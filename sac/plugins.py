@@ -24,10 +24,10 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 import pluggy
-from sac_hookspecs import CredentialStore, Provider, Runtime, Transport, hookspecs
 
 import sac
 from sac.errors import NotFound, PluginError
+from sac_hookspecs import CredentialStore, Provider, Runtime, Transport, hookspecs
 
 ENTRY_POINT_GROUP = "sac"
 DEFAULT_PLUGINS = (
@@ -147,8 +147,7 @@ class Plugins:
                 continue
             if ep.name in self.infos:
                 self.warnings.append(
-                    f"plugin {ep.name!r} from {dist} {version} skipped: the name is taken by "
-                    f"{self.describe(ep.name)}"
+                    f"plugin {ep.name!r} from {dist} {version} skipped: the name is taken by {self.describe(ep.name)}"
                 )
                 continue
             try:
@@ -230,9 +229,13 @@ class Plugins:
         def make_kwargs(owner: str) -> dict[str, Any]:
             def register(name: str, struct: type) -> None:
                 if not (isinstance(struct, type) and issubclass(struct, msgspec.Struct)):
-                    raise PluginError(f"plugin {self.describe(owner)} registered spec.{name} with {struct!r}, not a msgspec.Struct type")
+                    raise PluginError(
+                        f"plugin {self.describe(owner)} registered spec.{name} with {struct!r}, not a msgspec.Struct type"
+                    )
                 if name in CORE_FIELDS:
-                    raise PluginError(f"plugin {self.describe(owner)} registered spec.{name}, a core field of spec.yaml")
+                    raise PluginError(
+                        f"plugin {self.describe(owner)} registered spec.{name}, a core field of spec.yaml"
+                    )
                 registry.add(name, struct, owner)
 
             return {"register": register}
@@ -270,9 +273,12 @@ class Plugins:
         """For each plugin name, the names it registered, by kind."""
         out: dict[str, dict[str, list[str]]] = {name: {} for name in self.infos}
         registries = {
-            "runtimes": self.runtimes, "providers": self.providers, "transports": self.transports,
-            "credential_stores": self.credential_stores, "spec_sections": self.spec_sections,
-        }  # fmt: skip
+            "runtimes": self.runtimes,
+            "providers": self.providers,
+            "transports": self.transports,
+            "credential_stores": self.credential_stores,
+            "spec_sections": self.spec_sections,
+        }
         for kind, registry in registries.items():
             for name in registry:
                 out[registry.owner(name)].setdefault(kind, []).append(name)

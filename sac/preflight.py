@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import msgspec
-from sac_hookspecs import Agent, CheckResult
 
 from sac.agent import can_start, choose_runtime, load_agent, provider_name
 from sac.config import Settings
 from sac.errors import SacError
 from sac.plugins import Plugins
 from sac.spec.errors import Problem, SpecError
+from sac_hookspecs import Agent, CheckResult
 
 
 class Report(msgspec.Struct, kw_only=True):
@@ -31,8 +31,14 @@ def _safe(what: str, fn, agent: Agent) -> list[CheckResult]:
     try:
         return list(fn(agent))
     except Exception as e:  # plugin code: report, don't propagate
-        return [CheckResult(name=what, ok=False, detail=f"the check crashed: {type(e).__name__}: {e}",
-                            fix="report this to the plugin's authors; SAC_DEBUG=1 shows more")]  # fmt: skip
+        return [
+            CheckResult(
+                name=what,
+                ok=False,
+                detail=f"the check crashed: {type(e).__name__}: {e}",
+                fix="report this to the plugin's authors; SAC_DEBUG=1 shows more",
+            )
+        ]
 
 
 def host_paths(agent: Agent) -> list[CheckResult]:
@@ -48,16 +54,27 @@ def host_paths(agent: Agent) -> list[CheckResult]:
     rows = []
     missing = [m.source for m in map(parse_mount, agent.spec.mounts) if not Path(m.source).expanduser().exists()]
     if missing:
-        rows.append(CheckResult(name="mounts", ok=False, detail=f"source(s) missing: {', '.join(missing)}",
-                                fix="create them, or fix spec.mounts"))  # fmt: skip
+        rows.append(
+            CheckResult(
+                name="mounts",
+                ok=False,
+                detail=f"source(s) missing: {', '.join(missing)}",
+                fix="create them, or fix spec.mounts",
+            )
+        )
     elif agent.spec.mounts:
         rows.append(CheckResult(name="mounts", ok=True, detail=f"{len(agent.spec.mounts)} source(s) present"))
     sock = agent.runtime_dir / "control.sock"
     if len(str(sock)) > SOCKET_PATH_MAX:  # the runner could not bind it: say so before start
-        rows.append(CheckResult(name="runtime dir", ok=False,
-                                detail=f"the control socket path is {len(str(sock))} bytes, more than Unix sockets "
-                                       f"allow ({SOCKET_PATH_MAX}): {sock}",
-                                fix="set SAC_HOME to a shorter directory"))  # fmt: skip
+        rows.append(
+            CheckResult(
+                name="runtime dir",
+                ok=False,
+                detail=f"the control socket path is {len(str(sock))} bytes, more than Unix sockets "
+                f"allow ({SOCKET_PATH_MAX}): {sock}",
+                fix="set SAC_HOME to a shorter directory",
+            )
+        )
     if agent.spec.workdir:
         workdir = Path(agent.spec.workdir).expanduser()
         if not workdir.is_absolute():
@@ -65,14 +82,27 @@ def host_paths(agent: Agent) -> list[CheckResult]:
         existing = next((p for p in (workdir, *workdir.parents) if p.exists()), None)
         dangling = next((p for p in (workdir, *workdir.parents) if p.is_symlink() and not p.exists()), None)
         if dangling is not None:  # start's mkdir would fail "File exists" (review D23)
-            rows.append(CheckResult(name="workdir", ok=False, detail=f"{dangling} is a link to nothing",
-                                    fix=f"fix or remove the link {dangling}, or fix spec.workdir"))  # fmt: skip
+            rows.append(
+                CheckResult(
+                    name="workdir",
+                    ok=False,
+                    detail=f"{dangling} is a link to nothing",
+                    fix=f"fix or remove the link {dangling}, or fix spec.workdir",
+                )
+            )
         elif workdir.exists() and not workdir.is_dir():
-            rows.append(CheckResult(name="workdir", ok=False, detail=f"{workdir} is not a directory",
-                                    fix="fix spec.workdir"))  # fmt: skip
+            rows.append(
+                CheckResult(name="workdir", ok=False, detail=f"{workdir} is not a directory", fix="fix spec.workdir")
+            )
         elif existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-            rows.append(CheckResult(name="workdir", ok=False, detail=f"{workdir} cannot be created here",
-                                    fix=f"create it (mkdir -p {workdir}), or fix spec.workdir"))  # fmt: skip
+            rows.append(
+                CheckResult(
+                    name="workdir",
+                    ok=False,
+                    detail=f"{workdir} cannot be created here",
+                    fix=f"create it (mkdir -p {workdir}), or fix spec.workdir",
+                )
+            )
     return rows
 
 
@@ -89,10 +119,18 @@ def preflight(ref: str, plugins: Plugins, settings: Settings) -> Report:
         runtime = choose_runtime(agent, plugins, settings)
         report.runtime = runtime.name
         if can_start(runtime):
-            checks.append(CheckResult(name="runtime", ok=True, detail=f"{runtime.name} (isolation: {runtime.isolation})"))
+            checks.append(
+                CheckResult(name="runtime", ok=True, detail=f"{runtime.name} (isolation: {runtime.isolation})")
+            )
         else:
-            checks.append(CheckResult(name="runtime", ok=False, detail=f"{runtime.name} cannot start agents yet",
-                                      fix="choose another runtime (spec.runtime, or --runtime)"))  # fmt: skip
+            checks.append(
+                CheckResult(
+                    name="runtime",
+                    ok=False,
+                    detail=f"{runtime.name} cannot start agents yet",
+                    fix="choose another runtime (spec.runtime, or --runtime)",
+                )
+            )
         checks += _safe(f"runtime {runtime.name}", runtime.check, agent)
     except SacError as e:
         checks.append(CheckResult(name="runtime", ok=False, detail=e.message, fix=e.hint or "see `sac plugins list`"))

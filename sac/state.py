@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Literal
 
 import msgspec
-from sac_hookspecs import Instance
 
 from sac.atomic import write_atomic
 from sac.paths import runtime_dir
+from sac_hookspecs import Instance
 
 Phase = Literal["starting", "ready", "busy", "stopping", "stopped", "failed"]
 

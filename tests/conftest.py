@@ -14,8 +14,15 @@ EXAMPLES = REPO / "examples" / "agents"
 
 
 #: sac's own variables, cleared for every test so the developer's settings never leak in.
-SAC_VARS = ("SAC_AGENTS_PATH", "SAC_RUNTIME", "SAC_PROVIDER", "SAC_PLUGINS", "SAC_DEBUG", "SAC_TRACE_HOOKS",
-            "SAC_SAFE_DIRECTORIES")  # fmt: skip
+SAC_VARS = (
+    "SAC_AGENTS_PATH",
+    "SAC_RUNTIME",
+    "SAC_PROVIDER",
+    "SAC_PLUGINS",
+    "SAC_DEBUG",
+    "SAC_TRACE_HOOKS",
+    "SAC_SAFE_DIRECTORIES",
+)
 
 
 def isolate(monkeypatch, base: Path) -> Path:

@@ -96,9 +96,13 @@ def ensure_apptainer_image(home: Path) -> Path:
 
     cached = APPTAINER_CACHE / "containers" / "sac-base.sif"
     if not cached.exists():
-        done = subprocess.run([sys.executable, "-m", "sac", "image", "build", "base", "--runtime", "apptainer"],
-                              capture_output=True, text=True, timeout=1800,
-                              env={**os.environ, "SAC_HOME": str(APPTAINER_CACHE)})  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "sac", "image", "build", "base", "--runtime", "apptainer"],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            env={**os.environ, "SAC_HOME": str(APPTAINER_CACHE)},
+        )
         assert done.returncode == 0, done.stderr
     target = home / "containers" / "sac-base.sif"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,9 @@ import textwrap
 from pathlib import Path
 
 
-def make_plugin(root: Path, dist: str, module: str, source: str, *, entry_point: str | None = None,
-                version: str = "1.0") -> Path:  # fmt: skip
+def make_plugin(
+    root: Path, dist: str, module: str, source: str, *, entry_point: str | None = None, version: str = "1.0"
+) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / f"{module}.py").write_text(textwrap.dedent(source))
     info = root / f"{dist.replace('-', '_')}-{version}.dist-info"

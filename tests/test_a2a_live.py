@@ -19,10 +19,14 @@ from live import make_agent, status, transcript
 
 pytestmark = pytest.mark.live
 
-TWO_BLOCKS = '  - match: "two parts"\n    reply: "First part."\n    tools:\n      - name: Bash\n' \
-             '        input: {command: "true", description: noop}\n    then: "Second part."\n'  # fmt: skip
-SLOW_TWO = '  - match: "slow halves"\n    reply: "First half."\n    tools:\n      - name: Bash\n' \
-           '        input: {command: "sleep 1 && touch halfway.flag", description: wait}\n    then: "Second half."\n'  # fmt: skip
+TWO_BLOCKS = (
+    '  - match: "two parts"\n    reply: "First part."\n    tools:\n      - name: Bash\n'
+    '        input: {command: "true", description: noop}\n    then: "Second part."\n'
+)
+SLOW_TWO = (
+    '  - match: "slow halves"\n    reply: "First half."\n    tools:\n      - name: Bash\n'
+    '        input: {command: "sleep 1 && touch halfway.flag", description: wait}\n    then: "Second half."\n'
+)
 
 
 TOKENS: dict[str, str] = {}  # an agent's URL -> its A2A token (read from its 0600 file, as sac's clients do)
@@ -55,7 +59,9 @@ def a2a_agent(home, sac):
 
 
 def message(text: str) -> SendMessageRequest:
-    return SendMessageRequest(message=Message(message_id=str(uuid.uuid4()), role=Role.ROLE_USER, parts=[Part(text=text)]))
+    return SendMessageRequest(
+        message=Message(message_id=str(uuid.uuid4()), role=Role.ROLE_USER, parts=[Part(text=text)])
+    )
 
 
 def test_a2a_sdk_client_card_send_stream_get_cancel(a2a_agent, home, sac):
@@ -121,10 +127,22 @@ def test_a2a_sdk_client_card_send_stream_get_cancel(a2a_agent, home, sac):
 
 def test_v0_3_method_names_work(a2a_agent):
     url = a2a_agent("a2a-3")
-    body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
-        "kind": "message", "messageId": "m1", "role": "user", "parts": [{"kind": "text", "text": "What is 9+9?"}]}}}
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json",
-                                                                               **auth(url)})  # fmt: skip
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "message/send",
+        "params": {
+            "message": {
+                "kind": "message",
+                "messageId": "m1",
+                "role": "user",
+                "parts": [{"kind": "text", "text": "What is 9+9?"}],
+            }
+        },
+    }
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **auth(url)}
+    )
     with urllib.request.urlopen(req, timeout=60) as r:
         result = json.loads(r.read())["result"]
     assert result["kind"] == "task" and result["status"]["state"] == "completed"
@@ -194,7 +212,9 @@ def test_32_concurrent_turns_all_answered_in_order(a2a_agent, home):
     assert results == [(200, str(i + 1000)) for i in range(32)]  # each caller got its own reply
     events = [e for e in transcript(home, "load1") if e["type"] in ("prompt", "result") and e.get("turn", 0) > 1]
     assert len(events) == 64
-    for prompt, result in zip(events[::2], events[1::2]):  # one turn at a time, each prompt then its result
+    for prompt, result in zip(
+        events[::2], events[1::2], strict=True
+    ):  # one turn at a time, each prompt then its result
         assert prompt["type"] == "prompt" and result["type"] == "result" and prompt["turn"] == result["turn"]
         assert result["text"] == str(int(prompt["text"].split()[2].split("+")[0]) + 1000)
 
@@ -219,11 +239,25 @@ def test_the_port_needs_a_token_by_default_and_sacs_clients_find_it(a2a_agent, h
     assert oct(token_file.stat().st_mode & 0o777) == "0o600" and len(TOKENS[url]) >= 32
     assert status(sac, "tok1")["token_files"] == {"a2a": str(token_file)}
     assert post(url, b'{"text": "What is 1+1?"}', token=None)[0] == 401
-    rpc = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
-        "kind": "message", "messageId": "m1", "role": "user", "parts": [{"kind": "text", "text": "hi"}]}}}).encode()
+    rpc = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "message/send",
+            "params": {
+                "message": {
+                    "kind": "message",
+                    "messageId": "m1",
+                    "role": "user",
+                    "parts": [{"kind": "text", "text": "hi"}],
+                }
+            },
+        }
+    ).encode()
     with pytest.raises(urllib.error.HTTPError) as denied:
-        urllib.request.urlopen(urllib.request.Request(url, data=rpc, headers={"Content-Type": "application/json"}),
-                               timeout=30)  # fmt: skip
+        urllib.request.urlopen(
+            urllib.request.Request(url, data=rpc, headers={"Content-Type": "application/json"}), timeout=30
+        )
     assert denied.value.code == 401
     with urllib.request.urlopen(url + ".well-known/agent-card.json", timeout=10) as r:
         card = json.loads(r.read())
@@ -259,8 +293,9 @@ def test_no_body_over_the_cap_reaches_json_rpc(a2a_agent):
     """D4: the 1 MiB cap held only on /v1/turn; a huge JSON-RPC body was read and parsed."""
     url = a2a_agent("cap1")
     big = b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "' + b"a" * (2 << 20) + b'"}}'
-    req = urllib.request.Request(url, data=big, headers={"Content-Type": "application/json", "A2A-Version": "1.0",
-                                                         **auth(url)})  # fmt: skip
+    req = urllib.request.Request(
+        url, data=big, headers={"Content-Type": "application/json", "A2A-Version": "1.0", **auth(url)}
+    )
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(req, timeout=30)
     assert info.value.code == 413
@@ -286,7 +321,9 @@ def test_the_task_store_keeps_only_the_newest_tasks():
 
     async def run() -> tuple:
         for i in range(BoundedTaskStore.MAX_TASKS + 50):
-            await store.save(Task(id=f"t{i}", context_id="c", status=TaskStatus(state=TaskState.TASK_STATE_COMPLETED)), ctx)
+            await store.save(
+                Task(id=f"t{i}", context_id="c", status=TaskStatus(state=TaskState.TASK_STATE_COMPLETED)), ctx
+            )
         return await store.get("t0", ctx), await store.get(f"t{BoundedTaskStore.MAX_TASKS + 49}", ctx)
 
     oldest, newest = asyncio.run(run())
@@ -314,10 +351,17 @@ def test_listen_binds_localhost_as_loopback():
 def test_a_message_without_text_is_refused(a2a_agent, home, method):
     """D27: an empty A2A message reached the model as an empty prompt (/v1/turn says 400)."""
     url = a2a_agent("empty1")
-    body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": {"message": {
-        "kind": "message", "messageId": "m1", "role": "user", "parts": [{"kind": "text", "text": "  "}]}}}
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json",
-                                                                               **auth(url)})  # fmt: skip
+    body = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": method,
+        "params": {
+            "message": {"kind": "message", "messageId": "m1", "role": "user", "parts": [{"kind": "text", "text": "  "}]}
+        },
+    }
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **auth(url)}
+    )
     with urllib.request.urlopen(req, timeout=60) as r:
         raw = r.read().decode()
     answer = json.loads(raw.split("data:", 1)[1]) if raw.lstrip().startswith(("data:", "event:")) else json.loads(raw)

@@ -61,8 +61,9 @@ def test_quickstart(fleet, sac, runtime):
     assert sac("agents", "stop", "hello-agent-1", "hello-agent-2").returncode == 0
     assert status(sac, "hello-agent-1")["state"] == "stopped"
     if runtime == "docker":
-        ps = subprocess.run(["docker", "ps", "-q", "--filter", "label=sac.agent=hello-agent-1"],
-                            capture_output=True, text=True)  # fmt: skip
+        ps = subprocess.run(
+            ["docker", "ps", "-q", "--filter", "label=sac.agent=hello-agent-1"], capture_output=True, text=True
+        )
         assert ps.stdout.strip() == ""
     if runtime == "apptainer":  # no instance left behind
         listed = subprocess.run(["apptainer", "instance", "list", "--json"], capture_output=True, text=True).stdout
@@ -126,8 +127,9 @@ def test_dead_cli_or_container_is_restarted_and_the_session_resumed(fleet, sac, 
     session = status(sac, "r1")["session_id"]
     assert session
     if runtime == "docker":
-        container = subprocess.run(["docker", "ps", "-q", "--filter", "label=sac.agent=r1"],
-                                   capture_output=True, text=True).stdout.split()  # fmt: skip
+        container = subprocess.run(
+            ["docker", "ps", "-q", "--filter", "label=sac.agent=r1"], capture_output=True, text=True
+        ).stdout.split()
         assert len(container) == 1
         subprocess.run(["docker", "kill", container[0]], check=True, capture_output=True)
     elif runtime == "apptainer":  # the whole instance goes away
@@ -135,8 +137,11 @@ def test_dead_cli_or_container_is_restarted_and_the_session_resumed(fleet, sac, 
         subprocess.run(["apptainer", "instance", "stop", "--force", instance], check=True, capture_output=True)
     else:
         os.kill(int((fleet / "runtime" / "r1" / "cli.pid").read_text()), signal.SIGKILL)
-    wait_for(lambda: status(sac, "r1")["restarts"] == 1 and status(sac, "r1")["state"] == "ready",
-             timeout=60, what="a restart")  # fmt: skip
+    wait_for(
+        lambda: status(sac, "r1")["restarts"] == 1 and status(sac, "r1")["state"] == "ready",
+        timeout=60,
+        what="a restart",
+    )
     st = status(sac, "r1")
     assert st["session_id"] == session
     done = sac("agents", "send", "r1", "What is 5+5?")
@@ -278,8 +283,12 @@ def test_foreground_runs_in_this_process_until_stopped(fleet, sac, home):
     import sys
 
     make_agent(fleet, "g1", "local")
-    proc = subprocess.Popen([sys.executable, "-m", "sac", "agents", "start", "--foreground", "g1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sac", "agents", "start", "--foreground", "g1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for(lambda: status(sac, "g1")["state"] == "ready", what="ready")
     assert status(sac, "g1")["pid"] == proc.pid
     proc.send_signal(signal.SIGINT)
@@ -297,8 +306,11 @@ def test_sdk_alive_probe_restarts_a_hung_cli(fleet, sac):
     cli = int((fleet / "runtime" / "h1" / "cli.pid").read_text())
     os.kill(cli, signal.SIGSTOP)  # alive to the process table, deaf to the session
     try:
-        wait_for(lambda: status(sac, "h1")["restarts"] == 1 and status(sac, "h1")["state"] == "ready",
-                 timeout=60, what="a restart")  # fmt: skip
+        wait_for(
+            lambda: status(sac, "h1")["restarts"] == 1 and status(sac, "h1")["state"] == "ready",
+            timeout=60,
+            what="a restart",
+        )
         assert "did not answer a health probe within 1 s" in json.dumps(transcript(fleet, "h1"))
         assert sac("agents", "send", "h1", "What is 3+4?").stdout == "7\n"
         assert status(sac, "h1")["session_id"] == session
@@ -319,8 +331,11 @@ def test_the_heartbeat_survives_a_failed_write(fleet, sac):
     beat.mkdir()
     time.sleep(2.5)  # a couple of ticks fail
     beat.rmdir()
-    wait_for(lambda: beat.is_file() and time.time() - json.loads(beat.read_text())["time"] < 2, timeout=10,
-             what="the heartbeat to resume")  # fmt: skip
+    wait_for(
+        lambda: beat.is_file() and time.time() - json.loads(beat.read_text())["time"] < 2,
+        timeout=10,
+        what="the heartbeat to resume",
+    )
     assert status(sac, "beat")["state"] == "ready"
 
 
@@ -331,8 +346,13 @@ def test_a_reply_over_one_mebibyte_arrives_whole(fleet, sac):
     script.write_text(script.read_text() + '  - match: "BIGREPLY"\n    reply: "{prompt}"\n')
     assert sac("agents", "start", "big").returncode == 0
     prompt = "BIGREPLY " + "z" * (2 << 20)
-    done = subprocess.run([sys.executable, "-m", "sac", "agents", "send", "big"], input=prompt, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "sac", "agents", "send", "big"],
+        input=prompt,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-500:]
     assert len(done.stdout) >= 2 << 20 and done.stdout.count("z") == 2 << 20
     assert sac("agents", "send", "big", "What is 1+1?").stdout == "2\n"
@@ -347,8 +367,12 @@ def test_send_gives_up_on_a_hung_runner(fleet, sac):
     os.kill(runner, signal.SIGSTOP)
     try:
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "sac", "agents", "send", "hung", "What is 1+1?", "--timeout", "2"],
-                              capture_output=True, text=True, timeout=90)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "sac", "agents", "send", "hung", "What is 1+1?", "--timeout", "2"],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         waited = time.monotonic() - started
     finally:
         os.kill(runner, signal.SIGCONT)
@@ -421,8 +445,11 @@ def test_session_fresh_never_resumes_the_previous_run(fleet, sac):
     sac("agents", "start", "fresh", check=True)
     assert status(sac, "fresh")["session_id"] is None  # nothing said yet in this run
     os.kill(int((fleet / "runtime" / "fresh" / "cli.pid").read_text()), signal.SIGKILL)
-    wait_for(lambda: status(sac, "fresh")["restarts"] >= 1 and status(sac, "fresh")["state"] == "ready", timeout=30,
-             what="the CLI to be restarted")  # fmt: skip
+    wait_for(
+        lambda: status(sac, "fresh")["restarts"] >= 1 and status(sac, "fresh")["state"] == "ready",
+        timeout=30,
+        what="the CLI to be restarted",
+    )
     second = json.loads(sac("agents", "send", "fresh", "What is 2+2?", "--json").stdout)["session_id"]
     assert first and second and second != first
 
@@ -438,15 +465,21 @@ def test_a_stopped_cli_is_not_leaked_by_restarts_or_stop(fleet, sac):
     script.write_text(script.read_text() + '  - match: "slow"\n    delay: 8\n    reply: ok\n')
     sac("agents", "start", "leak", check=True)
     cli = int((fleet / "runtime" / "leak" / "cli.pid").read_text())
-    sender = subprocess.Popen([sys.executable, "-m", "sac", "agents", "send", "leak", "slow please"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "sac", "agents", "send", "leak", "slow please"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(1)
         os.kill(cli, signal.SIGSTOP)
         wait_for(lambda: status(sac, "leak")["restarts"] >= 1, timeout=60, what="the CLI to be restarted")
         sac("agents", "stop", "leak", check=True)
-        wait_for(lambda: not os.path.exists(f"/proc/{cli}") or open(f"/proc/{cli}/stat").read().split()[2] == "Z",
-                 timeout=10, what="the stopped CLI to be gone")  # fmt: skip
+        wait_for(
+            lambda: not os.path.exists(f"/proc/{cli}") or open(f"/proc/{cli}/stat").read().split()[2] == "Z",
+            timeout=10,
+            what="the stopped CLI to be gone",
+        )
     finally:
         sender.wait(timeout=120)
         if os.path.exists(f"/proc/{cli}"):
@@ -465,8 +498,11 @@ def test_the_transcript_survives_partial_lines_and_a_runner_killed_mid_turn(flee
     assert sac("agents", "send", "tr", "What is 5+6?").stdout == "11\n"
     assert any(e["type"] == "prompt" and e["text"] == "What is 5+6?" for e in transcript_tolerant(path))
     runner = status(sac, "tr")["pid"]
-    hang = subprocess.Popen([sys.executable, "-m", "sac", "agents", "send", "tr", "please hang"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    hang = subprocess.Popen(
+        [sys.executable, "-m", "sac", "agents", "send", "tr", "please hang"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: status(sac, "tr")["state"] == "busy", what="the turn to start")
         hung = max(e["turn"] for e in transcript_tolerant(path) if e["type"] == "prompt")
@@ -496,8 +532,12 @@ def test_status_and_errors_say_what_happened(fleet, sac):
     spec = make_agent(fleet, "say", "local")
     spec.write_text(spec.read_text().replace("    enabled: true\n", "    enabled: false\n"))
     sac("agents", "start", "say", check=True)
-    hang = subprocess.Popen([sys.executable, "-m", "sac", "agents", "send", "say", "please hang"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    hang = subprocess.Popen(
+        [sys.executable, "-m", "sac", "agents", "send", "say", "please hang"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for(lambda: status(sac, "say")["state"] == "busy", what="the turn to start")
     sac("agents", "stop", "say", check=True)
     _, err = hang.communicate(timeout=60)

@@ -5,20 +5,44 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from sac_hookspecs import Launch
-from sac_hookspecs.spec import Mount
 from sac_runtime_apptainer import ApptainerSpec
 from sac_runtime_apptainer.argv import CLI, HARDENING, exec_argv, start_argv
 
-RAW = st.sampled_from(["--nv", "--containall", "--cleanenv", "--no-privs", "--bind=/x:/x", "--hostname=agent",
-                       "--writable-tmpfs", "--home=/elsewhere"])  # fmt: skip
-mounts = st.lists(st.builds(Mount, source=st.sampled_from(["/data", "/scratch", "~/x"]),
-                            target=st.sampled_from(["/data", "/in", None]), mode=st.sampled_from(["ro", "rw"])),
-                  max_size=3)  # fmt: skip
+from sac_hookspecs import Launch
+from sac_hookspecs.spec import Mount
+
+RAW = st.sampled_from(
+    [
+        "--nv",
+        "--containall",
+        "--cleanenv",
+        "--no-privs",
+        "--bind=/x:/x",
+        "--hostname=agent",
+        "--writable-tmpfs",
+        "--home=/elsewhere",
+    ]
+)
+mounts = st.lists(
+    st.builds(
+        Mount,
+        source=st.sampled_from(["/data", "/scratch", "~/x"]),
+        target=st.sampled_from(["/data", "/in", None]),
+        mode=st.sampled_from(["ro", "rw"]),
+    ),
+    max_size=3,
+)
 
 
-@given(relaxed=st.booleans(), nv=st.booleans(), rocm=st.booleans(), fakeroot=st.booleans(),
-       raw=st.lists(RAW, max_size=4, unique=True), ms=mounts, overlay=st.sampled_from([None, "/rt/a/overlay.img"]))
+@given(
+    relaxed=st.booleans(),
+    nv=st.booleans(),
+    rocm=st.booleans(),
+    fakeroot=st.booleans(),
+    raw=st.lists(RAW, max_size=4, unique=True),
+    ms=mounts,
+    overlay=st.sampled_from([None, "/rt/a/overlay.img"]),
+)
 def test_start_argv_over_the_spec_space(relaxed, nv, rocm, fakeroot, raw, ms, overlay):
     cfg = ApptainerSpec(relaxed=relaxed, nv=nv, rocm=rocm, fakeroot=fakeroot, raw_args=raw)
     launch = Launch(claude_cli="/venv/claude", home="/rt/a/home", workdir="/rt/a/work", mounts=ms, env={})
@@ -44,6 +68,8 @@ def test_start_argv_over_the_spec_space(relaxed, nv, rocm, fakeroot, raw, ms, ov
 def test_exec_argv_passes_variables_by_name():
     argv = exec_argv("sac-a-1", ["--print"], ["ANTHROPIC_API_KEY", "HOME", "bad-name"])
     assert argv[:2] == ["sh", "-c"]
-    assert argv[2] == 'export APPTAINERENV_ANTHROPIC_API_KEY="${ANTHROPIC_API_KEY}" APPTAINERENV_HOME="${HOME}"; exec "$@"'
+    assert (
+        argv[2] == 'export APPTAINERENV_ANTHROPIC_API_KEY="${ANTHROPIC_API_KEY}" APPTAINERENV_HOME="${HOME}"; exec "$@"'
+    )
     assert argv[3:] == ["sh", "apptainer", "exec", "--cleanenv", "--pwd", "/work", "instance://sac-a-1", CLI, "--print"]
     assert "--cleanenv" not in exec_argv("sac-a-1", [], [], clean=False)

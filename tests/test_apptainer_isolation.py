@@ -21,7 +21,9 @@ from live import apptainer_ready, assert_in_no_argv, ensure_apptainer_image, mak
 pytestmark = pytest.mark.live
 
 HOST_SECRET = "host-only-value-5150"
-PROBE_RULE = '  - regex: "^run: (.*)$"\n    tools:\n      - name: Bash\n        input: {command: "{1}"}\n    then: "ran"\n'
+PROBE_RULE = (
+    '  - regex: "^run: (.*)$"\n    tools:\n      - name: Bash\n        input: {command: "{1}"}\n    then: "ran"\n'
+)
 
 
 class Agent:
@@ -30,8 +32,9 @@ class Agent:
         self.env = {**os.environ, "SAC_HOME": str(home), "SAC_TEST_HOST_SECRET": HOST_SECRET}
 
     def sac(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "sac", *args], capture_output=True, text=True, timeout=180,
-                              env=self.env)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "sac", *args], capture_output=True, text=True, timeout=180, env=self.env
+        )
 
     def run(self, command: str) -> str:
         """What ``command`` printed inside the agent's container (its Bash tool's result)."""
@@ -63,7 +66,9 @@ def cli_environ(agent: str) -> dict[str, str]:
             argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
             if argv[0] != b"/opt/sac/bin/claude":
                 continue
-            env = dict(v.split("=", 1) for v in open(f"/proc/{pid}/environ", "rb").read().decode().split("\0") if "=" in v)
+            env = dict(
+                v.split("=", 1) for v in open(f"/proc/{pid}/environ", "rb").read().decode().split("\0") if "=" in v
+            )
         except OSError:
             continue
         if env.get("SAC_AGENT_NAME") == agent:
@@ -168,7 +173,7 @@ def test_the_secret_is_in_no_argv_log_status_tail_or_card(agent):
     secret = cli_environ(agent.name)["ANTHROPIC_API_KEY"]  # as the CLI inside has it
     assert secret.startswith("sac-scripted-")
     digest = hashlib.sha256(secret.encode()).hexdigest()
-    assert digest in agent.run("printf %s \"$ANTHROPIC_API_KEY\" | sha256sum")  # it does reach the CLI inside
+    assert digest in agent.run('printf %s "$ANTHROPIC_API_KEY" | sha256sum')  # it does reach the CLI inside
     assert_in_no_argv(secret)
     files = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
     assert {"runner.log", "session.jsonl", "state.json"} <= {p.name for p in files}

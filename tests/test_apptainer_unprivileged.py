@@ -52,10 +52,25 @@ class User:
         self.pw, self.pyz, self.home, self.cli = pw, pyz, home, cli
 
     def sac(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-        env = ["env", "-i", f"HOME={self.pw.pw_dir}", "PATH=/usr/local/bin:/usr/bin:/bin", f"SAC_HOME={self.home}",
-               f"SAC_CLAUDE_CLI={self.cli}", f"SHIV_ROOT={self.pw.pw_dir}/.shiv"]  # fmt: skip
-        cmd = ["setpriv", f"--reuid={self.pw.pw_uid}", f"--regid={self.pw.pw_gid}", "--init-groups", *env,
-               PYTHON, str(self.pyz), *args]  # fmt: skip
+        env = [
+            "env",
+            "-i",
+            f"HOME={self.pw.pw_dir}",
+            "PATH=/usr/local/bin:/usr/bin:/bin",
+            f"SAC_HOME={self.home}",
+            f"SAC_CLAUDE_CLI={self.cli}",
+            f"SHIV_ROOT={self.pw.pw_dir}/.shiv",
+        ]
+        cmd = [
+            "setpriv",
+            f"--reuid={self.pw.pw_uid}",
+            f"--regid={self.pw.pw_gid}",
+            "--init-groups",
+            *env,
+            PYTHON,
+            str(self.pyz),
+            *args,
+        ]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.pw.pw_dir)
 
     def status(self, name: str) -> dict:
@@ -70,8 +85,9 @@ class User:
 
 @pytest.fixture(scope="module")
 def user(tmp_path_factory):
-    from sac.claude_cli import find_claude
     from test_pyz import build_pyz
+
+    from sac.claude_cli import find_claude
 
     if os.geteuid() != 0:
         pytest.skip("creating the unprivileged user needs root (CI runs as root)")
@@ -148,13 +164,32 @@ def test_kill_9_of_the_runner_and_of_the_instance_lose_nothing(user):
 
     # the instance's processes go (as its owner would see them die): the runner restarts it
     instance = json.loads((user.home / "runtime" / "hpc2" / "state.json").read_text())["instance"]["id"]
-    stop = subprocess.run(["setpriv", f"--reuid={user.pw.pw_uid}", f"--regid={user.pw.pw_gid}", "--init-groups",
-                           "env", "-i", f"HOME={user.pw.pw_dir}", "PATH=/usr/local/bin:/usr/bin:/bin",
-                           "apptainer", "instance", "stop", "--force", instance],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    stop = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={user.pw.pw_uid}",
+            f"--regid={user.pw.pw_gid}",
+            "--init-groups",
+            "env",
+            "-i",
+            f"HOME={user.pw.pw_dir}",
+            "PATH=/usr/local/bin:/usr/bin:/bin",
+            "apptainer",
+            "instance",
+            "stop",
+            "--force",
+            instance,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert stop.returncode == 0, stop.stderr
-    wait_for(lambda: user.status("hpc2")["restarts"] >= 1 and user.status("hpc2")["state"] == "ready", timeout=60,
-             what="the instance to be restarted")  # fmt: skip
+    wait_for(
+        lambda: user.status("hpc2")["restarts"] >= 1 and user.status("hpc2")["state"] == "ready",
+        timeout=60,
+        what="the instance to be restarted",
+    )
     assert user.sac("agents", "send", "hpc2", "What is 2+2?").stdout == "4\n"
     assert user.status("hpc2")["session_id"] == session
 
@@ -234,8 +269,10 @@ def test_a_user_builds_a_definition_file_with_fakeroot(user):
     """`sac image build FILE.def` as the user: Apptainer's --fakeroot (a user namespace; no
     root, no subuid entries needed) runs %post; the result is a new current version."""
     definition = user.home.parent / "marked.def"
-    definition.write_text(f"Bootstrap: localimage\nFrom: {user.home / 'containers' / 'sac-base.sif'}\n\n"
-                          "%post\n    echo marked-by-$(id -u) > /etc/sac-marker\n")  # fmt: skip
+    definition.write_text(
+        f"Bootstrap: localimage\nFrom: {user.home / 'containers' / 'sac-base.sif'}\n\n"
+        "%post\n    echo marked-by-$(id -u) > /etc/sac-marker\n"
+    )
     os.chown(definition, user.pw.pw_uid, user.pw.pw_gid)
     done = user.sac("image", "build", str(definition), "--json", timeout=600)
     assert done.returncode == 0, done.stderr

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 import os
+import shutil
 import subprocess
 import sys
 
@@ -57,9 +57,11 @@ def test_check_json_and_failures_exit_1_with_a_fix(home, sac):
     [report] = json.loads(done.stdout)
     assert (report["agent"], report["ok"], report["runtime"], report["provider"]) == ("ds", False, "local", "deepseek")
     assert {
-        "name": "credentials", "ok": False, "detail": "no key: $DEEPSEEK_API_KEY (empty)",
+        "name": "credentials",
+        "ok": False,
+        "detail": "no key: $DEEPSEEK_API_KEY (empty)",
         "fix": "export DEEPSEEK_API_KEY=<your key>",
-    } in report["checks"]  # fmt: skip
+    } in report["checks"]
     done = sac("agents", "check", "ds", env={"DEEPSEEK_API_KEY": "sk-not-shown-anywhere"})
     assert done.returncode == 0
     assert "sk-not-shown-anywhere" not in done.stdout + done.stderr
@@ -129,8 +131,13 @@ def test_config_show(home, sac):
 def test_names_are_never_paths(home, sac, tmp_path):
     victim = home.parent / "keep-me.txt"
     victim.write_text("precious")
-    for args in (("agents", "delete", "-y", "../.."), ("agents", "stop", ".."), ("agents", "status", "../x"),
-                 ("agents", "tail", ".."), ("agents", "send", "..", "hi")):  # fmt: skip
+    for args in (
+        ("agents", "delete", "-y", "../.."),
+        ("agents", "stop", ".."),
+        ("agents", "status", "../x"),
+        ("agents", "tail", ".."),
+        ("agents", "send", "..", "hi"),
+    ):
         done = sac(*args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
@@ -138,7 +145,11 @@ def test_names_are_never_paths(home, sac, tmp_path):
 
 
 def test_flags_must_be_flags(home, sac):
-    write_agent(home / "agents", "fl", MINIMAL.replace("provider: scripted", "provider: scripted\n    flags: [model, '--x', '--']"))
+    write_agent(
+        home / "agents",
+        "fl",
+        MINIMAL.replace("provider: scripted", "provider: scripted\n    flags: [model, '--x', '--']"),
+    )
     done = sac("agents", "check", "fl")
     assert done.returncode == 2
     assert "spec.claude.flags[0]: 'model' is not a flag" in done.stderr
@@ -179,7 +190,8 @@ def test_check_reports_every_missing_mount_and_a_workdir_it_cannot_make(sac, hom
     (folder / "spec.yaml").write_text(
         "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  runtime: local\n"
         "  claude: {provider: scripted}\n  mounts: [/nonexistent-a, '/nonexistent-b:/b']\n"
-        f"  workdir: {tmp_path / 'file' / 'sub'}\n")
+        f"  workdir: {tmp_path / 'file' / 'sub'}\n"
+    )
     done = sac("agents", "check", "m", "--json")
     assert done.returncode == 1
     checks = {c["name"]: c for c in json.loads(done.stdout)[0]["checks"]}
@@ -193,9 +205,14 @@ def test_cli_bad_numbers_are_usage_errors(sac, home):
     the first 3 events; both are bad input now (exit 2, nothing started)."""
     (home / "agents" / "n").mkdir(parents=True)
     (home / "agents" / "n" / "spec.yaml").write_text(
-        "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec: {runtime: local, claude: {provider: scripted}}\n")
-    for args in (("agents", "start", "n", "--timeout", "-5"), ("agents", "start", "n", "--timeout", "0"),
-                 ("agents", "restart", "n", "--timeout", "nan"), ("agents", "tail", "n", "-n", "-3")):
+        "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec: {runtime: local, claude: {provider: scripted}}\n"
+    )
+    for args in (
+        ("agents", "start", "n", "--timeout", "-5"),
+        ("agents", "start", "n", "--timeout", "0"),
+        ("agents", "restart", "n", "--timeout", "nan"),
+        ("agents", "tail", "n", "-n", "-3"),
+    ):
         done = sac(*args)
         assert done.returncode == 2, (args, done.stderr)
     assert not (home / "runtime" / "n").exists()
@@ -205,8 +222,13 @@ def test_an_oversized_prompt_is_refused_before_it_is_sent(sac, home):
     from sac.runner.control import MAX_REQUEST
 
     (home / "runtime" / "x").mkdir(parents=True)
-    done = subprocess.run([sys.executable, "-m", "sac", "agents", "send", "x"], input="y" * MAX_REQUEST,
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "sac", "agents", "send", "x"],
+        input="y" * MAX_REQUEST,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "an agent takes at most" in done.stderr and "Broken pipe" not in done.stderr
 
 
@@ -225,8 +247,10 @@ def test_check_catches_a_workdir_under_a_dangling_link(sac, home, tmp_path):
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     folder = home / "agents" / "w"
     folder.mkdir(parents=True)
-    (folder / "spec.yaml").write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  runtime: local\n"
-                                      f"  claude: {{provider: scripted}}\n  workdir: {tmp_path / 'dangling' / 'work'}\n")
+    (folder / "spec.yaml").write_text(
+        "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  runtime: local\n"
+        f"  claude: {{provider: scripted}}\n  workdir: {tmp_path / 'dangling' / 'work'}\n"
+    )
     done = sac("agents", "check", "w")
     assert done.returncode == 1 and "is a link to nothing" in done.stdout, done.stdout
 
@@ -238,8 +262,9 @@ def test_a_closed_pipe_is_not_an_error(sac, home):
     r, w = os.pipe()
     os.close(r)  # the reader is gone before sac writes a byte
     try:
-        done = subprocess.run([sys.executable, "-m", "sac", "agents", "status"], stdout=w, stderr=subprocess.PIPE,
-                              text=True, timeout=60)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "sac", "agents", "status"], stdout=w, stderr=subprocess.PIPE, text=True, timeout=60
+        )
     finally:
         os.close(w)
     assert done.stderr == "", done.stderr  # (click exits 1 when its reader is gone, quietly)
@@ -252,8 +277,12 @@ def test_model_serve_refuses_a_log_it_cannot_write(sac):
 
 def test_apptainer_gpu_flags_are_checked_where_there_is_no_gpu(sac, home):
     """nv/rocm on a host without that GPU: check says why (it would fail inside, late)."""
-    write_agent(home / "agents", "gpu", "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n"
-                "  runtime: apptainer\n  claude: {provider: scripted}\n  apptainer: {nv: true, rocm: true}\n")
+    write_agent(
+        home / "agents",
+        "gpu",
+        "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n"
+        "  runtime: apptainer\n  claude: {provider: scripted}\n  apptainer: {nv: true, rocm: true}\n",
+    )
     report = json.loads(sac("agents", "check", "gpu", "--json").stdout)[0]
     checks = {c["name"]: c for c in report["checks"]}
     if shutil.which("nvidia-smi") is None:
@@ -268,8 +297,10 @@ def test_check_says_when_sac_home_is_too_deep_for_the_control_socket(tmp_path, s
     from pathlib import Path
 
     deep = tmp_path / ("d" * 60) / "sac-home"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "agents" / "minimal-agent",
-                    deep / "agents" / "minimal-agent")  # fmt: skip
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "examples" / "agents" / "minimal-agent",
+        deep / "agents" / "minimal-agent",
+    )
     done = sac("agents", "check", "minimal-agent", env={"SAC_HOME": str(deep)})
     assert done.returncode == 1, done.stdout + done.stderr
     assert "the control socket path is" in done.stdout and "set SAC_HOME to a shorter directory" in done.stdout
@@ -280,8 +311,13 @@ def test_check_says_when_sac_home_is_too_deep_for_the_control_socket(tmp_path, s
 def test_an_unknown_agent_is_a_usage_error_everywhere(sac, home):
     """Exit 2 for a name sac knows nothing of (no spec, no state), as `status` always said;
     a known agent that is not running is a failure (exit 1)."""
-    for args in (("send", "ghost", "hi"), ("health", "ghost"), ("status", "ghost"), ("stop", "ghost"),
-                 ("tail", "ghost")):  # fmt: skip
+    for args in (
+        ("send", "ghost", "hi"),
+        ("health", "ghost"),
+        ("status", "ghost"),
+        ("stop", "ghost"),
+        ("tail", "ghost"),
+    ):
         done = sac("agents", *args)
         assert done.returncode == 2, (args, done.stderr)
         assert "ghost" in done.stderr and "Traceback" not in done.stderr
@@ -336,8 +372,18 @@ def test_every_sac_command_the_code_tells_users_to_run_exists_and_takes_its_argu
     root = Path(__file__).resolve().parent.parent
     sb = tmp_path / "sb"
     sb.mkdir()
-    sample = {"{name}": "a1", "{args[-1]}": str(sb), "{directory}": str(sb), "NAME": "a1", "DIR": str(sb),
-              "URL": "http://127.0.0.1:1/", "VAR": "K", "PKG": "jq", "FILE.sif": "/tmp/x.sif", "TEXT": "hi"}  # fmt: skip
+    sample = {
+        "{name}": "a1",
+        "{args[-1]}": str(sb),
+        "{directory}": str(sb),
+        "NAME": "a1",
+        "DIR": str(sb),
+        "URL": "http://127.0.0.1:1/",
+        "VAR": "K",
+        "PKG": "jq",
+        "FILE.sif": "/tmp/x.sif",
+        "TEXT": "hi",
+    }
     quoted = set()
     for source in [*(root / "sac").rglob("*.py"), *(root / "plugins").rglob("*.py")]:
         quoted |= set(re.findall(r"`(sac [^`]+)`", source.read_text()))

@@ -7,10 +7,10 @@ import os
 import stat
 
 import pytest
-from sac_hookspecs.spec import McpServer
 
 from sac.errors import UsageError
 from sac.home import BEGIN, END, merge_claude_md, mirror
+from sac_hookspecs.spec import McpServer
 
 
 def test_claude_md_block_is_appended_once_then_replaced():
@@ -43,8 +43,14 @@ def test_dot_claude_rules(tmp_path):
     assert (work / "state.md").read_text() == "new state"
     assert (work / "notes.txt").read_text() == "plain copy"
     mcp = json.loads((work / ".mcp.json").read_text())
-    assert mcp == {"mcpServers": {"mine": {"command": "x"}, "fs": {"command": "npx", "args": ["fs"]},
-                                  "web": {"type": "http", "url": "http://127.0.0.1:9"}}, "other": 1}  # fmt: skip
+    assert mcp == {
+        "mcpServers": {
+            "mine": {"command": "x"},
+            "fs": {"command": "npx", "args": ["fs"]},
+            "web": {"type": "http", "url": "http://127.0.0.1:9"},
+        },
+        "other": 1,
+    }
 
     mirror(src, work, claude_dirs=True)  # again: idempotent
     assert (work / "CLAUDE.md").read_text().count(BEGIN) == 1
@@ -68,9 +74,14 @@ def test_what_sac_writes_has_its_modes_whatever_the_umask(tmp_path):
         out = work / oct(umask)
         modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [out, *out.rglob("*")]}
         assert modes == {
-            ".": 0o755, "CLAUDE.md": 0o644, ".mcp.json": 0o644, ".claude": 0o755, ".claude/commands": 0o755,
-            ".claude/commands/deep": 0o755, ".claude/commands/deep/x.md": stat.S_IMODE((src / "commands/deep/x.md").stat().st_mode),
-        }, (oct(umask), {k: oct(v) for k, v in modes.items()})  # fmt: skip
+            ".": 0o755,
+            "CLAUDE.md": 0o644,
+            ".mcp.json": 0o644,
+            ".claude": 0o755,
+            ".claude/commands": 0o755,
+            ".claude/commands/deep": 0o755,
+            ".claude/commands/deep/x.md": stat.S_IMODE((src / "commands/deep/x.md").stat().st_mode),
+        }, (oct(umask), {k: oct(v) for k, v in modes.items()})
 
 
 def test_conflicting_mcp_definitions_are_an_error(tmp_path):

@@ -16,13 +16,13 @@ import msgspec
 import pluggy
 import pytest
 from plugin_factory import make_plugin
-from sac_hookspecs import CheckResult, CredentialStore, Provider, Runtime, Transport, hookimpl, hookspecs
 
 from sac.errors import PluginError
 from sac.plugins import Plugins
 from sac.spec.errors import SpecError
 from sac.spec.load import load_text
 from sac.spec.schema import json_schema
+from sac_hookspecs import CheckResult, CredentialStore, Provider, Runtime, Transport, hookimpl, hookspecs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 
@@ -106,7 +106,7 @@ def test_hook_sac_register_providers(home):
     plugin(pm, "clash", sac_register_providers=lambda register: register(type("X", (Provider,), {"name": "v"})()))
     del pm.providers  # rebuild the cached registry with the new plugin
     with pytest.raises(PluginError, match=r"provider 'v' is registered by two plugins: 'vend' .* and 'clash'"):
-        pm.providers
+        _ = pm.providers
 
 
 def test_hook_sac_register_transports(home):
@@ -163,7 +163,7 @@ def test_hook_sac_register_spec_sections(home):
     bad = Plugins(entry_points=False)
     plugin(bad, "bad", sac_register_spec_sections=lambda register: register("claude", Podman))
     with pytest.raises(PluginError, match=r"registered spec.claude, a core field"):
-        bad.spec_sections
+        _ = bad.spec_sections
 
 
 def test_hook_sac_register_commands(home, tmp_path, sac):

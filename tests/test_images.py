@@ -35,8 +35,14 @@ class Home:
         self.versions: list[str] = []  # in the order this module made them
 
     def sac(self, *args: str, env: dict | None = None, timeout: float = 1800) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "sac", *args], capture_output=True, text=True, timeout=timeout,
-                              env={**self.env, **(env or {})}, stdin=subprocess.DEVNULL)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "sac", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**self.env, **(env or {})},
+            stdin=subprocess.DEVNULL,
+        )
 
     def ok(self, *args: str) -> str:
         done = self.sac(*args)
@@ -147,8 +153,9 @@ def test_switch_and_rollback_change_what_a_new_start_takes_not_what_runs(home):
     # agents on each version are still seen, so prune cannot take an image from under one
     linked = home.path.parent / "linked-home"
     linked.symlink_to(home.path)
-    through = json.loads(home.sac("image", "list", "--runtime", "apptainer", "--json",
-                                  env={"SAC_HOME": str(linked)}).stdout)  # fmt: skip
+    through = json.loads(
+        home.sac("image", "list", "--runtime", "apptainer", "--json", env={"SAC_HOME": str(linked)}).stdout
+    )
     assert {v["version"]: v["used_by"] for v in through} == {k: v["used_by"] for k, v in listing.items()}
     status = json.loads(home.ok("image", "status", "--runtime", "apptainer", "--json"))
     assert status["current"] == with_jq and status["agents"] == {
@@ -247,8 +254,15 @@ def test_docker_daemon_down_is_one_line_everywhere(home):
 def test_docker_daemon_down_fails_before_debootstrap(home):
     if shutil.which("docker") is None:
         pytest.skip(docker_ready() or "no docker client")
-    done = home.sac("image", "build", "base", "--runtime", "docker",
-                    env={"DOCKER_HOST": f"unix://{home.path}/no-daemon.sock"}, timeout=60)  # fmt: skip
+    done = home.sac(
+        "image",
+        "build",
+        "base",
+        "--runtime",
+        "docker",
+        env={"DOCKER_HOST": f"unix://{home.path}/no-daemon.sock"},
+        timeout=60,
+    )
     assert done.returncode == 1, done.stderr
     assert "the Docker daemon does not answer" in done.stderr and "start dockerd" in done.stderr, done.stderr
     assert "debootstrap" not in done.stderr  # nothing slow was started
@@ -315,8 +329,9 @@ def test_docker_versions_are_tags_switch_rollback_prune(home, tmp_path):
         assert done.returncode == 0, done.stderr
         tiny = json.loads(done.stdout)
         assert tiny["source"] == f"import {tmp_path / 'rootfs'}"
-        latest = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", "sac-base:latest"],
-                                capture_output=True, text=True).stdout.strip()  # fmt: skip
+        latest = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Id}}", "sac-base:latest"], capture_output=True, text=True
+        ).stdout.strip()
         assert latest == tiny["ref"] != base_id
         assert home.ok("agents", "send", "dock", "What is 2+3?") == "5\n"  # the running agent is untouched
 
@@ -324,8 +339,9 @@ def test_docker_versions_are_tags_switch_rollback_prune(home, tmp_path):
         assert done.returncode == 1 and "used by running agent(s) dock" in done.stderr
         assert sac("image", "rollback").stdout == f"current: {base} (was {tiny['version']})\n"
         assert sac("image", "prune", tiny["version"]).stdout == f"removed {tiny['version']}\n"
-        tags = subprocess.run(["docker", "images", "sac-base", "--format", "{{.Tag}}"], capture_output=True,
-                              text=True).stdout.split()  # fmt: skip
+        tags = subprocess.run(
+            ["docker", "images", "sac-base", "--format", "{{.Tag}}"], capture_output=True, text=True
+        ).stdout.split()
         assert tiny["version"] not in tags and base in tags and "latest" in tags
     finally:
         home.sac("agents", "stop", "dock")

@@ -119,8 +119,13 @@ def test_prune_keeps_the_newest_the_current_and_those_in_use(toy, home):
     live_agent(home, "user-of-v1", ref=str(home / "containers" / "toy" / "v1"))
     dead_agent(home, "was-on-v3", ref=str(home / "containers" / "toy" / "v3"))  # not running: no claim
     done = toy("prune", "--keep", "1", "--dry-run")
-    assert done.stdout.splitlines() == ["kept v5: one of the 1 newest", "kept v2: current", "kept v1: used by user-of-v1",
-                                        "would remove v4", "would remove v3"]  # fmt: skip
+    assert done.stdout.splitlines() == [
+        "kept v5: one of the 1 newest",
+        "kept v2: current",
+        "kept v1: used by user-of-v1",
+        "would remove v4",
+        "would remove v3",
+    ]
     assert len(listing(toy)) == 5  # a dry run removes nothing
     assert toy("prune", "--keep", "1").returncode == 0
     assert [v["version"] for v in listing(toy)] == ["v1", "v2", "v5"]
@@ -178,10 +183,24 @@ def test_snapshot_schema_is_json_schema(sac):
 def _state(home, name: str, ref: str, pid: int, pid_start: int | None) -> None:
     d = home / "runtime" / name
     d.mkdir(parents=True, exist_ok=True)
-    state = {"name": name, "state": "ready", "pid": pid, "pid_start": pid_start, "spec_path": "x", "runtime": "toy",
-             "started_at": time.time(), "updated_at": time.time(),
-             "instance": {"runtime": "toy", "id": "", "cli": "claude", "home": "/h", "workdir": "/w",
-                          "data": {"image_ref": ref}}}  # fmt: skip
+    state = {
+        "name": name,
+        "state": "ready",
+        "pid": pid,
+        "pid_start": pid_start,
+        "spec_path": "x",
+        "runtime": "toy",
+        "started_at": time.time(),
+        "updated_at": time.time(),
+        "instance": {
+            "runtime": "toy",
+            "id": "",
+            "cli": "claude",
+            "home": "/h",
+            "workdir": "/w",
+            "data": {"image_ref": ref},
+        },
+    }
     (d / "state.json").write_text(json.dumps(state))
 
 

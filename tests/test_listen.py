@@ -32,8 +32,12 @@ def free_port() -> int:
 @pytest.fixture
 def listen(home):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sac", "listen", "--bind", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sac", "listen", "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: _up(url), timeout=20, what="sac listen")
     yield url, (home / "listen" / "token").read_text().strip()
@@ -48,8 +52,15 @@ def _up(url: str) -> bool:
         return False
 
 
-def call(url: str, method: str, path: str, body: bytes | dict | None = None, token: str | None = None,
-         ctype: str = "application/json", timeout: float = 60) -> tuple[int, object]:  # fmt: skip
+def call(
+    url: str,
+    method: str,
+    path: str,
+    body: bytes | dict | None = None,
+    token: str | None = None,
+    ctype: str = "application/json",
+    timeout: float = 60,
+) -> tuple[int, object]:
     data = json.dumps(body).encode() if isinstance(body, dict) else body
     headers = {"Content-Type": ctype} if data is not None else {}
     if token:
@@ -211,8 +222,9 @@ def test_openapi_fuzz_never_5xx(listen, home):
     fuzzed = {(op.method.upper(), op.path) for op in operations}
     assert {(r.method, r.path) for r in ROUTES} - fuzzed <= {("GET", "/v1/openapi.json")}  # it skips its own document
     safe = [op for op in operations if not op.path.endswith(("/start", "/send"))]  # no real turns, no starts
-    strategy = st.one_of([op.as_strategy(mode) for op in safe for mode in (GenerationMode.POSITIVE,
-                                                                           GenerationMode.NEGATIVE)])  # fmt: skip
+    strategy = st.one_of(
+        [op.as_strategy(mode) for op in safe for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)]
+    )
     seen: list[int] = []
 
     @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -265,8 +277,12 @@ def test_agents_get_a_broker_token_that_only_starts_siblings(listen, home, sac):
         broker = env["SAC_LISTEN_BEARER"]
         assert env["SAC_LISTEN_BASE_URL"] == url and env["SAC_AGENT_NAME"] == "mom" and broker != token
         assert stat.S_IMODE((home / "listen" / "brokers" / "mom").stat().st_mode) == 0o600
-        for method, path, body in (("GET", "/v1/agents", None), ("POST", "/v1/agents/other/send", {"text": "hi"}),
-                                   ("POST", "/v1/agents/other/stop", {}), ("GET", "/v1/agents/other/tail", None)):
+        for method, path, body in (
+            ("GET", "/v1/agents", None),
+            ("POST", "/v1/agents/other/send", {"text": "hi"}),
+            ("POST", "/v1/agents/other/stop", {}),
+            ("GET", "/v1/agents/other/tail", None),
+        ):
             assert call(url, method, path, body, token=broker)[0] == 403, path  # the master token's routes
         code, body = call(url, "POST", "/v1/agents/kid/start", {"parent": "someone-else"}, broker, timeout=120)
         assert code == 200 and body["status"]["parent"] == "mom"  # a broker speaks for its own agent
@@ -312,8 +328,11 @@ def test_bad_specs_and_configs_are_never_a_5xx(listen, home):
     for capabilities); a 200 KB parent reached the runner's argv (500 E2BIG); a broken
     config.yaml made GET /v1/agents 500."""
     url, token = listen
-    for name, text in (("c1", "apiVersion: scitex-agent-container/v3\nkind: Agent\nmetadata: {labels: {capabilities: 5}}\n"),
-                       ("c2", "apiVersion: x\n\x00"), ("c3", "metadata: " + "[" * 3000 + "]" * 3000)):  # fmt: skip
+    for name, text in (
+        ("c1", "apiVersion: scitex-agent-container/v3\nkind: Agent\nmetadata: {labels: {capabilities: 5}}\n"),
+        ("c2", "apiVersion: x\n\x00"),
+        ("c3", "metadata: " + "[" * 3000 + "]" * 3000),
+    ):
         (home / "agents" / name).mkdir(parents=True)
         (home / "agents" / name / "spec.yaml").write_text(text)
         code, body = call(url, "GET", f"/v1/agents/{name}/card", None, token)
@@ -330,8 +349,11 @@ def test_kill_9_of_listen_takes_its_worker_along(home, sac):
     """D9: after `kill -9` of sac listen its granian worker kept serving and holding the lock:
     status showed the dead pid as running and stop could not stop it."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sac", "listen", "--bind", f"127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sac", "listen", "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: _up(url), timeout=20, what="sac listen")
     os.kill(proc.pid, signal.SIGKILL)
@@ -362,10 +384,13 @@ def test_slow_starts_do_not_hold_the_other_routes(listen, home, sac):
     pool = concurrent.futures.ThreadPoolExecutor(len(names))
     try:
         starts = [pool.submit(call, url, "POST", f"/v1/agents/{n}/start", {}, token, timeout=180) for n in names]
-        wait_for(lambda: all((home / "runtime" / n / "state.json").exists() for n in names), timeout=60,
-                 what="every start to be under way")  # fmt: skip
+        wait_for(
+            lambda: all((home / "runtime" / n / "state.json").exists() for n in names),
+            timeout=60,
+            what="every start to be under way",
+        )
         code, body = call(url, "GET", "/v1/agents/x", None, token)
-        pending = [n for n, f in zip(names, starts) if not f.done()]
+        pending = [n for n, f in zip(names, starts, strict=True) if not f.done()]
         assert code == 200 and body["name"] == "x"
         assert pending == names, f"starts finished before the status answer came: {set(names) - set(pending)}"
         assert [f.result()[0] for f in starts] == [200] * len(names)

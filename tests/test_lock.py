@@ -13,15 +13,21 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 UV = REPO / "build" / ".uv" / "bin" / "uv"
-OURS = {"sac", "sac-hookspecs", "sac-runtime-apptainer", "sac-runtime-docker", "sac-provider-deepseek",
-        "sac-transport-a2a"}
+OURS = {
+    "sac",
+    "sac-hookspecs",
+    "sac-runtime-apptainer",
+    "sac-runtime-docker",
+    "sac-provider-deepseek",
+    "sac-transport-a2a",
+}
 STALE = "uv.lock is out of date with the pyproject files: run `make lock`"
 
 
@@ -61,8 +67,14 @@ def copy_workspace(dest: Path) -> Path:
 def test_lock_agrees_with_the_pyproject_files(uv):
     """Fails the moment a dependency is added, dropped or re-bounded in any pyproject.toml of
     the workspace without `make lock`."""
-    done = subprocess.run([uv, "lock", "--check"], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+    done = subprocess.run(
+        [uv, "lock", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+    )
     assert done.returncode == 0, f"{STALE}\n{done.stderr}"
 
 
@@ -102,14 +114,19 @@ def test_a_stale_lock_stops_make_dev_and_the_pyz_build(uv, tmp_path, change):
     target.write_text(text, encoding="utf-8")
 
     env = {**os.environ, "UV": uv, "UV_PYTHON_DOWNLOADS": "never"}
-    make = subprocess.run(["make", "dev", f"UV={uv}"], cwd=work, capture_output=True, text=True, timeout=300,
-                          env=env)
+    make = subprocess.run(["make", "dev", f"UV={uv}"], cwd=work, capture_output=True, text=True, timeout=300, env=env)
     assert make.returncode != 0
     assert STALE in make.stderr, make.stdout + make.stderr
     assert not (work / ".venv").exists()
 
-    build = subprocess.run([sys.executable, str(work / "build" / "pyz.py"), "--lean", "-o", str(tmp_path / "x.pyz")],
-                           cwd=work, capture_output=True, text=True, timeout=300, env=env)
+    build = subprocess.run(
+        [sys.executable, str(work / "build" / "pyz.py"), "--lean", "-o", str(tmp_path / "x.pyz")],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert build.returncode == 1
     assert STALE in build.stderr, build.stdout + build.stderr
     assert "Traceback" not in build.stderr

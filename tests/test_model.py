@@ -14,11 +14,13 @@ from sac.model.script import Rule, Script, ToolCall, answer, load_script
 from sac.model.server import ModelServer, respond_to
 from sac.spec.errors import SpecError
 
-SCRIPT = Script(rules=[
-    Rule(match="2+2", reply="four"),
-    Rule(regex=r"make (\w+)", tools=[ToolCall(name="Bash", input={"command": "touch {1}"})], then="made {1}"),
-    Rule(match="boom", status=500),
-])  # fmt: skip
+SCRIPT = Script(
+    rules=[
+        Rule(match="2+2", reply="four"),
+        Rule(regex=r"make (\w+)", tools=[ToolCall(name="Bash", input={"command": "touch {1}"})], then="made {1}"),
+        Rule(match="boom", status=500),
+    ]
+)
 
 
 def test_rules_then_builtins_then_echo():
@@ -34,8 +36,12 @@ def test_rules_then_builtins_then_echo():
     assert answer(SCRIPT, "boom").status == 500
 
 
-@given(st.text(max_size=200) | st.builds("What is {} {} {}?".format, st.floats() | st.integers(),
-                                          st.sampled_from("+-*/x"), st.floats() | st.integers()))
+@given(
+    st.text(max_size=200)
+    | st.builds(
+        "What is {} {} {}?".format, st.floats() | st.integers(), st.sampled_from("+-*/x"), st.floats() | st.integers()
+    )
+)
 def test_any_prompt_gets_a_deterministic_answer(prompt):
     first, second = answer(Script(), prompt), answer(Script(), prompt)
     assert first == second and first.text
@@ -47,8 +53,10 @@ def test_script_files_are_validated_with_locations(tmp_path):
     with pytest.raises(SpecError) as info:
         load_script(bad)
     found = [p.render() for p in info.value.problems]
-    assert found == [f"{bad}:6:5: rules[2].stauts: unknown field (did you mean `status`? allowed: match, regex, "
-                     "reply, tools, then, status, stall, delay)"]  # fmt: skip
+    assert found == [
+        f"{bad}:6:5: rules[2].stauts: unknown field (did you mean `status`? allowed: match, regex, "
+        "reply, tools, then, status, stall, delay)"
+    ]
     bad.write_text("rules:\n  - reply: x\n  - regex: '('\n    reply: y\n")
     with pytest.raises(SpecError) as info:
         load_script(bad)
@@ -59,16 +67,30 @@ def test_script_files_are_validated_with_locations(tmp_path):
 
 
 def test_continuations_find_their_rule_from_the_tool_use_id():
-    first = {"messages": [{"role": "user", "content": [{"type": "text", "text": "<system-reminder>x</system-reminder>"},
-                                                        {"type": "text", "text": "make gadget"}]}]}  # fmt: skip
+    first = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "<system-reminder>x</system-reminder>"},
+                    {"type": "text", "text": "make gadget"},
+                ],
+            }
+        ]
+    }
     ans = respond_to(SCRIPT, first)
     assert ans.rule == 1 and ans.tools
-    follow = {"messages": [
-        first["messages"][0],
-        {"role": "system", "content": "mid-conversation system message"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_sac_r1_7_0", "name": "Bash", "input": {}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_sac_r1_7_0", "content": "ok"}]},
-    ]}  # fmt: skip
+    follow = {
+        "messages": [
+            first["messages"][0],
+            {"role": "system", "content": "mid-conversation system message"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "toolu_sac_r1_7_0", "name": "Bash", "input": {}}],
+            },
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_sac_r1_7_0", "content": "ok"}]},
+        ]
+    }
     assert respond_to(SCRIPT, follow).text == "made gadget"
 
 
@@ -80,8 +102,11 @@ def server(tmp_path):
 
 
 def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, bytes, str]:
-    req = urllib.request.Request(url + "/v1/messages?beta=true", data=json.dumps(body).encode(),
-                                 headers={"content-type": "application/json", **(headers or {})})  # fmt: skip
+    req = urllib.request.Request(
+        url + "/v1/messages?beta=true",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, r.read(), r.headers.get("content-type")
@@ -92,16 +117,22 @@ def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, bytes,
 def test_server_non_streaming(server):
     status, body, ctype = post(server.url, {"model": "m", "messages": [{"role": "user", "content": "2+2?"}]})
     msg = json.loads(body)
-    assert (status, ctype, msg["content"], msg["stop_reason"]) == (200, "application/json",
-                                                                   [{"type": "text", "text": "four"}], "end_turn")
+    assert (status, ctype, msg["content"], msg["stop_reason"]) == (
+        200,
+        "application/json",
+        [{"type": "text", "text": "four"}],
+        "end_turn",
+    )
 
 
 def test_server_streams_sse_with_text_and_tool_calls(server, tmp_path):
-    status, body, ctype = post(server.url, {"model": "claude-x", "stream": True,
-                                            "messages": [{"role": "user", "content": "make thing"}]},
-                               {"x-api-key": "sk-very-secret-1234"})  # fmt: skip
+    status, body, ctype = post(
+        server.url,
+        {"model": "claude-x", "stream": True, "messages": [{"role": "user", "content": "make thing"}]},
+        {"x-api-key": "sk-very-secret-1234"},
+    )
     assert (status, ctype) == (200, "text/event-stream")
-    events = [line[len("event: "):] for line in body.decode().splitlines() if line.startswith("event: ")]
+    events = [line[len("event: ") :] for line in body.decode().splitlines() if line.startswith("event: ")]
     assert events[0] == "message_start" and events[-2:] == ["message_delta", "message_stop"]
     datas = [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: ")]
     tool = next(d for d in datas if d["type"] == "content_block_start")["content_block"]

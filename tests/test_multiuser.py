@@ -38,8 +38,11 @@ def attacker_ids() -> tuple[int, int]:
     try:
         pw = pwd.getpwnam(ATTACKER)
     except KeyError:
-        done = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ATTACKER],
-                              capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", ATTACKER],
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
         pw = pwd.getpwnam(ATTACKER)
     return pw.pw_uid, pw.pw_gid
@@ -77,8 +80,14 @@ def shared_home(monkeypatch):
 
 
 def run_sac(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sac", *args], capture_output=True, text=True, timeout=120,
-                          cwd=cwd, env={**os.environ, **(env or {})})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "sac", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def free_port() -> int:
@@ -127,8 +136,11 @@ print(json.dumps(out))
 def test_another_user_can_neither_drive_nor_read_an_agent(shared_home):
     make_agent(shared_home, "victim", "local", extra="  a2a: {port: auto}\n")
     port = free_port()
-    listen = subprocess.Popen([sys.executable, "-m", "sac", "listen", "--bind", f"127.0.0.1:{port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    listen = subprocess.Popen(
+        [sys.executable, "-m", "sac", "listen", "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         done = run_sac("agents", "start", "victim")
         assert done.returncode == 0, done.stderr
@@ -140,10 +152,15 @@ def test_another_user_can_neither_drive_nor_read_an_agent(shared_home):
         listen.send_signal(signal.SIGTERM)
         listen.wait(timeout=30)
     assert got == {
-        "a2a_turn": 401, "a2a_turn_guess": 401, "a2a_rpc": 401, "a2a_token": "PermissionError",
-        "control": "PermissionError", "listen_agents": 401, "listen_token": "PermissionError",
+        "a2a_turn": 401,
+        "a2a_turn_guess": 401,
+        "a2a_rpc": 401,
+        "a2a_token": "PermissionError",
+        "control": "PermissionError",
+        "listen_agents": 401,
+        "listen_token": "PermissionError",
         "transcript": "PermissionError",
-    }, got  # fmt: skip
+    }, got
     # Nothing the attacker sent reached the agent: no proof file, no such prompt.
     assert not (shared_home / "runtime" / "victim" / "work" / "proof.txt").exists()
     assert not [e for e in transcript(shared_home, "victim") if "proof" in str(e.get("text", ""))]

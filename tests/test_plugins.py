@@ -8,10 +8,10 @@ import types
 
 import pytest
 from plugin_factory import PODMAN, make_plugin
-from sac_hookspecs import Runtime, hookimpl
 
 from sac.errors import NotFound, PluginError
 from sac.plugins import Plugins
+from sac_hookspecs import Runtime, hookimpl
 
 FIRST_PARTY = {
     "apptainer": "sac-runtime-apptainer",
@@ -67,7 +67,7 @@ def test_two_plugins_registering_one_runtime_name_is_an_error_naming_both(home):
 
     pm.add(module("acme", sac_register_runtimes=lambda register: register(FakeDocker())), "acme", "acme-sac", "2.0")
     with pytest.raises(PluginError) as info:
-        pm.runtimes
+        _ = pm.runtimes
     assert str(info.value) == (
         "runtime 'docker' is registered by two plugins: 'docker' (sac-runtime-docker 0.1.0) and 'acme' (acme-sac 2.0)"
     )
@@ -77,7 +77,7 @@ def test_registering_the_wrong_kind_of_object_is_a_clear_error(home):
     pm = Plugins(entry_points=False)
     pm.add(module("oops", sac_register_runtimes=lambda register: register("docker")), "oops", "oops", "0.1")
     with pytest.raises(PluginError, match=r"registered 'docker' as a runtime, but it is not a sac_hookspecs.Runtime"):
-        pm.runtimes
+        _ = pm.runtimes
 
 
 def test_a_misspelt_hook_is_reported_and_the_plugin_skipped(home):
@@ -111,8 +111,9 @@ def test_third_party_plugin_is_listed_and_its_runtime_selectable(home, tmp_path,
 
     spec = tmp_path / "agents" / "pod-agent" / "spec.yaml"
     spec.parent.mkdir(parents=True)
-    spec.write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  runtime: podman\n"
-                    "  claude: {provider: scripted}\n")  # fmt: skip
+    spec.write_text(
+        "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  runtime: podman\n  claude: {provider: scripted}\n"
+    )
     done = sac("agents", "check", str(spec), "--json", env=env)
     report = json.loads(done.stdout)[0]
     assert report["runtime"] == "podman"
@@ -172,7 +173,9 @@ def test_core_source_never_names_a_plugin_package():
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names if n.startswith(("sac_runtime", "sac_provider", "sac_transport"))]
+            offenders += [
+                f"{path.name}: {n}" for n in names if n.startswith(("sac_runtime", "sac_provider", "sac_transport"))
+            ]
     assert offenders == []
 
 
@@ -186,6 +189,11 @@ def test_plugin_modules_import_nothing_heavy():
         "p.credential_stores; p.spec_type\n"
         "print(','.join(sorted(m for m in ('claude_agent_sdk', 'a2a', 'granian', 'mcp') if m in sys.modules)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={**os.environ, "SAC_HOME": "/nonexistent"})  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "SAC_HOME": "/nonexistent"},
+    )
     assert done.stdout.strip() == ""

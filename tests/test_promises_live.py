@@ -130,8 +130,11 @@ def test_a_docker_container_is_hardened_as_docker_sees_it(fleet, sac):
     make_agent(fleet, "dh", "docker", extra=f"  mounts: ['{fleet}:/data:ro']\n")
     sac("agents", "start", "dh", check=True)
     state = json.loads((fleet / "runtime" / "dh" / "state.json").read_text())
-    info = json.loads(subprocess.run(["docker", "inspect", state["instance"]["id"]], capture_output=True, text=True,
-                                     check=True).stdout)[0]  # fmt: skip
+    info = json.loads(
+        subprocess.run(
+            ["docker", "inspect", state["instance"]["id"]], capture_output=True, text=True, check=True
+        ).stdout
+    )[0]
     host = info["HostConfig"]
     assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd")
     assert "no-new-privileges" in host["SecurityOpt"] and host["PidsLimit"] == 4096
@@ -141,17 +144,21 @@ def test_a_docker_container_is_hardened_as_docker_sees_it(fleet, sac):
     root = fleet / "runtime" / "dh"
     from sac.claude_cli import find_claude
 
-    assert binds == {"/opt/sac/bin/claude": (str(find_claude()), False), "/home/agent": (str(root / "home"), True),
-                     "/work": (str(root / "work"), True), "/data": (str(fleet), False)}  # fmt: skip
+    assert binds == {
+        "/opt/sac/bin/claude": (str(find_claude()), False),
+        "/home/agent": (str(root / "home"), True),
+        "/work": (str(root / "work"), True),
+        "/data": (str(fleet), False),
+    }
 
 
 @pytest.mark.slow
 def test_make_demo_runs_as_the_readme_says(tmp_path):
     """The README's first command, on the best runtime here (Apptainer in CI), offline.
     The base SIF is the suite's (building it is `sac image build base`, tested on its own)."""
-    from live import apptainer_ready, ensure_apptainer_image
-
     import tempfile
+
+    from live import apptainer_ready, ensure_apptainer_image
 
     root = Path(__file__).resolve().parent.parent
     # as a user's would be: short (pytest's tmp_path is too deep for the agents' Unix sockets)
@@ -167,8 +174,9 @@ def test_make_demo_runs_as_the_readme_says(tmp_path):
     assert "offline-agent-1: ready" in out + done.stderr and "offline-agent-2: ready" in out + done.stderr
     assert (home / "runtime" / "offline-agent-2" / "work" / "hello.txt").exists()
     assert "\n4\n" in out  # offline-agent-1's answer to "What is 2+2?"
-    final = subprocess.run([str(root / ".venv" / "bin" / "sac"), "agents", "status", "--json"], capture_output=True,
-                           text=True, env=env).stdout  # fmt: skip
+    final = subprocess.run(
+        [str(root / ".venv" / "bin" / "sac"), "agents", "status", "--json"], capture_output=True, text=True, env=env
+    ).stdout
     assert [a["state"] for a in json.loads(final)] == ["stopped", "stopped"]
     import shutil
 
@@ -179,8 +187,11 @@ def test_a_failed_startup_prompt_is_said_and_fails_start(fleet, sac):
     """`start` printed "ready" when a startup prompt timed out (seen only in LAST ERROR)."""
     make_agent(fleet, "sp", "local")
     spec = fleet / "agents" / "sp" / "spec.yaml"
-    spec.write_text(spec.read_text().replace("  startup_prompts:\n", "  startup_prompts:\n    - \"please hang\"\n")
-                    .replace("    model: haiku\n", "    model: haiku\n    turn_timeout: 1\n"))  # fmt: skip
+    spec.write_text(
+        spec.read_text()
+        .replace("  startup_prompts:\n", '  startup_prompts:\n    - "please hang"\n')
+        .replace("    model: haiku\n", "    model: haiku\n    turn_timeout: 1\n")
+    )
     done = sac("agents", "start", "sp")
     assert done.returncode == 1, done.stderr
     assert "sp: ready on local" in done.stderr and "but its startup prompts failed" in done.stderr, done.stderr

@@ -21,8 +21,22 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "plugins" / "sac
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("site")
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                           "--target", str(target), str(EXAMPLE)], capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(EXAMPLE),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     return target
 
@@ -38,8 +52,10 @@ def test_example_provider_plugin_installs_and_serves_an_agent(home, sac, install
         (home / "config.yaml").write_text(yaml.safe_dump({"providers": {"acme": {"base_url": server.url}}}))
         spec = home / "agents" / "ac1" / "spec.yaml"
         spec.parent.mkdir(parents=True)
-        spec.write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\n"
-                        "spec:\n  runtime: local\n  claude: {model: haiku, provider: acme}\n")  # fmt: skip
+        spec.write_text(
+            "apiVersion: scitex-agent-container/v3\nkind: Agent\n"
+            "spec:\n  runtime: local\n  claude: {model: haiku, provider: acme}\n"
+        )
         assert sac("agents", "check", "ac1", env=env).returncode == 0
         assert sac("agents", "start", "ac1", env=env).returncode == 0
         assert sac("agents", "send", "ac1", "What is 8/2?", env=env).stdout == "4\n"

@@ -60,8 +60,11 @@ def assert_secret_nowhere(home, sac, name: str, secret: str) -> None:
     scanned = set()
     for path in root.rglob("*"):
         # the agent's HOME may hold the CLI's own 0600 credentials file: by design
-        if path.is_file() and path.suffix in (".json", ".jsonl", ".log", "") and \
-                path.relative_to(root).parts[0] != "home":  # fmt: skip
+        if (
+            path.is_file()
+            and path.suffix in (".json", ".jsonl", ".log", "")
+            and path.relative_to(root).parts[0] != "home"
+        ):
             assert secret not in path.read_text(errors="replace"), path
             scanned.add(path.name)
     assert {"state.json", "runner.log"} <= scanned  # the scan saw the files that matter
@@ -81,7 +84,11 @@ def test_vendor_gets_its_header_and_model_from_the_cli_in_a_container(home, sac,
     overrides, var, model, header = CASES[provider]
     providers = {name: {**cfg, "base_url": vendor.url} for name, cfg in overrides.items()}
     (home / "config.yaml").write_text(yaml.safe_dump({"providers": providers}))
-    inline = provider if provider != "gateway" else f"{{base_url: '{vendor.url}', auth_token_env: GW_TOKEN, model: gw-model}}"
+    inline = (
+        provider
+        if provider != "gateway"
+        else f"{{base_url: '{vendor.url}', auth_token_env: GW_TOKEN, model: gw-model}}"
+    )
     write(home, "v1", inline, runtime=runtime)
     try:
         done = sac("agents", "start", "v1", env={var: SECRET})
@@ -148,8 +155,12 @@ def test_host_credentials_never_reach_another_vendor(home, sac, vendor):
     every credential variable the provider did not set."""
     (home / "config.yaml").write_text(yaml.safe_dump({"providers": {"deepseek": {"base_url": vendor.url}}}))
     write(home, "leak", "deepseek", runtime="local")
-    env = {"DEEPSEEK_API_KEY": SECRET, "ANTHROPIC_AUTH_TOKEN": "host-oauth-token-1111",
-           "ANTHROPIC_API_KEY": "host-anthropic-key-2222", "CLAUDE_CODE_OAUTH_TOKEN": "host-oauth-3333"}  # fmt: skip
+    env = {
+        "DEEPSEEK_API_KEY": SECRET,
+        "ANTHROPIC_AUTH_TOKEN": "host-oauth-token-1111",
+        "ANTHROPIC_API_KEY": "host-anthropic-key-2222",
+        "CLAUDE_CODE_OAUTH_TOKEN": "host-oauth-3333",
+    }
     try:
         assert sac("agents", "start", "leak", env=env).returncode == 0
         assert sac("agents", "send", "leak", "What is 2+2?").stdout == "4\n"
@@ -175,8 +186,13 @@ def test_other_vendors_keys_never_reach_an_agents_tools(home, sac):
     """D12: the CLI's own environment (what its Bash tool inherits) holds no credential of
     another provider, nor sac's client token, on an agent of the scripted provider."""
     write(home, "blank", "scripted", runtime="local")
-    host = {"DEEPSEEK_API_KEY": "ds-HOST-1", "MIMO_API_KEY": "mimo-HOST-2", "LITELLM_API_KEY": "llm-HOST-3",
-            "SAC_A2A_TOKEN": "a2a-HOST-4", "ANTHROPIC_API_KEY": "sk-ant-HOST-5"}  # fmt: skip
+    host = {
+        "DEEPSEEK_API_KEY": "ds-HOST-1",
+        "MIMO_API_KEY": "mimo-HOST-2",
+        "LITELLM_API_KEY": "llm-HOST-3",
+        "SAC_A2A_TOKEN": "a2a-HOST-4",
+        "ANTHROPIC_API_KEY": "sk-ant-HOST-5",
+    }
     try:
         assert sac("agents", "start", "blank", env=host).returncode == 0
         environ = cli_environ(home, "blank")

@@ -39,7 +39,10 @@ def build_pyz(output: Path, lean: bool = True) -> Path:
     env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
     result = subprocess.run(
         [sys.executable, str(BUILD), *(["--lean"] if lean else []), "-o", str(output)],
-        capture_output=True, text=True, timeout=1200, env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=env,
     )
     assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
     return output
@@ -77,8 +80,18 @@ def air_gapped(tmp_path_factory, pyz):
 
     def run(*args: str, isolated: bool = True) -> subprocess.CompletedProcess:
         flags = ["-S"] if isolated else []
-        cmd = ["env", "-i", f"HOME={home}", f"SHIV_ROOT={shiv_root}",
-               unshare, "-n", str(BASE_PYTHON), *flags, str(pyz), *args]
+        cmd = [
+            "env",
+            "-i",
+            f"HOME={home}",
+            f"SHIV_ROOT={shiv_root}",
+            unshare,
+            "-n",
+            str(BASE_PYTHON),
+            *flags,
+            str(pyz),
+            *args,
+        ]
         return subprocess.run(cmd, cwd=home, capture_output=True, text=True, timeout=300)
 
     run.pyz = pyz
@@ -166,10 +179,28 @@ def test_a_live_agent_air_gapped_from_the_pyz(air_gapped, tmp_path):
     shiv, user = tmp_path / "shiv", tmp_path / "user"
     user.mkdir()
     pyz_cmd = f"{BASE_PYTHON} -S {air_gapped.pyz}"
-    script = (f"ip link set lo up && {pyz_cmd} agents start minimal-agent && "
-              f"{pyz_cmd} agents send minimal-agent 'What is 2+2?' && {pyz_cmd} agents stop minimal-agent")  # fmt: skip
-    done = subprocess.run(["env", "-i", f"HOME={user}", f"SAC_HOME={home}", f"SHIV_ROOT={shiv}", f"SAC_CLAUDE_CLI={cli}",
-                           "unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=300)  # fmt: skip
+    script = (
+        f"ip link set lo up && {pyz_cmd} agents start minimal-agent && "
+        f"{pyz_cmd} agents send minimal-agent 'What is 2+2?' && {pyz_cmd} agents stop minimal-agent"
+    )
+    done = subprocess.run(
+        [
+            "env",
+            "-i",
+            f"HOME={user}",
+            f"SAC_HOME={home}",
+            f"SHIV_ROOT={shiv}",
+            f"SAC_CLAUDE_CLI={cli}",
+            "unshare",
+            "-n",
+            "sh",
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[0] == "4"
     assert "minimal-agent: ready on local" in done.stderr and "minimal-agent: stopped" in done.stdout
@@ -188,10 +219,28 @@ def test_the_full_pyz_runs_an_agent_air_gapped_with_its_own_cli(tmp_path):
     shiv, user = tmp_path / "shiv", tmp_path / "user"
     user.mkdir()
     pyz_cmd = f"{BASE_PYTHON} -S {full}"
-    script = (f"ip link set lo up && {pyz_cmd} --version --json && {pyz_cmd} agents start minimal-agent && "
-              f"{pyz_cmd} agents send minimal-agent 'What is 3+4?' && {pyz_cmd} agents stop minimal-agent")  # fmt: skip
-    done = subprocess.run(["env", "-i", f"HOME={user}", f"SAC_HOME={home}", f"SHIV_ROOT={shiv}", "PATH=/usr/bin:/bin",
-                           "unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=600)  # fmt: skip
+    script = (
+        f"ip link set lo up && {pyz_cmd} --version --json && {pyz_cmd} agents start minimal-agent && "
+        f"{pyz_cmd} agents send minimal-agent 'What is 3+4?' && {pyz_cmd} agents stop minimal-agent"
+    )
+    done = subprocess.run(
+        [
+            "env",
+            "-i",
+            f"HOME={user}",
+            f"SAC_HOME={home}",
+            f"SHIV_ROOT={shiv}",
+            "PATH=/usr/bin:/bin",
+            "unshare",
+            "-n",
+            "sh",
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     info, rest = done.stdout.split("\n}\n", 1)
     cli = json.loads(info + "}")["claude_cli"]

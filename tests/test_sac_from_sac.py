@@ -34,8 +34,11 @@ def test_an_agent_in_apptainer_starts_a_sibling_through_the_host(home, sac, tmp_
     ensure_apptainer_image(home)
     pyz = build_pyz(tmp_path / "sac-lean.pyz")
     port = free_port()
-    listen = subprocess.Popen([sys.executable, "-m", "sac", "listen", "--bind", f"127.0.0.1:{port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    listen = subprocess.Popen(
+        [sys.executable, "-m", "sac", "listen", "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: (home / "listen" / "listen.json").exists(), timeout=20, what="sac listen")
         make_agent(home, "mom", "apptainer", extra=f"  mounts: ['{pyz}:/tools/sac.pyz:ro']\n")
@@ -45,8 +48,11 @@ def test_an_agent_in_apptainer_starts_a_sibling_through_the_host(home, sac, tmp_
         sac("agents", "start", "mom", check=True)
         done = sac("agents", "send", "mom", "please start your child")
         assert (done.returncode, done.stdout) == (0, "started it\n"), done.stderr
-        results = [json.loads(line) for line in (home / "runtime" / "mom" / "session.jsonl").read_text().splitlines()
-                   if '"tool_result"' in line]  # fmt: skip
+        results = [
+            json.loads(line)
+            for line in (home / "runtime" / "mom" / "session.jsonl").read_text().splitlines()
+            if '"tool_result"' in line
+        ]
         output = json.dumps(results[-1]["content"])
         assert "kid: ready on the host" in output and "rc=0" in output, output
         kid = status(sac, "kid")

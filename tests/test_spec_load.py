@@ -109,21 +109,42 @@ def test_every_problem_is_reported_at_once_with_its_location(spec_type):
         ("spec:\n  claude:\n    model: on\n", "3:12: spec.claude.model: expected a string, got a boolean (on) (quote"),
         ("spec:\n  startup_prompts: [1.5]\n", "2:21: spec.startup_prompts[0]: expected a string, got a number (1.5)"),
         ("spec:\n  health:\n    enabled: 'yes'\n", "3:14: spec.health.enabled: expected true or false, got a string"),
-        ("spec:\n  restart:\n    max_retries: 2.5\n", "3:18: spec.restart.max_retries: expected an integer, got a number"),
-        ("spec:\n  restart:\n    max_retries: -1\n", "3:18: spec.restart.max_retries: -1 is out of range (an integer >= 0)"),
+        (
+            "spec:\n  restart:\n    max_retries: 2.5\n",
+            "3:18: spec.restart.max_retries: expected an integer, got a number",
+        ),
+        (
+            "spec:\n  restart:\n    max_retries: -1\n",
+            "3:18: spec.restart.max_retries: -1 is out of range (an integer >= 0)",
+        ),
         ("spec:\n  a2a:\n    port: 70000\n", "3:11: spec.a2a.port: 70000 is out of range (a TCP port 1-65535)"),
-        ("spec:\n  a2a:\n    port: [1]\n", "3:11: spec.a2a.port: expected a TCP port 1-65535 or one of auto, got a list"),
+        (
+            "spec:\n  a2a:\n    port: [1]\n",
+            "3:11: spec.a2a.port: expected a TCP port 1-65535 or one of auto, got a list",
+        ),
         ("spec:\n  restart:\n    max_retries: 1:30\n", "3:18: spec.restart.max_retries: '1:30' is a base-60 number"),
-        ("spec:\n  health:\n    interval: 1e3\n", "3:15: spec.health.interval: expected a number, got a string ('1e3') (YAML 1.1"),
+        (
+            "spec:\n  health:\n    interval: 1e3\n",
+            "3:15: spec.health.interval: expected a number, got a string ('1e3') (YAML 1.1",
+        ),
         ("spec:\n  a2a:\n    port: any\n", "3:11: spec.a2a.port: 'any' is not allowed (allowed: auto)"),
         ("spec:\n  mounts: /data\n", "2:11: spec.mounts: expected a list of strings or mappings, got a string"),
         ("spec:\n  mounts:\n    - {source: /x, mode: rx}\n", "3:26: spec.mounts[0].mode: 'rx' is not allowed"),
-        ("spec:\n  claude:\n    session: resume\n", "3:14: spec.claude.session: 'resume' is not allowed (fresh, new-sess"),
-        ("spec:\n  claude:\n    provider: [x]\n", "3:15: spec.claude.provider: expected a string or a mapping, got a list"),
+        (
+            "spec:\n  claude:\n    session: resume\n",
+            "3:14: spec.claude.session: 'resume' is not allowed (fresh, new-sess",
+        ),
+        (
+            "spec:\n  claude:\n    provider: [x]\n",
+            "3:15: spec.claude.provider: expected a string or a mapping, got a list",
+        ),
         ("spec:\n  health: null\n", "2:11: spec.health: expected a mapping, got nothing (null)"),
         ("spec:\n  runtime: local\n  runtime: docker\n", "3:3: spec.runtime: duplicate key (first given at line 4)"),
         ("spec: []\n", "1:7: spec: expected a mapping, got a list"),
-        ("spec:\n  apptainer:\n    env: {A: 1}\n", "3:14: spec.apptainer.env.A: expected a string, got an integer (1) (quote it"),
+        (
+            "spec:\n  apptainer:\n    env: {A: 1}\n",
+            "3:14: spec.apptainer.env.A: expected a string, got an integer (1) (quote it",
+        ),
         ("spec:\n  1: x\n", "2:3: spec: keys must be strings, got an integer (1)"),
     ],
 )
@@ -181,7 +202,9 @@ def test_hostile_nesting_is_one_located_problem_of_sacs_own(spec_type, text, lin
 
     assert MAX_DEPTH == 100
     found = problems(text, spec_type)
-    assert found == [f"spec.yaml:{line}:{col}: the document is nested deeper than 100 levels (a spec needs fewer than 10)"]
+    assert found == [
+        f"spec.yaml:{line}:{col}: the document is nested deeper than 100 levels (a spec needs fewer than 10)"
+    ]
 
 
 def test_nesting_up_to_the_limit_is_not_refused(spec_type):
@@ -251,11 +274,40 @@ def test_semantic_checks_are_located_and_reported_with_the_rest():
 # -- property: the loader never fails with anything but its own, located error --------
 
 yaml_fragments = st.sampled_from(
-    ["apiVersion: scitex-agent-container/v3\n", "kind: Agent\n", "spec:\n", "  runtime: local\n",
-     "  claude:\n", "    model: haiku\n", "    flags: [a, b]\n", "  mounts:\n", "    - /x:/y:ro\n",
-     "  health: {interval: 5}\n", "- ", ": ", "&a ", "*a ", "<<: ", "{", "}", "[", "]", '"', "'", "\t",
-     "\n", "  ", "on", "~", "!!binary ", "!!python/object:os.system ", "2001-13-45", "0x1F", ".nan"]
-)  # fmt: skip
+    [
+        "apiVersion: scitex-agent-container/v3\n",
+        "kind: Agent\n",
+        "spec:\n",
+        "  runtime: local\n",
+        "  claude:\n",
+        "    model: haiku\n",
+        "    flags: [a, b]\n",
+        "  mounts:\n",
+        "    - /x:/y:ro\n",
+        "  health: {interval: 5}\n",
+        "- ",
+        ": ",
+        "&a ",
+        "*a ",
+        "<<: ",
+        "{",
+        "}",
+        "[",
+        "]",
+        '"',
+        "'",
+        "\t",
+        "\n",
+        "  ",
+        "on",
+        "~",
+        "!!binary ",
+        "!!python/object:os.system ",
+        "2001-13-45",
+        "0x1F",
+        ".nan",
+    ]
+)
 
 
 def _check_outcome(text: str, spec_type) -> None:

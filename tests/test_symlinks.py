@@ -52,8 +52,7 @@ def decoy(tmp_path) -> Path:
 def agent_with_everything(home: Path, name: str) -> Path:
     """An agent whose start writes at every place the host side writes: dot_claude/ (CLAUDE.md,
     .mcp.json, .env, state.md, commands/), to_home/ (a file and a folder), spec.mcp_servers."""
-    spec = make_agent(home, name, "local",
-                      extra="  mcp_servers:\n    extra: {command: /bin/true}\n")  # fmt: skip
+    spec = make_agent(home, name, "local", extra="  mcp_servers:\n    extra: {command: /bin/true}\n")
     folder = spec.parent
     dot = folder / "dot_claude"
     (dot / "commands").mkdir(parents=True)
@@ -238,7 +237,9 @@ def test_read_bytes_reads_the_file_at_its_nested_path(tmp_path):
     assert read_bytes(tmp_path, "sub/deeper/state.json") == b"nested"
     assert read_bytes(tmp_path, "state.json") == b"top"
     assert read_bytes(tmp_path, "sub/missing.json") is None
-    assert read_bytes(tmp_path, "nodir/missing.json") is None and not (tmp_path / "nodir").exists()  # reads make nothing
+    assert (
+        read_bytes(tmp_path, "nodir/missing.json") is None and not (tmp_path / "nodir").exists()
+    )  # reads make nothing
 
 
 def test_names_that_sort_before_dots_are_ordinary_names(tmp_path):

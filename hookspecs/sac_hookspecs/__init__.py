@@ -14,7 +14,22 @@ A third-party plugin depends on this package only (pluggy + msgspec)::
 
 from typing import TYPE_CHECKING, Any
 
-from .types import Agent, AgentPort, CheckResult, CredentialStore, Images, ImageVersion, Instance, Isolation, Launch, Provider, ProviderContext, Runtime, Serving, Transport
+from .types import (
+    Agent,
+    AgentPort,
+    CheckResult,
+    CredentialStore,
+    Images,
+    ImageVersion,
+    Instance,
+    Isolation,
+    Launch,
+    Provider,
+    ProviderContext,
+    Runtime,
+    Serving,
+    Transport,
+)
 
 __version__ = "0.1.0"
 
@@ -30,6 +45,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(hookspecs, name)
     raise AttributeError(f"module 'sac_hookspecs' has no attribute {name!r}")
+
 
 __all__ = [
     "Agent",

@@ -15,7 +15,7 @@ Conventions, relied on by sac's validator and schema export:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta, Struct, field
@@ -75,7 +75,7 @@ class Claude(_Section):
 
     model: str = "sonnet"  # an alias (opus, sonnet, haiku, with an optional [1m]) or a full id
     flags: list[str] = field(default_factory=list)  # extra CLI flags, passed verbatim
-    provider: Union[str, ProviderConfig, None] = None  # None: the default provider
+    provider: str | ProviderConfig | None = None  # None: the default provider
     session: SessionMode = "fresh"
     account: str | None = None  # a stored credential, see `sac accounts`
     allowed_tools: list[str] = field(default_factory=list)
@@ -101,7 +101,7 @@ class Backoff(_Section):
 class Restart(_Section):
     policy: Literal["never", "on-failure", "always"] = "on-failure"
     max_retries: NonNegativeInt = 5
-    backoff: Union[PositiveSeconds, Backoff] = field(default_factory=Backoff)
+    backoff: PositiveSeconds | Backoff = field(default_factory=Backoff)
 
 
 class McpServer(_Section):
@@ -119,7 +119,7 @@ class Metadata(_Section):
     """Free description and labels; ``labels.capabilities`` feeds ``sac agents find``."""
 
     description: str | None = None
-    labels: dict[str, Union[str, list[Capability]]] = field(default_factory=dict)
+    labels: dict[str, str | list[Capability]] = field(default_factory=dict)
 
     @property
     def capabilities(self) -> list[str]:
@@ -133,7 +133,7 @@ class Spec(_Section):
     # None: the best runtime available on this host (see `sac plugins list`).
     runtime: str | None = None
     workdir: str | None = None  # host directory bound rw at /work; default: the agent's runtime dir
-    mounts: list[Union[str, Mount]] = field(default_factory=list)
+    mounts: list[str | Mount] = field(default_factory=list)
     claude: Claude = field(default_factory=Claude)
     startup_prompts: list[str] = field(default_factory=list)
     health: Health = field(default_factory=Health)

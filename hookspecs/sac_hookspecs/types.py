@@ -7,9 +7,10 @@ plugin can start small and grow.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -67,7 +68,9 @@ class Instance(msgspec.Struct, kw_only=True):
     workdir: str  # the working directory as seen where the CLI runs
     isolation: Isolation = "hardened"
     relaxed: list[str] = msgspec.field(default_factory=list)  # hardening the spec turned off
-    env: dict[str, str] = msgspec.field(default_factory=dict)  # what the CLI needs that the instance does not set (HOME on the host)
+    env: dict[str, str] = msgspec.field(
+        default_factory=dict
+    )  # what the CLI needs that the instance does not set (HOME on the host)
     data: dict[str, str] = msgspec.field(default_factory=dict)  # runtime-specific
     mode: str = ""  # how the runtime runs it, in words for status (e.g. "exec: instances unsupported here")
 
@@ -280,8 +283,14 @@ class AgentPort:
     name: str
     card: dict[str, Any]  # description, skills, isolation: what a card may say (no secrets)
 
-    async def turn(self, text: str, timeout: float | None = None, on_text: Callable[[str], Any] | None = None,
-                   source: str = "transport", on_start: Callable[[int], Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    async def turn(
+        self,
+        text: str,
+        timeout: float | None = None,
+        on_text: Callable[[str], Any] | None = None,
+        source: str = "transport",
+        on_start: Callable[[int], Any] | None = None,
+    ) -> dict[str, Any]:
         """One turn, queued behind the others; ``on_start`` gets the turn's number when it
         leaves the queue, ``on_text`` the reply's text as it arrives. The answer: ``ok``,
         ``text``, ``session_id``, ... or ``error``."""
@@ -329,6 +338,16 @@ class CredentialStore:
 
 
 __all__ = [
-    "AgentPort", "Serving", "Agent", "CheckResult", "CredentialStore", "Instance", "Isolation", "Launch", "Provider", "ProviderContext",
-    "Runtime", "Transport",
-]  # fmt: skip
+    "AgentPort",
+    "Serving",
+    "Agent",
+    "CheckResult",
+    "CredentialStore",
+    "Instance",
+    "Isolation",
+    "Launch",
+    "Provider",
+    "ProviderContext",
+    "Runtime",
+    "Transport",
+]

@@ -141,11 +141,21 @@ def show_version(verbose: bool, as_json: bool) -> None:
 
 # --version is a plain flag handled by the group (not click's eager version_option), so the
 # flags beside it (--verbose, --json) are parsed before it acts, in any order.
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS, invoke_without_command=True, no_args_is_help=True,
-             context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-V", "--version", "version", is_flag=True,
-              help="Show the version and exit; with --verbose (or --json) also the pyz build, its lock, the "
-                   "claude CLI and every package version.")
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    invoke_without_command=True,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option(
+    "-V",
+    "--version",
+    "version",
+    is_flag=True,
+    help="Show the version and exit; with --verbose (or --json) also the pyz build, its lock, the "
+    "claude CLI and every package version.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="With --version: everything sac runs on.")
 @click.option("--json", "as_json", is_flag=True, help="With --version: as JSON.")
 @click.pass_context

@@ -39,13 +39,23 @@ def list_(as_json: bool) -> None:
         except NotImplementedError:
             keys = []
         # one account may be the default of several providers: each of them is listed
-        rows += [{"name": k, "store": store_name,
-                  "default_for": sorted(p for p, v in settings.default_accounts.items() if v == k)} for k in keys]
+        rows += [
+            {
+                "name": k,
+                "store": store_name,
+                "default_for": sorted(p for p, v in settings.default_accounts.items() if v == k),
+            }
+            for k in keys
+        ]
     if as_json:
         echo_json(rows)
     elif rows:
-        click.echo(table(("ACCOUNT", "STORE", "DEFAULT FOR"), [(r["name"], r["store"], ", ".join(r["default_for"]))
-                                                             for r in rows]))  # fmt: skip
+        click.echo(
+            table(
+                ("ACCOUNT", "STORE", "DEFAULT FOR"),
+                [(r["name"], r["store"], ", ".join(r["default_for"])) for r in rows],
+            )
+        )
     else:
         click.echo("no accounts: `sac accounts save NAME --from-env VAR` stores one")
 
@@ -121,8 +131,8 @@ def switch(name: str, provider: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Usage per account and per agent: turns, tokens and cost the runners recorded."""
-    from sac.state import AgentDir
     from sac.paths import sac_home
+    from sac.state import AgentDir
 
     per_account: dict[str, dict] = {}
     root = sac_home() / "runtime"
@@ -131,8 +141,10 @@ def status(as_json: bool) -> None:
         if st is None:
             continue
         key = st.account or f"({st.provider or 'default'} key)"
-        acc = per_account.setdefault(key, {"account": st.account, "agents": [], "turns": 0, "input_tokens": 0,
-                                           "output_tokens": 0, "cost_usd": 0.0})  # fmt: skip
+        acc = per_account.setdefault(
+            key,
+            {"account": st.account, "agents": [], "turns": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
+        )
         acc["agents"].append(st.name)
         acc["turns"] += st.turns
         acc["input_tokens"] += st.input_tokens
@@ -141,6 +153,12 @@ def status(as_json: bool) -> None:
     if as_json:
         echo_json(per_account)
         return
-    click.echo(table(("ACCOUNT", "AGENTS", "TURNS", "TOKENS IN", "TOKENS OUT", "COST"),
-                     [(k, ",".join(v["agents"]), v["turns"], v["input_tokens"], v["output_tokens"],
-                       f"${v['cost_usd']:.4f}") for k, v in per_account.items()]))  # fmt: skip
+    click.echo(
+        table(
+            ("ACCOUNT", "AGENTS", "TURNS", "TOKENS IN", "TOKENS OUT", "COST"),
+            [
+                (k, ",".join(v["agents"]), v["turns"], v["input_tokens"], v["output_tokens"], f"${v['cost_usd']:.4f}")
+                for k, v in per_account.items()
+            ],
+        )
+    )

@@ -65,7 +65,9 @@ def _print_reports(reports) -> None:
                 rows.append(("", "", "", f"fix: {c.fix}"))
     click.echo(table(("AGENT", "CHECK", "STATUS", "DETAIL"), rows))
     bad = [r.agent for r in reports if not r.ok]
-    click.echo(f"\n{len(reports) - len(bad)} of {len(reports)} ready" + (f"; not ready: {', '.join(bad)}" if bad else ""))
+    click.echo(
+        f"\n{len(reports) - len(bad)} of {len(reports)} ready" + (f"; not ready: {', '.join(bad)}" if bad else "")
+    )
 
 
 # -- start / stop / restart / delete ----------------------------------------------------
@@ -75,13 +77,17 @@ def _print_reports(reports) -> None:
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
 @_common_runtime_option
 @click.option("--foreground", is_flag=True, help="Run the agent in this process, printing what it does (one agent).")
-@click.option("--timeout", default=180.0, show_default=True, type=SECONDS,
-              help="Seconds to wait for each agent to be ready.")
+@click.option(
+    "--timeout", default=180.0, show_default=True, type=SECONDS, help="Seconds to wait for each agent to be ready."
+)
 @click.option("--resume", is_flag=True, help="Resume the agent's last session whatever spec.claude.session says.")
 @click.option("--parent", hidden=True, help="The agent that asked for this one (recorded as lineage).")
 @click.option("--preflighted", is_flag=True, hidden=True, help="The runner's own start: the preflight has run.")
-@click.option("--ignore-startup-errors", is_flag=True,
-              help="Exit 0 even when a startup prompt failed (the agent runs either way).")
+@click.option(
+    "--ignore-startup-errors",
+    is_flag=True,
+    help="Exit 0 even when a startup prompt failed (the agent runs either way).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the agents' status as JSON.")
 def start(refs, runtime, foreground, timeout, resume, parent, preflighted, ignore_startup_errors, as_json) -> None:
     """Start agents; return when each is ready, or say why it failed.
@@ -99,7 +105,9 @@ def start(refs, runtime, foreground, timeout, resume, parent, preflighted, ignor
             try:
                 answer = lifecycle.broker_start(ref, timeout)
                 st = answer.get("status") or {}
-                click.echo(f"{ref}: {answer.get('message')} on the host ({st.get('runtime')}, pid {st.get('pid')})", err=True)
+                click.echo(
+                    f"{ref}: {answer.get('message')} on the host ({st.get('runtime')}, pid {st.get('pid')})", err=True
+                )
                 failed |= not answer.get("ok")
             except SacError as e:
                 click.echo(f"sac: error: {e.render()}", err=True)
@@ -111,14 +119,18 @@ def start(refs, runtime, foreground, timeout, resume, parent, preflighted, ignor
         agent = load_agent(refs[0], plugins, settings)
         if not preflighted:  # a user's --foreground gets the same preflight as every start
             lifecycle.preflight_or_raise(agent, plugins, settings)
-        sys.exit(lifecycle.run_foreground(agent, plugins, settings, resume=resume, parent=parent,
-                                          echo=lambda line: click.echo(line, err=True)))  # fmt: skip
+        sys.exit(
+            lifecycle.run_foreground(
+                agent, plugins, settings, resume=resume, parent=parent, echo=lambda line: click.echo(line, err=True)
+            )
+        )
     agents_ = [load_agent(ref, plugins, settings) for ref in refs]  # every spec valid before any starts
     rows, failed = [], False
     for agent in agents_:
         try:
-            st, running = lifecycle.start(agent, plugins, settings, timeout=timeout, resume=resume, parent=parent,
-                                          runtime=runtime)  # fmt: skip
+            st, running = lifecycle.start(
+                agent, plugins, settings, timeout=timeout, resume=resume, parent=parent, runtime=runtime
+            )
         except SacError as e:
             click.echo(f"sac: error: {e.render()}", err=True)
             failed = True
@@ -131,8 +143,11 @@ def start(refs, runtime, foreground, timeout, resume, parent, preflighted, ignor
             click.echo(f"{agent.name}: failed: {st.last_error}", err=True)
         elif st.startup_errors:
             failed |= not ignore_startup_errors
-            click.echo(f"{agent.name}: {st.state} on {st.runtime} (pid {st.pid}), but its startup prompts failed:\n  "
-                       + "\n  ".join(st.startup_errors), err=True)  # fmt: skip
+            click.echo(
+                f"{agent.name}: {st.state} on {st.runtime} (pid {st.pid}), but its startup prompts failed:\n  "
+                + "\n  ".join(st.startup_errors),
+                err=True,
+            )
         else:
             click.echo(f"{agent.name}: {st.state} on {st.runtime} (pid {st.pid})", err=True)
     if as_json:
@@ -179,8 +194,9 @@ def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, time
         name = resolve(ref, settings)[0]
         if lifecycle.status(name).state != "never-started":
             lifecycle.stop_and_clean(name, context.plugins)
-    ctx.invoke(start, refs=refs, runtime=runtime, foreground=False, timeout=timeout, resume=True, parent=None,
-               as_json=False)  # fmt: skip
+    ctx.invoke(
+        start, refs=refs, runtime=runtime, foreground=False, timeout=timeout, resume=True, parent=None, as_json=False
+    )
 
 
 @agents.command("delete")
@@ -189,9 +205,7 @@ def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, time
 def delete(names: tuple[str, ...], yes: bool) -> None:
     """Stop agents and remove their spec folders and runtime dirs."""
     from sac import lifecycle
-    from sac.lookup import resolve
-
-    from sac.lookup import is_path
+    from sac.lookup import is_path, resolve
     from sac.names import check_name
 
     settings = context.settings()
@@ -205,7 +219,7 @@ def delete(names: tuple[str, ...], yes: bool) -> None:
                 raise
             name, spec_dir = check_name(ref), None
             if lifecycle.status(name).state == "never-started":
-                raise UsageError(f"no agent {name!r}: no spec and no runtime state; nothing to delete")
+                raise UsageError(f"no agent {name!r}: no spec and no runtime state; nothing to delete") from None
         targets.append((name, spec_dir))
     if not yes:
         listing = "\n".join(f"  {n}: {d or '(no spec)'} and its runtime dir" for n, d in targets)
@@ -258,8 +272,10 @@ def status(name: str | None, as_json: bool) -> None:
     if name and name not in specs and name not in lifecycle.known_agents(specs):
         from sac.errors import NotFound
 
-        raise NotFound(f"no agent {name!r}: no spec on the search path and no runtime state",
-                       hint="`sac agents status` lists the agents sac knows")  # fmt: skip
+        raise NotFound(
+            f"no agent {name!r}: no spec on the search path and no runtime state",
+            hint="`sac agents status` lists the agents sac knows",
+        )
     rows = [lifecycle.status(n, str(specs[n]) if n in specs else None) for n in names]
     if as_json:
         echo_json(rows[0] if name else rows)
@@ -267,11 +283,25 @@ def status(name: str | None, as_json: bool) -> None:
     if not rows:
         click.echo("no agents yet: put one in $SAC_HOME/agents/NAME/spec.yaml (see examples/agents)")
         return
-    click.echo(table(
-        ("NAME", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "TURNS", "COST", "LAST ERROR"),
-        [(r.name, r.runtime or "-", r.state, r.pid or "-", _ago(r.uptime_s), r.restarts, r.turns,
-          f"${r.cost_usd:.4f}", (r.last_error or "")[:60]) for r in rows],
-    ))  # fmt: skip
+    click.echo(
+        table(
+            ("NAME", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "TURNS", "COST", "LAST ERROR"),
+            [
+                (
+                    r.name,
+                    r.runtime or "-",
+                    r.state,
+                    r.pid or "-",
+                    _ago(r.uptime_s),
+                    r.restarts,
+                    r.turns,
+                    f"${r.cost_usd:.4f}",
+                    (r.last_error or "")[:60],
+                )
+                for r in rows
+            ],
+        )
+    )
 
 
 agents.add_command(status, "list")
@@ -333,8 +363,9 @@ def send(name: str, prompt: str | None, key: str | None, timeout: float | None, 
     from sac.runner.control import MAX_REQUEST
 
     if len(prompt.encode()) > MAX_REQUEST - 1024:  # the runner would close the socket: EPIPE (D24)
-        raise UsageError(f"the prompt is {len(prompt.encode())} bytes; an agent takes at most "
-                         f"{MAX_REQUEST - 1024} in one turn")  # fmt: skip
+        raise UsageError(
+            f"the prompt is {len(prompt.encode())} bytes; an agent takes at most {MAX_REQUEST - 1024} in one turn"
+        )
     request = {"op": "send", "text": prompt}
     if timeout:
         request["timeout"] = timeout
@@ -358,8 +389,9 @@ def _call(name: str, sock, request: dict, timeout: float | None) -> dict:
         return control.call(sock, request, timeout=timeout)
     except control.NotRunning:
         st = _known_status(name)
-        raise SacError(f"agent {name} is not running (state: {st.state})",
-                       hint=f"start it with `sac agents start {name}`") from None  # fmt: skip
+        raise SacError(
+            f"agent {name} is not running (state: {st.state})", hint=f"start it with `sac agents start {name}`"
+        ) from None
 
 
 def _known_status(name: str):
@@ -376,8 +408,10 @@ def _known_status(name: str):
         try:
             resolve(name, load_settings())
         except NotFound:
-            raise NotFound(f"no agent {name!r}: no spec on the search path and no runtime state",
-                           hint="`sac agents status` lists the agents sac knows") from None  # fmt: skip
+            raise NotFound(
+                f"no agent {name!r}: no spec on the search path and no runtime state",
+                hint="`sac agents status` lists the agents sac knows",
+            ) from None
     return st
 
 
@@ -385,8 +419,9 @@ def _known_status(name: str):
 @click.argument("names", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the transcript events as JSON lines.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events (Ctrl-C to end).")
-@click.option("-n", "--lines", default=50, show_default=True, type=click.IntRange(min=0),
-              help="How many past events (0: all).")
+@click.option(
+    "-n", "--lines", default=50, show_default=True, type=click.IntRange(min=0), help="How many past events (0: all)."
+)
 def tail(names: tuple[str, ...], as_json: bool, follow: bool, lines: int) -> None:
     """The structured transcript (session.jsonl) of agents."""
     from sac.state import AgentDir
@@ -438,8 +473,10 @@ def recall(name: str, as_json: bool) -> None:
         echo_json(summary)
         return
     click.echo(f"{name} ({summary['state']}), session {summary['session_id'] or '-'}")
-    click.echo(f"{summary['turns']} turns, {summary['errors']} errors, ${summary['cost_usd']:.4f}, "
-               f"{summary['input_tokens']} tokens in / {summary['output_tokens']} out")  # fmt: skip
+    click.echo(
+        f"{summary['turns']} turns, {summary['errors']} errors, ${summary['cost_usd']:.4f}, "
+        f"{summary['input_tokens']} tokens in / {summary['output_tokens']} out"
+    )
     if summary["tools"]:
         click.echo("tools: " + ", ".join(f"{k} x{v}" for k, v in summary["tools"].items()))
     if summary["first_prompt"]:
@@ -466,8 +503,14 @@ def find(capability: str, as_json: bool) -> None:
         except SacError:
             continue  # `sac agents check` reports broken specs; find lists the good ones
         if capability in agent.document.metadata.capabilities:
-            found.append({"name": name, "spec": str(path), "state": lifecycle.status(name).state,
-                          "capabilities": agent.document.metadata.capabilities})  # fmt: skip
+            found.append(
+                {
+                    "name": name,
+                    "spec": str(path),
+                    "state": lifecycle.status(name).state,
+                    "capabilities": agent.document.metadata.capabilities,
+                }
+            )
     if as_json:
         echo_json(found)
     else:

@@ -25,7 +25,9 @@ def show(as_json: bool) -> None:
     settings = context.settings()
     dirs = {"SAC_HOME": str(sac_home()), "agent search path": [str(p) for p in search_path(settings)]}
     if as_json:
-        echo_json({"settings": settings.as_dict(), "directories": dirs, "config_files": [str(f) for f in settings.files]})
+        echo_json(
+            {"settings": settings.as_dict(), "directories": dirs, "config_files": [str(f) for f in settings.files]}
+        )
         return
     from sac.cli.output import human
 

@@ -28,8 +28,10 @@ def images_of(runtime: str | None):
     rt = pick_runtime(settings.default_runtime, plugins)
     images = rt.images()
     if images is None:
-        raise SacError(f"runtime {rt.name!r} has no images: its agents run on the host as they are",
-                       hint="name a container runtime: --runtime apptainer (or docker)")  # fmt: skip
+        raise SacError(
+            f"runtime {rt.name!r} has no images: its agents run on the host as they are",
+            hint="name a container runtime: --runtime apptainer (or docker)",
+        )
     return rt.name, images
 
 
@@ -137,14 +139,22 @@ def list_(runtime: str | None, as_json: bool) -> None:
     name, images = images_of(runtime)
     versions, current, used = version_rows(name, images)
     if as_json:
-        echo_json([{**_builtins(v), "current": v.version == current, "used_by": core.users(v, used)}
-                   for v in versions])  # fmt: skip
+        echo_json([{**_builtins(v), "current": v.version == current, "used_by": core.users(v, used)} for v in versions])
         return
     if not versions:
         click.echo(f"no {name} image versions yet: `sac image build base --runtime {name}` makes one")
         return
-    rows = [("*" if v.version == current else "", v.version, time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created)),
-             _size(v.size), ", ".join(core.users(v, used)) or "-", v.source) for v in versions]  # fmt: skip
+    rows = [
+        (
+            "*" if v.version == current else "",
+            v.version,
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created)),
+            _size(v.size),
+            ", ".join(core.users(v, used)) or "-",
+            v.source,
+        )
+        for v in versions
+    ]
     click.echo(table(["", "VERSION", "BUILT", "SIZE", "USED BY", "SOURCE"], rows))
 
 
@@ -158,9 +168,13 @@ def status(runtime: str | None, as_json: bool) -> None:
 
     name, images = images_of(runtime)
     versions, current, used = version_rows(name, images)
-    out = {"runtime": name, "current": current, "versions": len(versions),
-           "disk_bytes": sum(v.size for v in versions),
-           "agents": {v.version: core.users(v, used) for v in versions if core.users(v, used)}}  # fmt: skip
+    out = {
+        "runtime": name,
+        "current": current,
+        "versions": len(versions),
+        "disk_bytes": sum(v.size for v in versions),
+        "agents": {v.version: core.users(v, used) for v in versions if core.users(v, used)},
+    }
     if as_json:
         echo_json(out)
         return
@@ -246,8 +260,9 @@ def sandbox(args: tuple[str, ...], runtime: str | None) -> None:
     directory = Path(args[-1]).absolute()
     Progress("sandbox").run("sandbox", lambda log: images.sandbox(version, directory, log))
     click.echo(str(directory))
-    click.echo(f"sandbox of {version}: `sac image update {args[-1]} --apt PKG`, then `sac image freeze {args[-1]}`",
-               err=True)  # fmt: skip
+    click.echo(
+        f"sandbox of {version}: `sac image update {args[-1]} --apt PKG`, then `sac image freeze {args[-1]}`", err=True
+    )
 
 
 @image.command("update")

@@ -10,9 +10,9 @@ import time
 
 import click
 
-from sac.paths import private_dirs
 from sac.cli.output import echo_json
 from sac.errors import SacError
+from sac.paths import private_dirs
 
 
 @click.group(invoke_without_command=True)
@@ -110,8 +110,9 @@ def restart(bind: str | None, allow_non_loopback: bool) -> None:
     args = [*self_command(), "listen", "--bind", bind] + (["--allow-non-loopback"] if allow_non_loopback else [])
     private_dirs(listen_dir())
     with open(listen_dir() / "listen.log", "ab") as log:
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         info = running()

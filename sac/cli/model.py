@@ -13,10 +13,19 @@ def model() -> None:
 
 
 @model.command("serve")
-@click.option("--script", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A script of rules (YAML).")
-@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
-              help="TCP port on 127.0.0.1 (0: any free port).")
-@click.option("--log", "log", type=click.Path(dir_okay=False, path_type=Path), help="Append each request as a JSON line.")
+@click.option(
+    "--script", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A script of rules (YAML)."
+)
+@click.option(
+    "--port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--log", "log", type=click.Path(dir_okay=False, path_type=Path), help="Append each request as a JSON line."
+)
 def serve(script: Path | None, port: int, log: Path | None) -> None:
     """Serve an Anthropic Messages API on 127.0.0.1 that plays SCRIPT.
 

@@ -39,8 +39,9 @@ def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> No
             raise SacError(f"no installed transport can post to {url}", hint="see `sac plugins list`")
         result = {"ok": True, "text": answer}
     else:
-        result = post_json(url, {"text": text, **({"timeout": timeout} if timeout else {})}, token,
-                           (timeout or 600) + 30)  # fmt: skip
+        result = post_json(
+            url, {"text": text, **({"timeout": timeout} if timeout else {})}, token, (timeout or 600) + 30
+        )
     if as_json:
         echo_json(result)
     else:

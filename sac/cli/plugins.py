@@ -25,17 +25,26 @@ def list_(as_json: bool) -> None:
     registered = pm.registered_by()
     context.warn_plugins(pm)
     if as_json:
-        echo_json([
-            {
-                "name": i.name, "module": i.module, "distribution": i.distribution, "version": i.version,
-                "default": i.default, "hooks": i.hooks, "registered": registered.get(i.name, {}),
-                "error": i.error,
-            }
-            for i in pm.infos.values()
-        ])  # fmt: skip
+        echo_json(
+            [
+                {
+                    "name": i.name,
+                    "module": i.module,
+                    "distribution": i.distribution,
+                    "version": i.version,
+                    "default": i.default,
+                    "hooks": i.hooks,
+                    "registered": registered.get(i.name, {}),
+                    "error": i.error,
+                }
+                for i in pm.infos.values()
+            ]
+        )
         return
     rows = []
     for i in pm.infos.values():
-        what = "; ".join(f"{kind.replace('_', ' ')}: {', '.join(names)}" for kind, names in registered.get(i.name, {}).items())
+        what = "; ".join(
+            f"{kind.replace('_', ' ')}: {', '.join(names)}" for kind, names in registered.get(i.name, {}).items()
+        )
         rows.append((i.name, i.distribution, i.version, f"FAILED: {i.error}" if i.error else what or "-"))
     click.echo(table(("PLUGIN", "DISTRIBUTION", "VERSION", "REGISTERED"), rows))

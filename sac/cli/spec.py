@@ -47,8 +47,11 @@ def validate(refs: tuple[str, ...], as_json: bool) -> None:
             if not as_json:
                 click.echo(f"{agent.spec_path}: ok")
         except SacError as e:
-            problems = msgspec.to_builtins(e.problems) if isinstance(e, SpecError) else \
-                [{"file": ref, "line": 0, "col": 0, "path": "", "message": e.message}]  # fmt: skip
+            problems = (
+                msgspec.to_builtins(e.problems)
+                if isinstance(e, SpecError)
+                else [{"file": ref, "line": 0, "col": 0, "path": "", "message": e.message}]
+            )
             results.append({"ref": ref, "spec": None, "ok": False, "problems": problems})
             if not as_json:
                 click.echo(e.render() if isinstance(e, SpecError) else f"sac: error: {e.render()}", err=True)

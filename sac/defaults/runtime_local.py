@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 
-from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
-
 from sac.claude_cli import find_claude
+from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
 
 
 class LocalRuntime(Runtime):
@@ -33,8 +32,15 @@ class LocalRuntime(Runtime):
         return [found, isolation]
 
     def start(self, agent: Agent, launch: Launch) -> Instance:
-        return Instance(runtime=self.name, id="", cli=launch.claude_cli, home=launch.home,
-                        workdir=launch.workdir, isolation="none", env={"HOME": launch.home})  # fmt: skip
+        return Instance(
+            runtime=self.name,
+            id="",
+            cli=launch.claude_cli,
+            home=launch.home,
+            workdir=launch.workdir,
+            isolation="none",
+            env={"HOME": launch.home},
+        )
 
     def command(self, agent: Agent, instance: Instance, args: list[str], env_names: list[str]) -> list[str]:
         return [instance.cli, *args]  # a host process inherits the environment as it is

@@ -36,8 +36,9 @@ class SendRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout: Timeout | None = None  # seconds; default: the agent's spec.claude.turn_timeout
 
 
-AgentName = Annotated[str, msgspec.Meta(max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-                                         extra={"allowed": "an agent name"})]
+AgentName = Annotated[
+    str, msgspec.Meta(max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", extra={"allowed": "an agent name"})
+]
 
 
 class StartRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -88,7 +89,9 @@ class Request:
         self.scope, self.receive, self.params = scope, receive, params
         self.broker: str | None = None  # the agent whose broker token made this request
         self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        self.query = dict(p.split("=", 1) if "=" in p else (p, "") for p in scope.get("query_string", b"").decode().split("&") if p)
+        self.query = dict(
+            p.split("=", 1) if "=" in p else (p, "") for p in scope.get("query_string", b"").decode().split("&") if p
+        )
 
     async def body(self, type_: Any) -> Any:
         if not self.headers.get("content-type", "").split(";")[0].strip() == "application/json":
@@ -306,12 +309,24 @@ ROUTES = [
     Route("GET", "/v1/openapi.json", openapi, "This API as OpenAPI 3.1", dict),
     Route("GET", "/v1/agents", list_agents, "The fleet and its status", list[Status]),
     Route("GET", "/v1/agents/{name}", get_agent, "One agent's status", Status),
-    Route("POST", "/v1/agents/{name}/send", send, "Send a prompt; the reply when the turn ends", TurnResult,
-          body=SendRequest),  # fmt: skip
+    Route(
+        "POST",
+        "/v1/agents/{name}/send",
+        send,
+        "Send a prompt; the reply when the turn ends",
+        TurnResult,
+        body=SendRequest,
+    ),
     Route("GET", "/v1/agents/{name}/card", card, "The agent's card (A2A)", dict),
     Route("GET", "/v1/agents/{name}/tail", tail, "The last n transcript events (?n=50; 0: all)", list[dict]),
-    Route("POST", "/v1/agents/{name}/start", start, "Start the agent (the broker for agents in containers)", Done,
-          body=StartRequest),  # fmt: skip
+    Route(
+        "POST",
+        "/v1/agents/{name}/start",
+        start,
+        "Start the agent (the broker for agents in containers)",
+        Done,
+        body=StartRequest,
+    ),
     Route("POST", "/v1/agents/{name}/stop", stop, "Stop the agent", Done),
 ]
 

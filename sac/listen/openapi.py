@@ -18,7 +18,7 @@ def document(routes: list[Any]) -> dict[str, Any]:
 
     types = [r.response for r in routes] + [r.body for r in routes if r.body] + [Error]
     schemas, components = msgspec.json.schema_components(types, ref_template=REF)
-    by_type = dict(zip(types, schemas))
+    by_type = dict(zip(types, schemas, strict=True))
     error = {"description": "what went wrong", "content": {"application/json": {"schema": by_type[Error]}}}
     paths: dict[str, dict] = {}
     for r in routes:
@@ -27,17 +27,26 @@ def document(routes: list[Any]) -> dict[str, Any]:
             "operationId": r.handler.__name__,
             "responses": {
                 "200": {"description": "ok", "content": {"application/json": {"schema": by_type[r.response]}}},
-                "400": error, "404": error, "405": error,
-            },  # fmt: skip
+                "400": error,
+                "404": error,
+                "405": error,
+            },
         }
         params = re.findall(r"\{(\w+)\}", r.path)
         if params:
-            op["parameters"] = [{"name": p, "in": "path", "required": True,
-                                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"}}
-                                for p in params]  # fmt: skip
+            op["parameters"] = [
+                {
+                    "name": p,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},
+                }
+                for p in params
+            ]
         if r.path.endswith("/tail"):
-            op.setdefault("parameters", []).append({"name": "n", "in": "query", "required": False,
-                                                    "schema": {"type": "integer", "minimum": 0}})  # fmt: skip
+            op.setdefault("parameters", []).append(
+                {"name": "n", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}}
+            )
         if r.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": by_type[r.body]}}}
             op["responses"].update({"413": error, "415": error})
@@ -52,10 +61,12 @@ def document(routes: list[Any]) -> dict[str, Any]:
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",
-        "info": {"title": "sac listen", "version": sac.__version__,
-                 "description": "The per-host control plane of sac. Every route but /v1/health needs a bearer token."},
+        "info": {
+            "title": "sac listen",
+            "version": sac.__version__,
+            "description": "The per-host control plane of sac. Every route but /v1/health needs a bearer token.",
+        },
         "security": [{"bearer": []}],
         "paths": paths,
-        "components": {"schemas": components,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-    }  # fmt: skip
+        "components": {"schemas": components, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }

@@ -38,8 +38,10 @@ def read_token(create: bool = False) -> str:
             raise SacError(f"no control-plane token at {path}", hint="start it once with `sac listen`") from None
     else:
         if len(token) < MIN_TOKEN:
-            raise SacError(f"the control-plane token in {path} is empty or too short ({len(token)} characters)",
-                           hint=f"remove it (rm {path}): `sac listen` then makes a new one")  # fmt: skip
+            raise SacError(
+                f"the control-plane token in {path} is empty or too short ({len(token)} characters)",
+                hint=f"remove it (rm {path}): `sac listen` then makes a new one",
+            )
         return token
     token = secrets.token_urlsafe(32)
     private_dirs(path.parent)
@@ -95,9 +97,11 @@ def parse_bind(bind: str, allow_non_loopback: bool) -> tuple[str, int]:
     except ValueError:
         raise UsageError(f"--bind {bind!r}: {host!r} is not an IP address") from None
     if not loopback and not allow_non_loopback:
-        raise UsageError(f"refusing to listen on {host}: not a loopback address",
-                         hint="the control plane can start and stop agents; pass --allow-non-loopback "
-                         "only behind a firewall you trust")  # fmt: skip
+        raise UsageError(
+            f"refusing to listen on {host}: not a loopback address",
+            hint="the control plane can start and stop agents; pass --allow-non-loopback "
+            "only behind a firewall you trust",
+        )
     return host, int(port)
 
 
@@ -125,8 +129,10 @@ def serve(host: str, port: int, echo=print) -> None:
     if not _lock_within(fd, 1.0):  # `running()` probes take the lock for an instant
         other = running() or {}
         os.close(fd)
-        raise SacError(f"sac listen already runs on this host (pid {other.get('pid', '?')}, {other.get('url', '?')})",
-                       hint=f"stop it with `sac listen stop`, or see {d / 'listen.json'}") from None  # fmt: skip
+        raise SacError(
+            f"sac listen already runs on this host (pid {other.get('pid', '?')}, {other.get('url', '?')})",
+            hint=f"stop it with `sac listen stop`, or see {d / 'listen.json'}",
+        ) from None
     try:
         read_token(create=True)
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -142,8 +148,16 @@ def serve(host: str, port: int, echo=print) -> None:
         from granian.constants import Interfaces, Loops
 
         loop = Loops.uvloop if _has("uvloop") else Loops.asyncio
-        Granian("sac.listen.app:create_app", factory=True, address=host, port=port, interface=Interfaces.ASGI,
-                workers=1, loop=loop, log_enabled=False).serve()  # fmt: skip
+        Granian(
+            "sac.listen.app:create_app",
+            factory=True,
+            address=host,
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=1,
+            loop=loop,
+            log_enabled=False,
+        ).serve()
     finally:
         (d / "listen.json").unlink(missing_ok=True)
         os.close(fd)

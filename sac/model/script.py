@@ -83,7 +83,7 @@ def _fill(template: Any, prompt: str, groups: tuple[str, ...]) -> Any:
     if isinstance(template, str):
         out = template.replace("{prompt}", prompt)
         for i, g in enumerate(groups, 1):
-            out = out.replace("{%d}" % i, g or "")
+            out = out.replace(f"{{{i}}}", g or "")
         return out
     if isinstance(template, dict):
         return {k: _fill(v, prompt, groups) for k, v in template.items()}
@@ -127,8 +127,9 @@ def answer(script: Script, prompt: str) -> Answer:
             continue
         tools = [ToolCall(name=t.name, input=_fill(t.input, prompt, groups)) for t in rule.tools]
         text = _fill(rule.reply, prompt, groups) if rule.reply is not None else ("" if tools else _builtin(prompt))
-        return Answer(text=text, tools=tools, rule=i, status=rule.status, stall=rule.stall, delay=rule.delay,
-                      prompt=prompt)  # fmt: skip
+        return Answer(
+            text=text, tools=tools, rule=i, status=rule.status, stall=rule.stall, delay=rule.delay, prompt=prompt
+        )
     return Answer(text=_builtin(prompt), prompt=prompt)
 
 

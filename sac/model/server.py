@@ -52,8 +52,14 @@ def respond_to(script: Script, body: dict[str, Any]) -> Answer:
             m = _TOOL_ID.match(str(block.get("tool_use_id", ""))) if isinstance(block, dict) else None
             if m:
                 rule = int(m.group(1))
-        prompt = next((_text_of(m.get("content")) for m in reversed(messages)
-                       if m.get("role") == "user" and _text_of(m.get("content"))), "")  # fmt: skip
+        prompt = next(
+            (
+                _text_of(m.get("content"))
+                for m in reversed(messages)
+                if m.get("role") == "user" and _text_of(m.get("content"))
+            ),
+            "",
+        )
         return continuation(script, rule, prompt)
     return answer(script, _text_of(content))
 
@@ -63,10 +69,18 @@ def _message(body: dict[str, Any], ans: Answer) -> dict[str, Any]:
     if ans.text:
         blocks.append({"type": "text", "text": ans.text})
     for n, tool in enumerate(ans.tools):
-        blocks.append({"type": "tool_use", "id": f"toolu_sac_r{ans.rule}_{next(_ids)}_{n}", "name": tool.name,
-                       "input": tool.input})  # fmt: skip
-    usage = {"input_tokens": max(1, len(json.dumps(body.get("messages", []))) // 4),
-             "output_tokens": max(1, len(ans.text) // 4)}  # fmt: skip
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": f"toolu_sac_r{ans.rule}_{next(_ids)}_{n}",
+                "name": tool.name,
+                "input": tool.input,
+            }
+        )
+    usage = {
+        "input_tokens": max(1, len(json.dumps(body.get("messages", []))) // 4),
+        "output_tokens": max(1, len(ans.text) // 4),
+    }
     return {
         "id": f"msg_sac_{next(_ids)}",
         "type": "message",
@@ -85,23 +99,41 @@ def _sse_events(message: dict[str, Any]):
     yield "message_start", {"type": "message_start", "message": head}
     for i, block in enumerate(message["content"]):
         if block["type"] == "text":
-            yield "content_block_start", {"type": "content_block_start", "index": i,
-                                          "content_block": {"type": "text", "text": ""}}  # fmt: skip
+            yield (
+                "content_block_start",
+                {"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}},
+            )
             text = block["text"]
             step = max(1, len(text) // 3)
             for j in range(0, len(text), step):
-                yield "content_block_delta", {"type": "content_block_delta", "index": i,
-                                              "delta": {"type": "text_delta", "text": text[j : j + step]}}  # fmt: skip
+                yield (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": i,
+                        "delta": {"type": "text_delta", "text": text[j : j + step]},
+                    },
+                )
         else:
             start = {**block, "input": {}}
             yield "content_block_start", {"type": "content_block_start", "index": i, "content_block": start}
-            yield "content_block_delta", {"type": "content_block_delta", "index": i,
-                                          "delta": {"type": "input_json_delta",
-                                                    "partial_json": json.dumps(block["input"])}}  # fmt: skip
+            yield (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": i,
+                    "delta": {"type": "input_json_delta", "partial_json": json.dumps(block["input"])},
+                },
+            )
         yield "content_block_stop", {"type": "content_block_stop", "index": i}
-    yield "message_delta", {"type": "message_delta",
-                            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-                            "usage": {"output_tokens": message["usage"]["output_tokens"]}}  # fmt: skip
+    yield (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+            "usage": {"output_tokens": message["usage"]["output_tokens"]},
+        },
+    )
     yield "message_stop", {"type": "message_stop"}
 
 
@@ -142,8 +174,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
-            return self._json(400, {"type": "error", "error": {"type": "invalid_request_error",
-                                                                "message": "body is not JSON"}})  # fmt: skip
+            return self._json(
+                400, {"type": "error", "error": {"type": "invalid_request_error", "message": "body is not JSON"}}
+            )
         if path.endswith("/count_tokens"):
             return self._json(200, {"input_tokens": max(1, len(json.dumps(body)) // 4)})
         if not path.endswith("/v1/messages"):
@@ -200,13 +233,17 @@ class ModelServer(ThreadingHTTPServer):
             if self.log is None:
                 return
             entry = {
-                "time": time.time(), "path": handler.path, "model": body.get("model"),
-                "stream": bool(body.get("stream")), "rule": ans.rule, "reply": ans.text,
+                "time": time.time(),
+                "path": handler.path,
+                "model": body.get("model"),
+                "stream": bool(body.get("stream")),
+                "rule": ans.rule,
+                "reply": ans.text,
                 "tools": [t.name for t in ans.tools],
                 "x-api-key": _mask(handler.headers.get("x-api-key")),
                 "authorization": _mask(handler.headers.get("authorization")),
                 "prompt": ans.prompt,
-            }  # fmt: skip
+            }
             with open(self.log, "a") as f:
                 f.write(json.dumps(entry) + "\n")
 

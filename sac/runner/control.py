@@ -38,8 +38,9 @@ async def serve(path: Path, handle: Handler) -> asyncio.AbstractServer:
 
     path.unlink(missing_ok=True)
     if len(str(path)) > SOCKET_PATH_MAX:
-        raise SacError(f"the control socket path is too long for Unix sockets: {path}",
-                       hint="set SAC_HOME to a shorter directory")  # fmt: skip
+        raise SacError(
+            f"the control socket path is too long for Unix sockets: {path}", hint="set SAC_HOME to a shorter directory"
+        )
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -105,21 +106,26 @@ def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> d
         except (FileNotFoundError, ConnectionRefusedError) as e:
             raise NotRunning(f"nothing answers on {path} ({e.strerror})") from None
         except PermissionError:
-            raise SacError(f"no permission to talk to the agent on {path}",
-                           hint="agents answer only the user who started them") from None  # fmt: skip
+            raise SacError(
+                f"no permission to talk to the agent on {path}", hint="agents answer only the user who started them"
+            ) from None
         s.sendall(json.dumps(request).encode() + b"\n")
         chunks = []
         while not chunks or not chunks[-1].endswith(b"\n"):
             try:
                 chunk = s.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise SacError(f"the agent did not answer within {timeout:g} s",
-                                   hint="it may still be working; see `sac agents tail`") from None  # fmt: skip
+                    raise SacError(
+                        f"the agent did not answer within {timeout:g} s",
+                        hint="it may still be working; see `sac agents tail`",
+                    ) from None
                 why = runner_stalled(path)
                 if why:
-                    raise SacError(f"the agent cannot answer: {why}",
-                                   hint="see `sac agents status`; `sac agents restart` starts it again") from None
+                    raise SacError(
+                        f"the agent cannot answer: {why}",
+                        hint="see `sac agents status`; `sac agents restart` starts it again",
+                    ) from None
                 continue
             if not chunk:
                 break
@@ -129,8 +135,10 @@ def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> d
 
 def _answer(data: bytes) -> dict[str, Any]:
     if not data:
-        raise SacError("the agent closed the connection without answering (did it stop or die?)",
-                       hint="see `sac agents status` and its runner.log")  # fmt: skip
+        raise SacError(
+            "the agent closed the connection without answering (did it stop or die?)",
+            hint="see `sac agents status` and its runner.log",
+        )
     try:
         return json.loads(data)
     except ValueError:

@@ -24,9 +24,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sac_hookspecs import Agent, AgentPort, Instance, Launch, Provider, ProviderContext, Runtime, Serving, Transport
-from sac_hookspecs.spec import Backoff
-
 from sac.atomic import write_atomic
 from sac.home import mirror
 from sac.nofollow import ensure_dir
@@ -34,15 +31,21 @@ from sac.runner import control
 from sac.runner.session import Session, SessionDied, TurnResult
 from sac.spec.mounts import parse_mount
 from sac.state import AgentDir, AgentState, Heartbeat, append_event, process_start
+from sac_hookspecs import Agent, AgentPort, Instance, Launch, Provider, ProviderContext, Runtime, Serving, Transport
+from sac_hookspecs.spec import Backoff
 
 TICK = 1.0  # seconds between heartbeats
 ALREADY_RUNNING = 3  # the runner's exit status when another runner holds the lock
 
 #: Variables the SDK sets for the CLI; they must reach it inside a container too.
 SDK_ENV = (
-    "CLAUDE_CODE_ENTRYPOINT", "CLAUDE_AGENT_SDK_VERSION", "CLAUDE_CODE_SDK_READS_SESSION_STATE",
-    "CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING", "CLAUDE_AGENT_SDK_CLIENT_APP", "CLAUDE_CODE_CLIENT_APP",
-)  # fmt: skip
+    "CLAUDE_CODE_ENTRYPOINT",
+    "CLAUDE_AGENT_SDK_VERSION",
+    "CLAUDE_CODE_SDK_READS_SESSION_STATE",
+    "CLAUDE_CODE_ENABLE_SDK_FILE_CHECKPOINTING",
+    "CLAUDE_AGENT_SDK_CLIENT_APP",
+    "CLAUDE_CODE_CLIENT_APP",
+)
 #: The CLI's environment everywhere: no updates, no telemetry, nothing but the model API.
 #: Credential variables the provider does not set are blanked: on the host (local runtime)
 #: the CLI inherits the runner's environment, and a host key must never reach another
@@ -76,9 +79,20 @@ def backoff_delay(backoff: float | Backoff, attempt: int) -> float:
 
 
 class Runner:
-    def __init__(self, agent: Agent, runtime: Runtime, provider: Provider, provider_ctx: ProviderContext, *,
-                 claude_cli: str, transports: list[Transport] = (), resume: bool = False, parent: str | None = None,
-                 echo: Any = None, blank: list[str] = ()) -> None:  # fmt: skip
+    def __init__(
+        self,
+        agent: Agent,
+        runtime: Runtime,
+        provider: Provider,
+        provider_ctx: ProviderContext,
+        *,
+        claude_cli: str,
+        transports: list[Transport] = (),
+        resume: bool = False,
+        parent: str | None = None,
+        echo: Any = None,
+        blank: list[str] = (),
+    ) -> None:
         self.agent, self.runtime, self.provider, self.provider_ctx = agent, runtime, provider, provider_ctx
         self.transports = list(transports)
         self.serving: list[Serving] = []
@@ -171,8 +185,10 @@ class Runner:
         pid_file = shlex.quote(str(self.dir.path("cli.pid")))
         # The pid goes to a fresh file (noclobber: O_EXCL, so never through a link) that is
         # renamed over cli.pid (a rename replaces a link, it does not write through it).
-        script = (f"#!/bin/sh\ntmp={pid_file}.$$\n(set -C; echo $$ > \"$tmp\") && mv -f \"$tmp\" {pid_file}\n"
-                  f"exec {shlex.join(argv)} \"$@\"\n")
+        script = (
+            f'#!/bin/sh\ntmp={pid_file}.$$\n(set -C; echo $$ > "$tmp") && mv -f "$tmp" {pid_file}\n'
+            f'exec {shlex.join(argv)} "$@"\n'
+        )
         path = self.dir.path("claude-wrapper")
         write_atomic(path, script.encode(), mode=0o700)
         return path
@@ -258,8 +274,9 @@ class Runner:
             return {"ok": True}
         return {"ok": False, "error": f"unknown op {op!r}"}
 
-    async def send(self, text: str, timeout: float, source: str = "send", on_text: Any = None,
-                   on_start: Any = None) -> dict[str, Any]:  # fmt: skip
+    async def send(
+        self, text: str, timeout: float, source: str = "send", on_text: Any = None, on_start: Any = None
+    ) -> dict[str, Any]:
         import msgspec
 
         phase = self.state.state if self.state else "starting"
@@ -309,8 +326,14 @@ class Runner:
 
         highest, unanswered = last_turn(self.dir.transcript)
         if unanswered is not None:
-            append_event(self.dir.transcript, {"type": "error", "turn": unanswered,
-                                               "error": "the runner ended during this turn: no reply was recorded"})
+            append_event(
+                self.dir.transcript,
+                {
+                    "type": "error",
+                    "turn": unanswered,
+                    "error": "the runner ended during this turn: no reply was recorded",
+                },
+            )
         assert self.session is not None
         self.session.turns = highest
 
@@ -417,8 +440,9 @@ class Runner:
                 await self.open_session(first=False)
                 assert self.state is not None
                 self.set("ready", restarts=self.state.restarts + 1)
-                append_event(self.dir.transcript, {"type": "restart", "attempt": attempt,
-                                                   "session_id": self.state.session_id})  # fmt: skip
+                append_event(
+                    self.dir.transcript, {"type": "restart", "attempt": attempt, "session_id": self.state.session_id}
+                )
             except Exception as e:  # noqa: BLE001 - a failed restart is one more failure
                 self.failure = f"restart failed: {e}"
 
@@ -443,18 +467,26 @@ class Runner:
         previous = self.dir.read_state()
         me = os.getpid()
         self.state = AgentState(
-            name=self.agent.name, state="starting", pid=me, pid_start=process_start(me) or 0,
-            spec_path=str(self.agent.spec_path), runtime=self.runtime.name, isolation=self.runtime.isolation,
-            started_at=time.time(), parent=self.parent, provider=self.provider.name,
+            name=self.agent.name,
+            state="starting",
+            pid=me,
+            pid_start=process_start(me) or 0,
+            spec_path=str(self.agent.spec_path),
+            runtime=self.runtime.name,
+            isolation=self.runtime.isolation,
+            started_at=time.time(),
+            parent=self.parent,
+            provider=self.provider.name,
             account=self.provider_ctx.account,
             # only a restart goes on with the old conversation: with `session: fresh` a CLI that
             # died before the first turn must not resume the previous run's (review D21)
             session_id=previous.session_id if previous and self.resume else None,
             restarts=previous.restarts if previous and self.resume else 0,
-            turns=previous.turns if previous else 0, cost_usd=previous.cost_usd if previous else 0.0,
+            turns=previous.turns if previous else 0,
+            cost_usd=previous.cost_usd if previous else 0.0,
             input_tokens=previous.input_tokens if previous else 0,
             output_tokens=previous.output_tokens if previous else 0,
-        )  # fmt: skip
+        )
         self.set()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -558,13 +590,20 @@ class RunnerPort(AgentPort):
             "session_id": st.session_id if st else None,
         }
 
-    async def turn(self, text: str, timeout: float | None = None, on_text: Any = None, source: str = "transport",
-                   on_start: Any = None) -> dict[str, Any]:  # fmt: skip
+    async def turn(
+        self,
+        text: str,
+        timeout: float | None = None,
+        on_text: Any = None,
+        source: str = "transport",
+        on_start: Any = None,
+    ) -> dict[str, Any]:
         r = self._runner
         if timeout is not None and timeout <= 0:
             return {"ok": False, "error": "timeout must be a number of seconds > 0"}
-        return await r.send(text, timeout or r.agent.spec.claude.turn_timeout, source=source, on_text=on_text,
-                            on_start=on_start)  # fmt: skip
+        return await r.send(
+            text, timeout or r.agent.spec.claude.turn_timeout, source=source, on_text=on_text, on_start=on_start
+        )
 
     async def interrupt(self, turn: int | None = None) -> bool:
         return self._runner.session is not None and await self._runner.session.interrupt(turn)

@@ -98,9 +98,14 @@ class Session:
         append_event(self._transcript, {"type": "interrupt", "turn": self.turns})
         return True
 
-    async def turn(self, text: str, timeout: float, source: str = "send",
-                   on_text: Callable[[str], Any] | None = None,
-                   on_start: Callable[[int], Any] | None = None) -> TurnResult:  # fmt: skip
+    async def turn(
+        self,
+        text: str,
+        timeout: float,
+        source: str = "send",
+        on_text: Callable[[str], Any] | None = None,
+        on_start: Callable[[int], Any] | None = None,
+    ) -> TurnResult:
         async with self._lock:
             if self._client is None:
                 raise SessionDied("the session is not open")
@@ -179,14 +184,29 @@ class Session:
                             if on_text is not None:
                                 await on_text(block.text)
                         elif isinstance(block, ToolUseBlock):
-                            append_event(self._transcript, {"type": "tool_use", "turn": n, "id": block.id,
-                                                            "name": block.name, "input": block.input})  # fmt: skip
+                            append_event(
+                                self._transcript,
+                                {
+                                    "type": "tool_use",
+                                    "turn": n,
+                                    "id": block.id,
+                                    "name": block.name,
+                                    "input": block.input,
+                                },
+                            )
                 elif isinstance(msg, UserMessage) and isinstance(msg.content, list):
                     for block in msg.content:
                         if isinstance(block, ToolResultBlock):
-                            append_event(self._transcript, {"type": "tool_result", "turn": n,
-                                                            "id": block.tool_use_id, "content": block.content,
-                                                            "is_error": bool(block.is_error)})  # fmt: skip
+                            append_event(
+                                self._transcript,
+                                {
+                                    "type": "tool_result",
+                                    "turn": n,
+                                    "id": block.tool_use_id,
+                                    "content": block.content,
+                                    "is_error": bool(block.is_error),
+                                },
+                            )
                 elif isinstance(msg, SystemMessage) and msg.subtype == "init":
                     self.session_id = msg.data.get("session_id", self.session_id)
                 elif isinstance(msg, ResultMessage):
@@ -214,9 +234,19 @@ class Session:
             result.error = f"{status}{detail}"
             if msg.terminal_reason in ("aborted_streaming", "aborted_tools"):
                 result.error = "the turn was interrupted"
-        append_event(self._transcript, {"type": "result", "turn": n, "ok": result.ok, "text": result.text,
-                                        "error": result.error, "session_id": result.session_id,
-                                        "cost_usd": result.cost_usd, "input_tokens": result.input_tokens,
-                                        "output_tokens": result.output_tokens,
-                                        "duration_ms": result.duration_ms})  # fmt: skip
+        append_event(
+            self._transcript,
+            {
+                "type": "result",
+                "turn": n,
+                "ok": result.ok,
+                "text": result.text,
+                "error": result.error,
+                "session_id": result.session_id,
+                "cost_usd": result.cost_usd,
+                "input_tokens": result.input_tokens,
+                "output_tokens": result.output_tokens,
+                "duration_ms": result.duration_ms,
+            },
+        )
         return result

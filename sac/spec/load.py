@@ -47,8 +47,9 @@ def _check_depth(text: str, file: str, loader_type: Any) -> None:
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
                     message = f"the document is nested deeper than {MAX_DEPTH} levels (a spec needs fewer than 10)"
-                    raise SpecError([Problem(file=file, line=mark.line + 1, col=mark.column + 1, path="",
-                                             message=message)])
+                    raise SpecError(
+                        [Problem(file=file, line=mark.line + 1, col=mark.column + 1, path="", message=message)]
+                    )
             elif isinstance(event, _CLOSE):
                 depth -= 1
     finally:
@@ -80,12 +81,18 @@ def compose(text: str, file: str) -> yaml.Node | None:
         if e.context and e.problem:
             what = f"{e.problem} ({e.context})"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise SpecError([Problem(file=file, line=line, col=col, path="", message=f"YAML syntax error: {what}")])
+        raise SpecError(
+            [Problem(file=file, line=line, col=col, path="", message=f"YAML syntax error: {what}")]
+        ) from None
     except yaml.YAMLError as e:  # ReaderError: a character YAML does not allow
         line, col = _position(text, getattr(e, "position", 0))
-        raise SpecError([Problem(file=file, line=line, col=col, path="", message=f"not valid YAML text: {e}")])
+        raise SpecError(
+            [Problem(file=file, line=line, col=col, path="", message=f"not valid YAML text: {e}")]
+        ) from None
     except RecursionError:
-        raise SpecError([Problem(file=file, line=1, col=1, path="", message="the document is nested too deeply")])
+        raise SpecError(
+            [Problem(file=file, line=1, col=1, path="", message="the document is nested too deeply")]
+        ) from None
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
@@ -130,7 +137,13 @@ def _located(root: yaml.Node, file: str, parts: tuple[str | int, ...], message: 
 
 
 def load_text(
-    text: str | bytes, file: str, type_: type[T], checks: Iterable[Check] = (), *, what: str = "", empty: T | None = None
+    text: str | bytes,
+    file: str,
+    type_: type[T],
+    checks: Iterable[Check] = (),
+    *,
+    what: str = "",
+    empty: T | None = None,
 ) -> T:
     """Parse ``text`` into ``type_`` or raise :class:`SpecError` with every problem found.
 
@@ -142,7 +155,9 @@ def load_text(
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
             line, col = _position(text[: e.start].decode("utf-8", "replace"), e.start)
-            raise SpecError([Problem(file=file, line=line, col=col, path="", message="the file is not UTF-8 text")])
+            raise SpecError(
+                [Problem(file=file, line=line, col=col, path="", message="the file is not UTF-8 text")]
+            ) from None
     root = compose(text, file)
     if root is None:
         if empty is not None:
@@ -152,7 +167,9 @@ def load_text(
     try:
         validator.check(root, msgspec.inspect.type_info(type_), "")
     except RecursionError:
-        raise SpecError([Problem(file=file, line=1, col=1, path="", message="the document is nested too deeply")])
+        raise SpecError(
+            [Problem(file=file, line=1, col=1, path="", message="the document is nested too deeply")]
+        ) from None
     if validator.problems:
         raise SpecError(validator.problems)
     try:
@@ -160,18 +177,18 @@ def load_text(
         obj = msgspec.convert(data, type_, strict=True)
     except msgspec.ValidationError as e:  # the validator should have caught it; locate it anyway
         msg = str(e)
-        raise SpecError([_located(root, file, _msgspec_path(msg), msg.split(" - at ")[0])])
+        raise SpecError([_located(root, file, _msgspec_path(msg), msg.split(" - at ")[0])]) from None
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as e:
-        raise SpecError([Problem(file=file, line=1, col=1, path="", message=f"cannot read the document: {e}")])
+        raise SpecError(
+            [Problem(file=file, line=1, col=1, path="", message=f"cannot read the document: {e}")]
+        ) from None
     problems = [_located(root, file, tuple(parts), msg) for check in checks for parts, msg in check(obj)]
     if problems:
         raise SpecError(problems)
     return obj
 
 
-def load_file(
-    path: Path, type_: type[T], checks: Iterable[Check] = (), *, what: str = "", empty: T | None = None
-) -> T:
+def load_file(path: Path, type_: type[T], checks: Iterable[Check] = (), *, what: str = "", empty: T | None = None) -> T:
     """Like :func:`load_text` for a file; an unreadable file is a one-problem SpecError, and
     so is one over MAX_FILE (never read whole: a 4 GiB file was, review D18)."""
     try:
@@ -179,8 +196,19 @@ def load_file(
             data = f.read(MAX_FILE + 1)
         if len(data) > MAX_FILE:
             size = path.stat().st_size
-            raise SpecError([Problem(file=str(path), line=1, col=1, path="",
-                                     message=f"the file is {size} bytes; sac reads at most {MAX_FILE} (1 MiB)")])
+            raise SpecError(
+                [
+                    Problem(
+                        file=str(path),
+                        line=1,
+                        col=1,
+                        path="",
+                        message=f"the file is {size} bytes; sac reads at most {MAX_FILE} (1 MiB)",
+                    )
+                ]
+            )
     except OSError as e:
-        raise SpecError([Problem(file=str(path), line=1, col=1, path="", message=f"cannot read: {e.strerror}")])
+        raise SpecError(
+            [Problem(file=str(path), line=1, col=1, path="", message=f"cannot read: {e.strerror}")]
+        ) from None
     return load_text(data, str(path), type_, checks, what=what, empty=empty)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 import msgspec
+
 from sac_hookspecs.spec import AgentSpec, Spec
 
 CORE_FIELDS = frozenset(f.name for f in msgspec.structs.fields(Spec))

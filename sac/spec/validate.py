@@ -24,9 +24,7 @@ from .errors import Problem
 _TAG = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL, MERGE = (_TAG + t for t in ("str", "int", "float", "bool", "null", "merge"))
 
-_SCALAR_KINDS = (
-    mi.StrType, mi.IntType, mi.FloatType, mi.BoolType, mi.NoneType, mi.LiteralType, mi.EnumType
-)  # fmt: skip
+_SCALAR_KINDS = (mi.StrType, mi.IntType, mi.FloatType, mi.BoolType, mi.NoneType, mi.LiteralType, mi.EnumType)
 _SEQUENCE_KINDS = (mi.ListType, mi.SetType, mi.FrozenSetType, mi.VarTupleType, mi.TupleType)
 _MAPPING_KINDS = (mi.StructType, mi.DictType)
 
@@ -44,9 +42,13 @@ def describe_node(node: yaml.Node) -> str:
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     kind = {
-        STR: "a string", INT: "an integer", FLOAT: "a number", BOOL: "a boolean",
-        NULL: "nothing (null)", _TAG + "timestamp": "a date",
-    }.get(node.tag, "a value")  # fmt: skip
+        STR: "a string",
+        INT: "an integer",
+        FLOAT: "a number",
+        BOOL: "a boolean",
+        NULL: "nothing (null)",
+        _TAG + "timestamp": "a date",
+    }.get(node.tag, "a value")
     if node.tag == NULL:
         return kind
     text = node.value if len(node.value) <= 40 else node.value[:37] + "..."
@@ -85,9 +87,14 @@ def describe_type(t: mi.Type) -> str:
 
 
 def _plural(words: str) -> str:
-    """"a string or a mapping" -> "strings or mappings"."""
-    many = {"a string": "strings", "an integer": "integers", "a number": "numbers", "a mapping": "mappings",
-            "a list": "lists"}  # fmt: skip
+    """ "a string or a mapping" -> "strings or mappings"."""
+    many = {
+        "a string": "strings",
+        "an integer": "integers",
+        "a number": "numbers",
+        "a mapping": "mappings",
+        "a list": "lists",
+    }
     parts = []
     for part in words.split(" or "):
         for one, plural in many.items():
@@ -125,8 +132,11 @@ def _tag_fits(t: mi.Type, tag: str) -> bool:
         kinds = {type(v) for v in t.values}
         return (tag == STR and str in kinds) or (tag == INT and int in kinds)
     return {
-        mi.StrType: tag == STR, mi.IntType: tag == INT, mi.FloatType: tag in (INT, FLOAT), mi.BoolType: tag == BOOL,
-    }.get(type(t), False)  # fmt: skip
+        mi.StrType: tag == STR,
+        mi.IntType: tag == INT,
+        mi.FloatType: tag in (INT, FLOAT),
+        mi.BoolType: tag == BOOL,
+    }.get(type(t), False)
 
 
 def _exponent_hint(m: re.Match, integer: bool) -> str:
@@ -136,8 +146,11 @@ def _exponent_hint(m: re.Match, integer: bool) -> str:
     if value != value or value in (float("inf"), float("-inf")):
         return " (a number too large to represent)"
     if integer:
-        return f" (YAML 1.1 reads this as text: write {int(value)})" if value.is_integer() and abs(value) < 1e18 \
+        return (
+            f" (YAML 1.1 reads this as text: write {int(value)})"
+            if value.is_integer() and abs(value) < 1e18
             else " (not an integer)"
+        )
     mantissa = m.group(1) + (m.group(2) if m.group(2) and len(m.group(2)) > 1 else ".0")
     return f" (YAML 1.1 reads this as text: write {mantissa}e{m.group(3) or '+'}{m.group(4)})"
 
@@ -241,15 +254,17 @@ class Validator:
             if len(node.value) != len(t.item_types):
                 self.report(node, path, f"expected a list of exactly {len(t.item_types)} items")
                 return
-            for i, (item, it) in enumerate(zip(node.value, t.item_types)):
+            for i, (item, it) in enumerate(zip(node.value, t.item_types, strict=False)):
                 self.check(item, it, join(path, i))
             return
         for i, item in enumerate(node.value):
             self.check(item, t.item_type, join(path, i))
 
     def _union(self, node: yaml.Node, t: mi.UnionType, path: str) -> None:
-        if isinstance(node, yaml.ScalarNode) and node.tag == NULL and any(
-            isinstance(_unwrap(m)[0], mi.NoneType) for m in t.types
+        if (
+            isinstance(node, yaml.ScalarNode)
+            and node.tag == NULL
+            and any(isinstance(_unwrap(m)[0], mi.NoneType) for m in t.types)
         ):
             return
         candidates = [m for m in t.types if _kind_matches(m, node) and not isinstance(m, mi.NoneType)]
@@ -307,7 +322,9 @@ class Validator:
                 self.report(node, path, f"expected {expected}, got {got}{hint}")
                 return
             if ":" in node.value:  # YAML 1.1 reads 1:30 as 90 (base 60): never what was meant
-                self.report(node, path, f"{node.value!r} is a base-60 number in YAML 1.1 (quote it, or write the value)")
+                self.report(
+                    node, path, f"{node.value!r} is a base-60 number in YAML 1.1 (quote it, or write the value)"
+                )
                 return
             ok, value = self._value(node, path)
             if ok:
@@ -339,8 +356,12 @@ class Validator:
             self.report(node, path, f"{value!r} is not allowed ({allowed or f'must match {t.pattern}'})")
 
     def _number_constraints(self, node: yaml.Node, t: Any, value: float, allowed: str, path: str) -> None:
-        bounds = (("gt", ">", lambda b: value > b), ("ge", ">=", lambda b: value >= b),
-                  ("lt", "<", lambda b: value < b), ("le", "<=", lambda b: value <= b))  # fmt: skip
+        bounds = (
+            ("gt", ">", lambda b: value > b),
+            ("ge", ">=", lambda b: value >= b),
+            ("lt", "<", lambda b: value < b),
+            ("le", "<=", lambda b: value <= b),
+        )
         for attr, sign, holds in bounds:
             bound = getattr(t, attr)
             if bound is not None and not holds(bound):

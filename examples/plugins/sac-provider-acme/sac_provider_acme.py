@@ -25,8 +25,14 @@ class Acme(Provider):
     def check(self, agent, ctx):
         if ctx.secret:
             return [CheckResult(name="credentials", ok=True, detail=ctx.secret_source)]
-        return [CheckResult(name="credentials", ok=False, detail=f"no key: {ctx.secret_source}",
-                            fix="export ACME_TOKEN=<your token>")]
+        return [
+            CheckResult(
+                name="credentials",
+                ok=False,
+                detail=f"no key: {ctx.secret_source}",
+                fix="export ACME_TOKEN=<your token>",
+            )
+        ]
 
     def environment(self, agent, ctx):
         model = agent.spec.claude.model.removesuffix("[1m]")

@@ -45,19 +45,34 @@ class CompatibleProvider(Provider):
         rows = []
         url = self.url(ctx)
         if not url:
-            rows.append(CheckResult(name="base URL", ok=False, detail="none given",
-                                    fix="set spec.claude.provider.base_url, or providers.NAME.base_url in config"))  # fmt: skip
+            rows.append(
+                CheckResult(
+                    name="base URL",
+                    ok=False,
+                    detail="none given",
+                    fix="set spec.claude.provider.base_url, or providers.NAME.base_url in config",
+                )
+            )
         elif not url.startswith(("http://", "https://")):
-            rows.append(CheckResult(name="base URL", ok=False, detail=f"{url!r} is not an http(s) URL",
-                                    fix="write the URL with its scheme, e.g. https://host/anthropic"))  # fmt: skip
+            rows.append(
+                CheckResult(
+                    name="base URL",
+                    ok=False,
+                    detail=f"{url!r} is not an http(s) URL",
+                    fix="write the URL with its scheme, e.g. https://host/anthropic",
+                )
+            )
         else:
             rows.append(CheckResult(name="base URL", ok=True, detail=url))
         if ctx.secret:
             rows.append(CheckResult(name="credentials", ok=True, detail=ctx.secret_source))
         elif ctx.secret_source != "no key needed":
             var = ctx.options.auth_token_env or self.key_env
-            fix = "save it with `sac accounts save NAME`, or fix spec.claude.account" if ctx.account else \
-                f"export {var}=<your key>"  # fmt: skip
+            fix = (
+                "save it with `sac accounts save NAME`, or fix spec.claude.account"
+                if ctx.account
+                else f"export {var}=<your key>"
+            )
             rows.append(CheckResult(name="credentials", ok=False, detail=f"no key: {ctx.secret_source}", fix=fix))
         return rows
 

@@ -10,25 +10,25 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 import msgspec
-from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
-from sac_hookspecs.spec import Mount
 
 from sac.paths import sac_home
 from sac.proc import probe
+from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
+from sac_hookspecs.spec import Mount
 
 
 class ApptainerSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     """``spec.apptainer``."""
 
     image: str | None = None  # a .sif or sandbox dir; default: $SAC_HOME/containers/sac-base.sif
-    binds: list[Union[str, Mount]] = msgspec.field(default_factory=list)  # like spec.mounts[]
+    binds: list[str | Mount] = msgspec.field(default_factory=list)  # like spec.mounts[]
     env: dict[str, str] = msgspec.field(default_factory=dict)  # set inside the container
     nv: bool = False  # NVIDIA GPUs (--nv)
     rocm: bool = False  # AMD GPUs (--rocm)
-    overlay: Union[bool, str, None] = None  # true: a per-agent overlay in the runtime dir; or a path
+    overlay: bool | str | None = None  # true: a per-agent overlay in the runtime dir; or a path
     fakeroot: bool = False
     relaxed: bool = False  # opt out of --containall/--cleanenv hardening
     # instance: one `apptainer instance` per agent; exec: one `apptainer exec` per CLI process
@@ -42,8 +42,10 @@ def _has_subids() -> bool:
 
     user = pwd.getpwuid(os.getuid()).pw_name
     try:
-        return all(any(line.split(":")[0] in (user, str(os.getuid())) for line in Path(f).read_text().splitlines())
-                   for f in ("/etc/subuid", "/etc/subgid"))  # fmt: skip
+        return all(
+            any(line.split(":")[0] in (user, str(os.getuid())) for line in Path(f).read_text().splitlines())
+            for f in ("/etc/subuid", "/etc/subgid")
+        )
     except OSError:
         return False
 
@@ -88,19 +90,42 @@ class ApptainerRuntime(Runtime):
             )
         )
         if cfg.nv and shutil.which("nvidia-smi") is None:
-            rows.append(CheckResult(name="gpu (nv)", ok=False, detail="no NVIDIA driver here (nvidia-smi not found)",
-                                    fix="run on a GPU node, or remove spec.apptainer.nv"))  # fmt: skip
+            rows.append(
+                CheckResult(
+                    name="gpu (nv)",
+                    ok=False,
+                    detail="no NVIDIA driver here (nvidia-smi not found)",
+                    fix="run on a GPU node, or remove spec.apptainer.nv",
+                )
+            )
         if cfg.rocm and not Path("/dev/kfd").exists():
-            rows.append(CheckResult(name="gpu (rocm)", ok=False, detail="no AMD GPU here (/dev/kfd not found)",
-                                    fix="run on a GPU node, or remove spec.apptainer.rocm"))  # fmt: skip
+            rows.append(
+                CheckResult(
+                    name="gpu (rocm)",
+                    ok=False,
+                    detail="no AMD GPU here (/dev/kfd not found)",
+                    fix="run on a GPU node, or remove spec.apptainer.rocm",
+                )
+            )
         if cfg.fakeroot and os.geteuid() != 0 and not _has_subids():
-            rows.append(CheckResult(name="fakeroot", ok=False,
-                                    detail="--fakeroot needs this user in /etc/subuid and /etc/subgid",
-                                    fix="ask an admin for `apptainer config fakeroot --add USER`, or remove fakeroot"))
+            rows.append(
+                CheckResult(
+                    name="fakeroot",
+                    ok=False,
+                    detail="--fakeroot needs this user in /etc/subuid and /etc/subgid",
+                    fix="ask an admin for `apptainer config fakeroot --add USER`, or remove fakeroot",
+                )
+            )
         missing = [m.source for m in self._binds(cfg) if not Path(m.source).expanduser().exists()]
         if missing:
-            rows.append(CheckResult(name="binds", ok=False, detail=f"source(s) missing: {', '.join(missing)}",
-                                    fix="create them, or fix spec.apptainer.binds"))  # fmt: skip
+            rows.append(
+                CheckResult(
+                    name="binds",
+                    ok=False,
+                    detail=f"source(s) missing: {', '.join(missing)}",
+                    fix="create them, or fix spec.apptainer.binds",
+                )
+            )
         return rows
 
     # -- the lifecycle (engine.py runs the commands; argv.py decides every flag) --------
@@ -137,9 +162,16 @@ class ApptainerRuntime(Runtime):
         cfg = self._cfg(agent)
         if instance.data.get("mode") == "exec":
             env_file = str(agent.runtime_dir / "apptainer.env")
-            return exec_image_argv(cfg, self._launch_of(agent, instance), args, env_names,
-                                   image=instance.data["image"], env_file=env_file,
-                                   overlay=instance.data.get("overlay") or None, binds=self._binds(cfg))  # fmt: skip
+            return exec_image_argv(
+                cfg,
+                self._launch_of(agent, instance),
+                args,
+                env_names,
+                image=instance.data["image"],
+                env_file=env_file,
+                overlay=instance.data.get("overlay") or None,
+                binds=self._binds(cfg),
+            )
         return exec_argv(instance.id, args, env_names, clean=not cfg.relaxed)
 
     def _launch_of(self, agent: Agent, instance: Instance) -> Launch:

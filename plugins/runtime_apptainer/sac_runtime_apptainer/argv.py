@@ -27,16 +27,33 @@ def bind(m: Mount) -> str:
     return f"{m.source}:{m.target or m.source}:{m.mode}"
 
 
-def start_argv(cfg, launch: Launch, *, image: str, instance: str, env_file: str | None = None,
-               overlay: str | None = None, binds: list[Mount] = ()) -> list[str]:  # fmt: skip
+def start_argv(
+    cfg,
+    launch: Launch,
+    *,
+    image: str,
+    instance: str,
+    env_file: str | None = None,
+    overlay: str | None = None,
+    binds: list[Mount] = (),
+) -> list[str]:
     """``apptainer instance start ... IMAGE INSTANCE``; raw_args last before the image, with
     no flag repeated that sac already gave."""
     flags = container_flags(cfg, launch, env_file=env_file, overlay=overlay, binds=binds)
     return ["apptainer", "instance", "start", *flags, image, instance]
 
 
-def exec_image_argv(cfg, launch: Launch, args: list[str], env_names: list[str], *, image: str,
-                    env_file: str | None = None, overlay: str | None = None, binds: list[Mount] = ()) -> list[str]:  # fmt: skip
+def exec_image_argv(
+    cfg,
+    launch: Launch,
+    args: list[str],
+    env_names: list[str],
+    *,
+    image: str,
+    env_file: str | None = None,
+    overlay: str | None = None,
+    binds: list[Mount] = (),
+) -> list[str]:
     """The fallback where ``instance start`` cannot work (hosts without systemd/cgroups
     support for instances): one ``apptainer exec`` of the image per CLI process, with the
     very same container flags, and the CLI's variables by name as in :func:`exec_argv`."""
@@ -44,16 +61,23 @@ def exec_image_argv(cfg, launch: Launch, args: list[str], env_names: list[str], 
     return ["sh", "-c", _by_name(env_names), "sh", "apptainer", "exec", "--pwd", WORKDIR, *flags, image, CLI, *args]
 
 
-def container_flags(cfg, launch: Launch, *, env_file: str | None = None, overlay: str | None = None,
-                    binds: list[Mount] = ()) -> list[str]:  # fmt: skip
+def container_flags(
+    cfg, launch: Launch, *, env_file: str | None = None, overlay: str | None = None, binds: list[Mount] = ()
+) -> list[str]:
     """Every flag of the agent's container, the same for an instance and for an exec;
     raw_args last, with no flag repeated that sac already gave."""
     argv: list[str] = []
     if not cfg.relaxed:
         argv += list(HARDENING)
     argv += ["--overlay", overlay] if overlay else ["--writable-tmpfs"]
-    argv += ["--home", f"{launch.home}:{HOME}",  # (--pwd belongs to exec: instance start refuses it)
-             "--bind", f"{launch.workdir}:{WORKDIR}:rw", "--bind", f"{launch.claude_cli}:{CLI}:ro"]  # fmt: skip
+    argv += [
+        "--home",
+        f"{launch.home}:{HOME}",  # (--pwd belongs to exec: instance start refuses it)
+        "--bind",
+        f"{launch.workdir}:{WORKDIR}:rw",
+        "--bind",
+        f"{launch.claude_cli}:{CLI}:ro",
+    ]
     for m in [*launch.mounts, *binds]:
         argv += ["--bind", bind(m)]
     if env_file:
@@ -80,8 +104,20 @@ def exec_argv(instance: str, args: list[str], env_names: list[str], clean: bool 
     ``--cleanenv`` here too (unless relaxed): an exec into an instance otherwise inherits
     the whole environment of the runner, host secrets included."""
     clean_flag = ["--cleanenv"] if clean else []
-    return ["sh", "-c", _by_name(env_names), "sh", "apptainer", "exec", *clean_flag, "--pwd", WORKDIR, f"instance://{instance}",
-            CLI, *args]
+    return [
+        "sh",
+        "-c",
+        _by_name(env_names),
+        "sh",
+        "apptainer",
+        "exec",
+        *clean_flag,
+        "--pwd",
+        WORKDIR,
+        f"instance://{instance}",
+        CLI,
+        *args,
+    ]
 
 
 def describe(argv: list[str]) -> str:

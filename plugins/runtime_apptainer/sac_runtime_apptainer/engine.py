@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import msgspec
+
 from sac_hookspecs import Instance, Launch
 
 from . import argv as A
@@ -26,8 +27,9 @@ def instance_name(agent: str, runtime_dir: Path) -> str:
 
 
 def apptainer(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["apptainer", *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env=env)  # fmt: skip
+    return subprocess.run(
+        ["apptainer", *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, env=env
+    )
 
 
 def reason(done: subprocess.CompletedProcess) -> str:
@@ -97,30 +99,55 @@ def start(agent: str, runtime_dir: Path, cfg, launch: Launch, image: str, binds:
     write_atomic(env_file, "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()).encode(), mode=0o600)
     overlay = overlay_path(cfg, runtime_dir)
     relaxed = relaxed_of(cfg)
-    data = {"image": image, "image_ref": image, "mode": "instance", "overlay": overlay or "", "launch": json.dumps(msgspec.to_builtins(launch))}
+    data = {
+        "image": image,
+        "image_ref": image,
+        "mode": "instance",
+        "overlay": overlay or "",
+        "launch": json.dumps(msgspec.to_builtins(launch)),
+    }
     if cfg.mode != "exec":
-        argv = A.start_argv(cfg, launch, image=image, instance=name, env_file=str(env_file), overlay=overlay,
-                            binds=binds)  # fmt: skip
+        argv = A.start_argv(
+            cfg, launch, image=image, instance=name, env_file=str(env_file), overlay=overlay, binds=binds
+        )
         done = apptainer(*argv[1:], timeout=300)
         if done.returncode != 0 or name not in list_instances():
             why = reason(done)
             if cfg.mode == "instance" or not instance_unsupported(why):
-                raise RuntimeError(f"apptainer could not start the instance for {agent}: {why} ({hint_for(why, image)})")
+                raise RuntimeError(
+                    f"apptainer could not start the instance for {agent}: {why} ({hint_for(why, image)})"
+                )
             data["fallback"] = why  # this host cannot run instances: one exec per CLI process
             data["mode"] = "exec"
     else:
         data["mode"] = "exec"
     if data["mode"] == "exec":
-        probe = apptainer("exec", *A.container_flags(cfg, launch, env_file=str(env_file), overlay=overlay, binds=binds),
-                          image, "true", timeout=300)  # fmt: skip
+        probe = apptainer(
+            "exec",
+            *A.container_flags(cfg, launch, env_file=str(env_file), overlay=overlay, binds=binds),
+            image,
+            "true",
+            timeout=300,
+        )
         if probe.returncode != 0:
             why = reason(probe)
             raise RuntimeError(f"apptainer could not run the image for {agent}: {why} ({hint_for(why, image)})")
-    mode = "instance" if data["mode"] == "instance" else \
-        (f"exec (instances cannot run here: {data['fallback']})" if "fallback" in data else "exec")  # fmt: skip
-    return Instance(runtime="apptainer", id=name if data["mode"] == "instance" else "", cli=A.CLI, home=A.HOME,
-                    workdir=A.WORKDIR, isolation="custom" if relaxed else "hardened", relaxed=relaxed,
-                    data=data, mode=mode)  # fmt: skip
+    mode = (
+        "instance"
+        if data["mode"] == "instance"
+        else (f"exec (instances cannot run here: {data['fallback']})" if "fallback" in data else "exec")
+    )
+    return Instance(
+        runtime="apptainer",
+        id=name if data["mode"] == "instance" else "",
+        cli=A.CLI,
+        home=A.HOME,
+        workdir=A.WORKDIR,
+        isolation="custom" if relaxed else "hardened",
+        relaxed=relaxed,
+        data=data,
+        mode=mode,
+    )
 
 
 def instance_unsupported(why: str) -> bool:

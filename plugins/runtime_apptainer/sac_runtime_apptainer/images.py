@@ -23,10 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
-from sac_hookspecs import Images, ImageVersion
 
 from sac.nofollow import PlantedLink, read_bytes, write_file
 from sac.paths import private_dirs
+from sac_hookspecs import Images, ImageVersion
 
 from .engine import apptainer, reason
 
@@ -63,13 +63,23 @@ class SifImages(Images):
             try:
                 # the ref is where the file really is now, as a started agent records it (a SAC_HOME
                 # may have been moved, or sit under a symlink such as /home -> /gpfs/home)
-                out.append(msgspec.structs.replace(msgspec.json.decode(meta.read_bytes(), type=ImageVersion),
-                                                   ref=os.path.realpath(sif)))  # fmt: skip
+                out.append(
+                    msgspec.structs.replace(
+                        msgspec.json.decode(meta.read_bytes(), type=ImageVersion), ref=os.path.realpath(sif)
+                    )
+                )
                 continue
             except (OSError, msgspec.DecodeError):  # built before versions had metadata: what the file says
                 st = sif.stat()
-                out.append(ImageVersion(version=m.group(1), ref=os.path.realpath(sif), created=st.st_mtime, size=st.st_size,
-                                        source="(no metadata)"))  # fmt: skip
+                out.append(
+                    ImageVersion(
+                        version=m.group(1),
+                        ref=os.path.realpath(sif),
+                        created=st.st_mtime,
+                        size=st.st_size,
+                        source="(no metadata)",
+                    )
+                )
         return sorted(out, key=lambda v: v.version)
 
     def current(self) -> str | None:
@@ -118,8 +128,15 @@ class SifImages(Images):
             version = f"{stamp}-{n}"
         return version
 
-    def _build(self, source_args: list[str], log: Callable[[str], None], *, source: str, definition: str = "",
-               fakeroot: bool = False) -> ImageVersion:  # fmt: skip
+    def _build(
+        self,
+        source_args: list[str],
+        log: Callable[[str], None],
+        *,
+        source: str,
+        definition: str = "",
+        fakeroot: bool = False,
+    ) -> ImageVersion:
         """``apptainer build`` into a temporary file beside the line, then :meth:`_keep`."""
         private_dirs(self.dir)
         version = self._new_version()
@@ -137,13 +154,15 @@ class SifImages(Images):
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _keep(self, tmp: Path, version: str, log: Callable[[str], None], *, source: str,
-              definition: str = "") -> ImageVersion:  # fmt: skip
+    def _keep(
+        self, tmp: Path, version: str, log: Callable[[str], None], *, source: str, definition: str = ""
+    ) -> ImageVersion:
         """Check that ``tmp`` mounts and runs, record what it is, make it the current version."""
         log("checking the image runs, listing its packages")
         # the image may come from anywhere: its /bin/sh runs with no privileges at all
-        done = apptainer("exec", "--containall", "--cleanenv", "--no-privs", str(tmp), "sh", "-c", PACKAGES,
-                         timeout=300)  # fmt: skip
+        done = apptainer(
+            "exec", "--containall", "--cleanenv", "--no-privs", str(tmp), "sh", "-c", PACKAGES, timeout=300
+        )
         if done.returncode != 0:
             raise RuntimeError(f"not a usable image: {reason(done)} (is it a complete SIF with /bin/sh?)")
         digest = hashlib.sha256()
@@ -153,9 +172,17 @@ class SifImages(Images):
         from sac import __version__ as sac_version
 
         tools = {"sac": sac_version, "apptainer": self.runtime_version()}
-        meta = ImageVersion(version=version, ref=str(self.path(version)), created=time.time(), source=source,
-                            definition=definition, digest=f"sha256:{digest.hexdigest()}", size=tmp.stat().st_size,
-                            tools=tools, packages=sorted(done.stdout.split()))  # fmt: skip
+        meta = ImageVersion(
+            version=version,
+            ref=str(self.path(version)),
+            created=time.time(),
+            source=source,
+            definition=definition,
+            digest=f"sha256:{digest.hexdigest()}",
+            size=tmp.stat().st_size,
+            tools=tools,
+            packages=sorted(done.stdout.split()),
+        )
         from sac.atomic import write_atomic
 
         try:
@@ -164,8 +191,9 @@ class SifImages(Images):
             tmp.replace(self.path(version))
         except OSError as e:
             self.remove(version)
-            raise RuntimeError(f"could not keep {self.path(version)}: {e.strerror} ({disk_hint(str(e.strerror))})") \
-                from None  # fmt: skip
+            raise RuntimeError(
+                f"could not keep {self.path(version)}: {e.strerror} ({disk_hint(str(e.strerror))})"
+            ) from None
         self.switch(version)
         return meta
 
@@ -173,14 +201,17 @@ class SifImages(Images):
         from sac.debian import BASE_PACKAGES, debootstrap, host_mirror
 
         if os.geteuid() != 0:  # before any slow work: debootstrap chroots and chowns, as root only
-            raise RuntimeError("building the base image needs root: debootstrap chroots, and fakeroot cannot "
-                               "do that for it. Build it where you are root and copy the SIF here with "
-                               "`sac image build --from FILE.sif`")  # fmt: skip
+            raise RuntimeError(
+                "building the base image needs root: debootstrap chroots, and fakeroot cannot "
+                "do that for it. Build it where you are root and copy the SIF here with "
+                "`sac image build --from FILE.sif`"
+            )
         if shutil.which("debootstrap") is None:
             raise RuntimeError("debootstrap is not installed (apt-get install debootstrap)")
         mirror, suite = host_mirror()
-        definition = (f"Bootstrap: debootstrap\nOSVersion: {suite}\nMirrorURL: {mirror}\n"
-                      f"Include: {' '.join(BASE_PACKAGES)}\n")  # fmt: skip
+        definition = (
+            f"Bootstrap: debootstrap\nOSVersion: {suite}\nMirrorURL: {mirror}\nInclude: {' '.join(BASE_PACKAGES)}\n"
+        )
         with tempfile.TemporaryDirectory(prefix="sac-rootfs-") as tmp:
             root = Path(tmp) / "rootfs"
             debootstrap(root, log)
@@ -188,8 +219,7 @@ class SifImages(Images):
 
     def build_definition(self, path: Path, log: Callable[[str], None]) -> ImageVersion:
         text = path.read_text()
-        return self._build([str(path)], log, source=f"definition {path}", definition=text,
-                           fakeroot=os.geteuid() != 0)  # fmt: skip
+        return self._build([str(path)], log, source=f"definition {path}", definition=text, fakeroot=os.geteuid() != 0)
 
     def import_image(self, source: str, log: Callable[[str], None]) -> ImageVersion:
         path = Path(source.removeprefix("docker-archive:")).expanduser().absolute()
@@ -227,8 +257,12 @@ class SifImages(Images):
         log(f"unpacking {sif.name} into {directory}")
         if directory.exists():
             directory.rmdir()  # unsquashfs makes it
-        done = subprocess.run(["unsquashfs", "-q", "-n", "-o", str(offset), "-d", str(directory), str(sif)],
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL)  # fmt: skip
+        done = subprocess.run(
+            ["unsquashfs", "-q", "-n", "-o", str(offset), "-d", str(directory), str(sif)],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         if done.returncode != 0:
             shutil.rmtree(directory, ignore_errors=True)  # a partial tree (gigabytes, on a full disk) helps nobody
             why = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
@@ -244,17 +278,25 @@ class SifImages(Images):
             # apt drops to its _apt user to download; root without capabilities (these hosts'
             # `root default capabilities = no`, or --fakeroot) cannot, so it downloads as root
             apt_get = "apt-get -o APT::Sandbox::User=root"
-            steps.append(f"export DEBIAN_FRONTEND=noninteractive; {apt_get} update && {apt_get} install -y "
-                         "--no-install-recommends " + " ".join(_quote(apt)))  # fmt: skip
+            steps.append(
+                f"export DEBIAN_FRONTEND=noninteractive; {apt_get} update && {apt_get} install -y "
+                "--no-install-recommends " + " ".join(_quote(apt))
+            )
         if pip:
-            steps.append("command -v pip3 >/dev/null || python3 -m pip --version >/dev/null 2>&1 || "
-                         "{ echo 'pip is not in the image: add --apt python3-pip' >&2; exit 3; }; "
-                         "python3 -m pip install --break-system-packages " + " ".join(_quote(pip)))  # fmt: skip
+            steps.append(
+                "command -v pip3 >/dev/null || python3 -m pip --version >/dev/null 2>&1 || "
+                "{ echo 'pip is not in the image: add --apt python3-pip' >&2; exit 3; }; "
+                "python3 -m pip install --break-system-packages " + " ".join(_quote(pip))
+            )
         # --containall: the installers see none of the host's /tmp, HOME or working directory
         flags = ["--writable", "--containall"] + (["--fakeroot"] if os.geteuid() != 0 else [])
-        proc = subprocess.Popen(["apptainer", "exec", *flags, str(directory), "sh", "-c", " && ".join(steps)],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                stdin=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen(
+            ["apptainer", "exec", *flags, str(directory), "sh", "-c", " && ".join(steps)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
         assert proc.stdout is not None
         tail: list[str] = []
         for line in proc.stdout:

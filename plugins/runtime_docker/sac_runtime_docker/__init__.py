@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Annotated, Union
+from typing import Annotated
 
 import msgspec
-from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
 
 from sac.proc import probe
+from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
 
 DEFAULT_IMAGE = "sac-base:latest"
 
@@ -23,7 +23,7 @@ class DockerSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_
     gpus: str | None = None  # passed to --gpus, e.g. "all"
     user: str | None = None
     memory: str | None = None  # e.g. "4g"
-    cpus: Union[Annotated[float, msgspec.Meta(gt=0, extra={"allowed": "a number of CPUs > 0"})], None] = None
+    cpus: Annotated[float, msgspec.Meta(gt=0, extra={"allowed": "a number of CPUs > 0"})] | None = None
     relaxed: bool = False  # opt out of --cap-drop ALL, no-new-privileges and the pids limit
     raw_args: list[str] = msgspec.field(default_factory=list)  # verbatim, before the image
 
@@ -31,7 +31,7 @@ class DockerSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_
 def _socket_reachable() -> str | None:
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     if host.startswith("unix://") and not os.path.exists(host[len("unix://") :]):
-        return f"no Docker daemon socket at {host[len('unix://'):]}"
+        return f"no Docker daemon socket at {host[len('unix://') :]}"
     return None
 
 

@@ -22,17 +22,38 @@ def container_name(agent: str, runtime_dir: Path) -> str:
     return f"sac-{agent}-{hashlib.sha256(str(runtime_dir).encode()).hexdigest()[:8]}"
 
 
-def run_argv(agent: str, name: str, cfg, launch: Launch, *, uid: int, gid: int, env_file: str | None = None) -> list[str]:
+def run_argv(
+    agent: str, name: str, cfg, launch: Launch, *, uid: int, gid: int, env_file: str | None = None
+) -> list[str]:
     """``docker run`` for the agent's long-lived container ``name`` (it only sleeps; the
     CLI is started in it with ``docker exec``)."""
-    argv = ["docker", "run", "-d", "--name", name, "--label", f"sac.agent={agent}",
-            "--network", cfg.network, "--init", "--user", cfg.user or f"{uid}:{gid}",
-            "-v", f"{launch.claude_cli}:{CLI_IN_CONTAINER}:ro",
-            "-v", f"{launch.workdir}:{WORKDIR_IN_CONTAINER}:rw",
-            "-v", f"{launch.home}:{HOME_IN_CONTAINER}:rw",
-            "-w", WORKDIR_IN_CONTAINER, "-e", f"HOME={HOME_IN_CONTAINER}",
-            # the container is the sandbox: let the CLI accept bypassPermissions as root in it
-            "-e", "IS_SANDBOX=1"]  # fmt: skip
+    argv = [
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--label",
+        f"sac.agent={agent}",
+        "--network",
+        cfg.network,
+        "--init",
+        "--user",
+        cfg.user or f"{uid}:{gid}",
+        "-v",
+        f"{launch.claude_cli}:{CLI_IN_CONTAINER}:ro",
+        "-v",
+        f"{launch.workdir}:{WORKDIR_IN_CONTAINER}:rw",
+        "-v",
+        f"{launch.home}:{HOME_IN_CONTAINER}:rw",
+        "-w",
+        WORKDIR_IN_CONTAINER,
+        "-e",
+        f"HOME={HOME_IN_CONTAINER}",
+        # the container is the sandbox: let the CLI accept bypassPermissions as root in it
+        "-e",
+        "IS_SANDBOX=1",
+    ]
     for m in launch.mounts:
         argv += ["-v", f"{m.source}:{m.target}:{m.mode}"]
     if env_file:  # spec.docker.env: a 0600 file, never values in argv (`ps` shows argv to everyone)
@@ -59,8 +80,7 @@ def exec_argv(instance: Instance, args: list[str], env_names: list[str]) -> list
 
 
 def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def fail(what: str, done: subprocess.CompletedProcess, hint: str) -> RuntimeError:
@@ -79,13 +99,23 @@ def start(agent: str, runtime_dir: Path, cfg, launch: Launch, relaxed: list[str]
     argv = run_argv(agent, name, cfg, launch, uid=os.getuid(), gid=os.getgid(), env_file=str(env_file))
     done = docker(*argv[1:], timeout=120)
     if done.returncode != 0:
-        hint = "build the image with `sac image build base --runtime docker`" if "No such image" in done.stderr \
-            or "Unable to find image" in done.stderr else "see `docker info`; is dockerd running?"  # fmt: skip
+        hint = (
+            "build the image with `sac image build base --runtime docker`"
+            if "No such image" in done.stderr or "Unable to find image" in done.stderr
+            else "see `docker info`; is dockerd running?"
+        )
         raise fail(f"docker could not start the container for {agent}", done, hint)
     image_id = docker("inspect", "--format", "{{.Image}}", name, timeout=30).stdout.strip()
-    return Instance(runtime="docker", id=name, cli=CLI_IN_CONTAINER, home=HOME_IN_CONTAINER,
-                    workdir=WORKDIR_IN_CONTAINER, isolation="custom" if relaxed else "hardened",
-                    relaxed=relaxed, data={"image": cfg.image, "image_ref": image_id})  # fmt: skip
+    return Instance(
+        runtime="docker",
+        id=name,
+        cli=CLI_IN_CONTAINER,
+        home=HOME_IN_CONTAINER,
+        workdir=WORKDIR_IN_CONTAINER,
+        isolation="custom" if relaxed else "hardened",
+        relaxed=relaxed,
+        data={"image": cfg.image, "image_ref": image_id},
+    )
 
 
 def running(instance: Instance) -> bool:

@@ -53,12 +53,19 @@ class DockerImages(Images):
             if info is None:
                 continue
             labels = (info.get("Config") or {}).get("Labels") or {}
-            out.append(ImageVersion(version=tag, ref=info["Id"], digest=info["Id"], size=info.get("Size", 0),
-                                    created=_created(info.get("Created", "")), source=labels.get("sac.source", ""),
-                                    # a LABEL keeps `\n` as two characters
-                                    definition=labels.get("sac.definition", "").replace("\\n", "\n"),
-                                    tools={k[len("sac.tool."):]: v for k, v in labels.items()
-                                           if k.startswith("sac.tool.")}))  # fmt: skip
+            out.append(
+                ImageVersion(
+                    version=tag,
+                    ref=info["Id"],
+                    digest=info["Id"],
+                    size=info.get("Size", 0),
+                    created=_created(info.get("Created", "")),
+                    source=labels.get("sac.source", ""),
+                    # a LABEL keeps `\n` as two characters
+                    definition=labels.get("sac.definition", "").replace("\\n", "\n"),
+                    tools={k[len("sac.tool.") :]: v for k, v in labels.items() if k.startswith("sac.tool.")},
+                )
+            )
         return out
 
     def current(self) -> str | None:
@@ -83,8 +90,17 @@ class DockerImages(Images):
         return "docker " + docker("version", "--format", "{{.Server.Version}}", timeout=10).stdout.strip()
 
     def packages(self, version: str) -> list[str]:
-        done = docker("run", "--rm", "--network", "none", f"{REPO}:{version}", "sh", "-c",
-                      "dpkg-query -W -f='${Package}=${Version}\\n' 2>/dev/null || true", timeout=120)  # fmt: skip
+        done = docker(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            f"{REPO}:{version}",
+            "sh",
+            "-c",
+            "dpkg-query -W -f='${Package}=${Version}\\n' 2>/dev/null || true",
+            timeout=120,
+        )
         return sorted(done.stdout.split())
 
     def import_image(self, source: str, log: Callable[[str], None]) -> ImageVersion:
@@ -102,8 +118,12 @@ class DockerImages(Images):
             tar = subprocess.Popen(["tar", "-C", str(path), "-c", "."], stdout=subprocess.PIPE)
             assert tar.stdout is not None
             try:
-                done = subprocess.run(["docker", "import", *changes, "-", f"{REPO}:{version}"], stdin=tar.stdout,
-                                      capture_output=True, text=True)  # fmt: skip
+                done = subprocess.run(
+                    ["docker", "import", *changes, "-", f"{REPO}:{version}"],
+                    stdin=tar.stdout,
+                    capture_output=True,
+                    text=True,
+                )
             finally:
                 tar.stdout.close()
                 tar.wait()
@@ -112,8 +132,21 @@ class DockerImages(Images):
         if done.returncode != 0:
             raise fail("docker import failed", done, "is it a root filesystem (a directory or a tarball)?")
         # a `docker save` archive imports "fine" as a file tree that cannot run: check before it is current
-        probe = docker("run", "--rm", "--network", "none", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-                       f"{REPO}:{version}", "sh", "-c", "true", timeout=120)  # fmt: skip
+        probe = docker(
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            f"{REPO}:{version}",
+            "sh",
+            "-c",
+            "true",
+            timeout=120,
+        )
         if probe.returncode != 0:
             docker("rmi", f"{REPO}:{version}")
             raise fail(
@@ -136,14 +169,19 @@ class DockerImages(Images):
 
         daemon_answers()
         if os.geteuid() != 0:  # before any slow work: debootstrap chroots, as root only
-            raise RuntimeError("building the base image needs root (debootstrap); build it as root, or import a "
-                               "root filesystem with `sac image build --from DIR --runtime docker`")  # fmt: skip
+            raise RuntimeError(
+                "building the base image needs root (debootstrap); build it as root, or import a "
+                "root filesystem with `sac image build --from DIR --runtime docker`"
+            )
         version = new_version(self)
         mirror, suite = host_mirror()
-        labels = {"sac.source": f"debootstrap {suite} from {mirror}", "sac.tool.sac": sac_version,
-                  "sac.tool.docker": self.runtime_version(),
-                  "sac.definition": f"Bootstrap: debootstrap\nOSVersion: {suite}\nMirrorURL: {mirror}\n"
-                                    f"Include: {' '.join(BASE_PACKAGES)}\n"}  # fmt: skip
+        labels = {
+            "sac.source": f"debootstrap {suite} from {mirror}",
+            "sac.tool.sac": sac_version,
+            "sac.tool.docker": self.runtime_version(),
+            "sac.definition": f"Bootstrap: debootstrap\nOSVersion: {suite}\nMirrorURL: {mirror}\n"
+            f"Include: {' '.join(BASE_PACKAGES)}\n",
+        }
         with tempfile.TemporaryDirectory(prefix="sac-rootfs-") as tmp:
             root = Path(tmp) / "rootfs"
             debootstrap(root, log)
@@ -156,8 +194,12 @@ class DockerImages(Images):
             tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
             assert tar.stdout is not None
             try:
-                done = subprocess.run(["docker", "import", *changes, "-", f"{REPO}:{version}"],
-                                      stdin=tar.stdout, capture_output=True, text=True)  # fmt: skip
+                done = subprocess.run(
+                    ["docker", "import", *changes, "-", f"{REPO}:{version}"],
+                    stdin=tar.stdout,
+                    capture_output=True,
+                    text=True,
+                )
             finally:
                 tar.stdout.close()  # if import stopped reading, tar gets SIGPIPE instead of blocking
                 tar.wait()

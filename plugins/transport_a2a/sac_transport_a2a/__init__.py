@@ -9,9 +9,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import msgspec
+
 from sac_hookspecs import Agent, AgentPort, CheckResult, Serving, Transport, hookimpl
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535, extra={"allowed": "a TCP port 1-65535"})]
@@ -29,7 +30,7 @@ class A2ASpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_def
     local user can reach a loopback port, so the token is what keeps them out."""
 
     host: str = "127.0.0.1"
-    port: Union[Port, Literal["auto"], None] = None  # auto: a free port, recorded in state
+    port: Port | Literal["auto"] | None = None  # auto: a free port, recorded in state
     auth: Literal["token", "none"] = "token"  # none: anyone on this host may drive the agent
     auth_token_env: str | None = None  # the token callers must send (else a generated one)
 
@@ -61,32 +62,67 @@ class A2ATransport(Transport):
             return []
         rows = []
         if cfg.host != "localhost" and not _is_ip(cfg.host):
-            rows.append(CheckResult(name="a2a host", ok=False, detail=f"{cfg.host!r} is not an IP address",
-                                    fix="set spec.a2a.host to an address, e.g. 127.0.0.1"))  # fmt: skip
+            rows.append(
+                CheckResult(
+                    name="a2a host",
+                    ok=False,
+                    detail=f"{cfg.host!r} is not an IP address",
+                    fix="set spec.a2a.host to an address, e.g. 127.0.0.1",
+                )
+            )
             return rows
         if cfg.auth == "none":
             if cfg.auth_token_env:
-                rows.append(CheckResult(name="a2a auth", ok=False, detail="auth: none, yet auth_token_env is set",
-                                        fix="remove one of spec.a2a.auth and spec.a2a.auth_token_env"))  # fmt: skip
+                rows.append(
+                    CheckResult(
+                        name="a2a auth",
+                        ok=False,
+                        detail="auth: none, yet auth_token_env is set",
+                        fix="remove one of spec.a2a.auth and spec.a2a.auth_token_env",
+                    )
+                )
             elif not _is_loopback(cfg.host):
-                rows.append(CheckResult(name="a2a exposure", ok=False,
-                                        detail=f"{cfg.host} is not loopback and spec.a2a.auth is none",
-                                        fix="remove `auth: none` (a token is then required), or bind 127.0.0.1"))
+                rows.append(
+                    CheckResult(
+                        name="a2a exposure",
+                        ok=False,
+                        detail=f"{cfg.host} is not loopback and spec.a2a.auth is none",
+                        fix="remove `auth: none` (a token is then required), or bind 127.0.0.1",
+                    )
+                )
             else:
-                rows.append(CheckResult(name="a2a auth", ok=True, warn=True,
-                                        detail="no token (auth: none): every user of this host can drive this agent",
-                                        fix="remove `auth: none` unless this host has a single user"))
+                rows.append(
+                    CheckResult(
+                        name="a2a auth",
+                        ok=True,
+                        warn=True,
+                        detail="no token (auth: none): every user of this host can drive this agent",
+                        fix="remove `auth: none` unless this host has a single user",
+                    )
+                )
         if cfg.auth_token_env and not os.environ.get(cfg.auth_token_env):
-            rows.append(CheckResult(name="a2a token", ok=False, detail=f"${cfg.auth_token_env} is not set",
-                                    fix=f"export {cfg.auth_token_env}=<a token callers will send>"))  # fmt: skip
+            rows.append(
+                CheckResult(
+                    name="a2a token",
+                    ok=False,
+                    detail=f"${cfg.auth_token_env} is not set",
+                    fix=f"export {cfg.auth_token_env}=<a token callers will send>",
+                )
+            )
         host = "127.0.0.1" if cfg.host == "localhost" else cfg.host
         if cfg.port != "auto":
             rows.append(_port_free(host, cfg.port))
         else:  # an address that is not this host's fails at start ("Cannot assign requested address")
             free = _port_free(host, 0)
             if not free.ok:
-                rows.append(CheckResult(name="a2a host", ok=False, detail=f"{host} is not an address of this host",
-                                        fix="set spec.a2a.host to one of this host's addresses, e.g. 127.0.0.1"))
+                rows.append(
+                    CheckResult(
+                        name="a2a host",
+                        ok=False,
+                        detail=f"{host} is not an address of this host",
+                        fix="set spec.a2a.host to one of this host's addresses, e.g. 127.0.0.1",
+                    )
+                )
         return rows
 
     async def serve(self, agent: Agent, port: AgentPort) -> Serving | None:
@@ -132,8 +168,9 @@ class A2ATransport(Transport):
                 return None
 
         try:
-            with urllib.request.build_opener(NoRedirect).open(url.rstrip("/") + "/.well-known/agent-card.json",
-                                                               timeout=5) as r:  # fmt: skip
+            with urllib.request.build_opener(NoRedirect).open(
+                url.rstrip("/") + "/.well-known/agent-card.json", timeout=5
+            ) as r:
                 return json.loads(r.read())
         except (OSError, ValueError):
             return None

@@ -37,11 +37,12 @@ from a2a.types import (
 )
 from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
 from google.protobuf.struct_pb2 import Struct
-from sac_hookspecs import AgentPort, Serving
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from sac_hookspecs import AgentPort, Serving
 
 ISOLATION_EXTENSION = "urn:sac:a2a:ext:isolation:v1"
 MAX_BODY = 1024 * 1024
@@ -66,8 +67,9 @@ class TurnExecutor(AgentExecutor):
         task_id, context_id = context.task_id, context.context_id
         if context.current_task is None:
             history = [context.message] if context.message else None
-            await event_queue.enqueue_event(new_task(task_id, context_id, TaskState.TASK_STATE_SUBMITTED,
-                                                     history=history))  # fmt: skip
+            await event_queue.enqueue_event(
+                new_task(task_id, context_id, TaskState.TASK_STATE_SUBMITTED, history=history)
+            )
         updater = TaskUpdater(event_queue, task_id, context_id)
         artifact = str(uuid.uuid4())
         started = False
@@ -80,8 +82,12 @@ class TurnExecutor(AgentExecutor):
 
         await updater.start_work()
         try:
-            answer = await self.port.turn(context.get_user_input(), on_text=on_text, source="a2a",
-                                          on_start=lambda n: self._turn_of.__setitem__(task_id, n))  # fmt: skip
+            answer = await self.port.turn(
+                context.get_user_input(),
+                on_text=on_text,
+                source="a2a",
+                on_start=lambda n: self._turn_of.__setitem__(task_id, n),
+            )
         finally:
             self._turn_of.pop(task_id, None)
         if task_id in self._cancelled:
@@ -116,9 +122,17 @@ class BearerAuth:
         if scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self.token):
             return await self.app(scope, receive, send)
         body = b'{"error": "missing or wrong bearer token"}'
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="sac"'),
-            (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="sac"'),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -160,9 +174,17 @@ class BodyLimit:
 
     async def _too_big(self, send: Any) -> None:
         body = msgspec.json.encode({"error": f"the body is larger than {self.limit} bytes"})
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close")]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -224,17 +246,32 @@ def build_card(port: AgentPort, url: str, bearer: bool) -> AgentCard:
             AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="1.0"),
             AgentInterface(url=url, protocol_binding="JSONRPC", protocol_version="0.3"),
         ],
-        capabilities=AgentCapabilities(streaming=True, push_notifications=False, extensions=[
-            AgentExtension(uri=ISOLATION_EXTENSION, description="how this agent is isolated (sac)", required=False,
-                           params=params)]),  # fmt: skip
+        capabilities=AgentCapabilities(
+            streaming=True,
+            push_notifications=False,
+            extensions=[
+                AgentExtension(
+                    uri=ISOLATION_EXTENSION,
+                    description="how this agent is isolated (sac)",
+                    required=False,
+                    params=params,
+                )
+            ],
+        ),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
         skills=skills or [AgentSkill(id="chat", name="chat", description="answer a prompt", tags=["chat"])],
     )
     if bearer:
-        card.security_schemes["bearer"].CopyFrom(SecurityScheme(http_auth_security_scheme=HTTPAuthSecurityScheme(
-            scheme="Bearer", description="the agent's A2A token: its owner's sac clients find it; "
-                                         "anyone else gets it from the owner")))  # fmt: skip
+        card.security_schemes["bearer"].CopyFrom(
+            SecurityScheme(
+                http_auth_security_scheme=HTTPAuthSecurityScheme(
+                    scheme="Bearer",
+                    description="the agent's A2A token: its owner's sac clients find it; "
+                    "anyone else gets it from the owner",
+                )
+            )
+        )
         card.security_requirements.append(SecurityRequirement(schemes={"bearer": StringList(list=[])}))
     return card
 
@@ -289,8 +326,11 @@ def _problems(body: bytes, first: str) -> list[str]:
 def build_app(port: AgentPort, url: str, token: str | None) -> tuple[Starlette, DefaultRequestHandler]:
     card = build_card(port, url, bearer=token is not None)
     handler = TextHandler(agent_executor=TurnExecutor(port), task_store=BoundedTaskStore(), agent_card=card)
-    routes = [turn_route(port), *create_agent_card_routes(card),
-              *create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=True)]  # fmt: skip
+    routes = [
+        turn_route(port),
+        *create_agent_card_routes(card),
+        *create_jsonrpc_routes(handler, rpc_url="/", enable_v0_3_compat=True),
+    ]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any):
@@ -355,12 +395,16 @@ def post_turn(url: str, text: str, timeout: float | None, token: str | None = No
 
         async def authorize(request: httpx.Request) -> None:
             # the token goes to the host it was given for, never where a card points elsewhere
-            if token and (request.url.scheme, request.url.host, request.url.port) == (origin.scheme, origin.host,
-                                                                                      origin.port):  # fmt: skip
+            if token and (request.url.scheme, request.url.host, request.url.port) == (
+                origin.scheme,
+                origin.host,
+                origin.port,
+            ):
                 request.headers["Authorization"] = f"Bearer {token}"
 
-        async with httpx.AsyncClient(timeout=httpx.Timeout(10, read=timeout),
-                                     event_hooks={"request": [authorize]}) as http:  # fmt: skip
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(10, read=timeout), event_hooks={"request": [authorize]}
+        ) as http:
             client = await create_client(url, ClientConfig(streaming=False, httpx_client=http))
             message = Message(message_id=str(uuid.uuid4()), role=Role.ROLE_USER, parts=[Part(text=text)])
             reply = ""
@@ -381,4 +425,3 @@ def post_turn(url: str, text: str, timeout: float | None, token: str | None = No
         raise
     except Exception as e:  # httpx and a2a client errors: one line for the user, not a traceback
         raise RuntimeError(f"A2A call to {url} failed: {type(e).__name__}: {e}") from None
-
