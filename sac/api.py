@@ -46,7 +46,7 @@ def start(ref: str, *, runtime: str | None = None, timeout: float = 180.0, resum
         return st
     agent = load_agent(ref, plugins, settings)
     st, _ = lifecycle.start(agent, plugins, settings, timeout=timeout, resume=resume, runtime=runtime)
-    if st.state == "failed":
+    if st.state == lifecycle.Phase.FAILED:
         raise SacError(f"agent {agent.name} failed: {st.last_error}")
     return st
 
@@ -76,9 +76,7 @@ def send(name: str, text: str, *, timeout: float | None = None) -> dict[str, Any
     from sac.runner import control
     from sac.state import AgentDir
 
-    request: dict[str, Any] = {"op": "send", "text": text, "source": "api"}
-    if timeout:
-        request["timeout"] = timeout
+    request = control.Send(text=text, timeout=timeout or None, source="api")
     try:
         answer = control.call(AgentDir(name).socket, request, timeout=None)
     except control.NotRunning:
@@ -89,9 +87,11 @@ def send(name: str, text: str, *, timeout: float | None = None) -> dict[str, Any
 
 
 def tail(name: str, n: int = 50) -> list[dict[str, Any]]:
-    """The last ``n`` transcript events (0: all)."""
+    """The last ``n`` transcript events (0: all), as JSON-ready dicts."""
+    import msgspec
+
     from sac.state import AgentDir
     from sac.transcript import read_events
 
     events, _ = read_events(AgentDir(name).transcript, 0)
-    return events[-n:] if n else events
+    return msgspec.to_builtins(events[-n:] if n else events)

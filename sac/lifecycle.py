@@ -19,26 +19,23 @@ import msgspec
 
 from sac.errors import NotFound, SacError
 from sac.paths import sac_home
-from sac.state import AgentDir, AgentState
+from sac.state import AgentDir, AgentState, Phase
+from sac_hookspecs import Usage
 
-LIVE = ("starting", "ready", "busy", "stopping")
 KILL_AFTER = 5.0  # seconds between asking a runner to stop and SIGKILL
 
 
-class Status(msgspec.Struct, kw_only=True):
+class Status(Usage, kw_only=True):
     """One row of ``sac agents status``: what the files say, checked against the process table."""
 
     name: str
-    state: str  # starting|ready|busy|stopping|stopped|failed|dead|unresponsive|never-started
+    state: Phase
     runtime: str | None = None
     isolation: str | None = None
     pid: int | None = None
     uptime_s: float | None = None
     restarts: int = 0
     turns: int = 0
-    cost_usd: float = 0.0
-    input_tokens: int = 0
-    output_tokens: int = 0
     session_id: str | None = None
     last_error: str | None = None
     spec: str | None = None
@@ -59,27 +56,27 @@ def status(name: str, spec: str | None = None) -> Status:
             why = "state.json is unreadable" if d.state_unreadable() else "state.json is missing"
             return Status(
                 name=name,
-                state="unknown",
+                state=Phase.UNKNOWN,
                 pid=holder[0],
                 spec=spec,
                 last_error=f"{why}; its runner (pid {holder[0]}) still holds the agent's lock",
             )
-        return Status(name=name, state="never-started", spec=spec)
+        return Status(name=name, state=Phase.NEVER_STARTED, spec=spec)
     phase = st.state
     alive = d.runner_alive(st)
-    if phase in LIVE and not alive:
-        phase = "dead"  # why now, not an older error of the run (review D26)
+    if phase.is_live and not alive:
+        phase = Phase.DEAD  # why now, not an older error of the run (review D26)
         earlier = f" (earlier: {st.last_error})" if st.last_error else ""
         st.last_error = f"the runner (pid {st.pid}) is gone without stopping its agent{earlier}"
-    elif alive and phase in LIVE:
+    elif alive and phase.is_live:
         beat = d.read_heartbeat()
-        if beat and beat.state == "busy" and phase == "ready":
-            phase = "busy"
+        if beat and beat.state == Phase.BUSY and phase == Phase.READY:
+            phase = Phase.BUSY
         if beat and time.time() - beat.time > 30:
-            phase = "unresponsive"
-        elif phase in ("ready", "busy") and not _cli_alive(d):
+            phase = Phase.UNRESPONSIVE
+        elif phase.takes_turns and not _cli_alive(d):
             # nothing restarts it when health checks are off: say so instead of "ready" (D26)
-            phase = "unhealthy"
+            phase = Phase.UNHEALTHY
             st.last_error = "its claude CLI has exited (health checks notice this unless spec.health is off)"
     return Status(
         name=name,
@@ -90,9 +87,7 @@ def status(name: str, spec: str | None = None) -> Status:
         uptime_s=time.time() - st.started_at if alive else None,
         restarts=st.restarts,
         turns=st.turns,
-        cost_usd=st.cost_usd,
-        input_tokens=st.input_tokens,
-        output_tokens=st.output_tokens,
+        **msgspec.structs.asdict(st.usage()),
         session_id=st.session_id,
         last_error=st.last_error,
         spec=spec or st.spec_path,
@@ -174,7 +169,7 @@ def wait_ready(name: str, proc: subprocess.Popen, timeout: float) -> Status:
     while time.monotonic() < deadline:
         st = d.read_state()
         code = proc.poll()
-        if st is not None and st.pid == proc.pid and st.state in ("ready", "failed", "stopped"):
+        if st is not None and st.pid == proc.pid and st.state.is_settled:
             return status(name)
         if code == ALREADY_RUNNING:
             return _wait_other(name, deadline)
@@ -193,7 +188,7 @@ def _wait_other(name: str, deadline: float) -> Status:
     """Another start won the lock: wait for that runner instead."""
     while time.monotonic() < deadline:
         s = status(name)
-        if s.state not in ("starting", "never-started", "stopped"):
+        if s.state not in (Phase.STARTING, Phase.NEVER_STARTED, Phase.STOPPED):
             return s
         time.sleep(0.05)
     return status(name)
@@ -207,7 +202,7 @@ def stop(name: str, *, kill_after: float = KILL_AFTER) -> str:
     st = d.read_state()
     holder = d.lock_holder() if st is None else None
     if holder:  # state.json unreadable, but the lock names the live runner: stop that one
-        st = AgentState(name=name, state="ready", pid=holder[0], pid_start=holder[1], spec_path="", runtime="")
+        st = AgentState(name=name, state=Phase.READY, pid=holder[0], pid_start=holder[1], spec_path="", runtime="")
     if st is None:
         if not d.root.exists():
             raise NotFound(
@@ -216,9 +211,7 @@ def stop(name: str, *, kill_after: float = KILL_AFTER) -> str:
             )
         return "not running"
     if not d.runner_alive(st):
-        return (
-            "not running" if st.state in ("stopped", "failed") else f"not running (its runner, pid {st.pid}, was gone)"
-        )
+        return "not running" if st.state.is_over else f"not running (its runner, pid {st.pid}, was gone)"
     # one deadline for the whole polite part: a runner that neither answers its socket nor
     # SIGTERM (hung, stopped) is killed after `kill_after` seconds, not after two waits
     deadline = time.monotonic() + kill_after
@@ -285,12 +278,12 @@ def start(
     Returns (its status, whether it was already running). The CLI, the Python API and the
     control plane's start route all start agents through here."""
     current = status(agent.name)
-    if current.state in ("ready", "busy", "starting", "unknown"):
+    if not current.state.can_start:
         return current, True
     preflight_or_raise(agent, plugins, settings)
     # A runner that died (kill -9, OOM) did not stop its agent: starting it again goes on with
     # its conversation, as every restart does; only a stopped agent follows spec.claude.session.
-    resume = resume or current.state == "dead"
+    resume = resume or current.state == Phase.DEAD
     proc = spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)
     return wait_ready(agent.name, proc, timeout), False
 
@@ -361,7 +354,7 @@ def stop_and_clean(name: str, plugins_factory) -> str:
             )
         runtime.stop(agent, st.instance, 1.0)
         st.instance = None
-        st.state = "stopped" if st.state != "failed" else "failed"
+        st.state = Phase.STOPPED if st.state != Phase.FAILED else Phase.FAILED
         AgentDir(name).write_state(st)
         what += "; removed its leftover instance"
     return what

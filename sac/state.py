@@ -18,22 +18,77 @@ the runner) before anything is reported.
 from __future__ import annotations
 
 import contextlib
+import enum
 import fcntl
 import os
 import time
 from pathlib import Path
-from typing import Literal
 
 import msgspec
 
 from sac.atomic import write_atomic
 from sac.paths import runtime_dir
-from sac_hookspecs import Instance
-
-Phase = Literal["starting", "ready", "busy", "stopping", "stopped", "failed"]
+from sac_hookspecs import Instance, Usage
 
 
-class AgentState(msgspec.Struct, kw_only=True):
+class Phase(str, enum.Enum):
+    """Where an agent is. A runner writes the first six into its state; ``status`` concludes
+    the rest when the process table disagrees with the file. A ``str``, so JSON, tables and
+    comparisons with plain strings see the word; the predicates are the only place that
+    groups phases (what "running" means is decided once)."""
+
+    STARTING = "starting"
+    READY = "ready"
+    BUSY = "busy"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    DEAD = "dead"  # the state says live, the runner is gone
+    UNRESPONSIVE = "unresponsive"  # the runner lives, its heartbeat is stale
+    UNHEALTHY = "unhealthy"  # the runner lives, its claude CLI has exited
+    UNKNOWN = "unknown"  # a runner holds the lock, its state file cannot be read
+    NEVER_STARTED = "never-started"
+
+    __str__ = str.__str__  # the word, also in f-strings (Python 3.11 changed Enum.__format__)
+    __format__ = str.__format__
+
+    @classmethod
+    def parse(cls, value: object) -> Phase | None:
+        """The phase a word names (from JSON), or None."""
+        return cls._value2member_map_.get(value) if isinstance(value, str) else None  # type: ignore[return-value]
+
+    @property
+    def is_live(self) -> bool:
+        """Written by a runner that should still be running (if it is not, the agent is dead)."""
+        return self in (Phase.STARTING, Phase.READY, Phase.BUSY, Phase.STOPPING)
+
+    @property
+    def has_runner(self) -> bool:
+        """A runner process lives (whatever state it is in)."""
+        return self.is_live or self in (Phase.UNRESPONSIVE, Phase.UNHEALTHY, Phase.UNKNOWN)
+
+    @property
+    def can_start(self) -> bool:
+        """``start`` would start it (it is not up or coming up already)."""
+        return self not in (Phase.STARTING, Phase.READY, Phase.BUSY, Phase.UNKNOWN)
+
+    @property
+    def is_settled(self) -> bool:
+        """A start is over: the runner is ready, or it ended."""
+        return self in (Phase.READY, Phase.STOPPED, Phase.FAILED)
+
+    @property
+    def is_over(self) -> bool:
+        """It ended on purpose or by failing, and said so."""
+        return self in (Phase.STOPPED, Phase.FAILED)
+
+    @property
+    def takes_turns(self) -> bool:
+        """It answers (or is answering) turns."""
+        return self in (Phase.READY, Phase.BUSY)
+
+
+class AgentState(Usage, kw_only=True):
     name: str
     state: Phase
     pid: int
@@ -46,9 +101,6 @@ class AgentState(msgspec.Struct, kw_only=True):
     updated_at: float = 0.0
     restarts: int = 0
     turns: int = 0
-    cost_usd: float = 0.0
-    input_tokens: int = 0
-    output_tokens: int = 0
     session_id: str | None = None
     last_error: str | None = None
     parent: str | None = None  # the agent that asked for this one, when brokered
@@ -187,19 +239,3 @@ class AgentDir:
             yield os.fstat(fd).st_ino
         finally:
             os.close(fd)  # closing releases the lock
-
-
-def append_event(path: Path, event: dict) -> None:
-    """Append one transcript event (a JSON line; one write call, so lines never interleave)."""
-    event.setdefault("ts", time.time())
-    from sac.nofollow import open_append
-
-    fd = open_append(path)
-    try:
-        line = msgspec.json.encode(event) + b"\n"
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line  # end a partial line left by a crash, so it cannot swallow this event (D25)
-        os.write(fd, line)
-    finally:
-        os.close(fd)

@@ -1,14 +1,128 @@
-"""Reading ``session.jsonl``: events for ``tail``, a summary for ``recall``."""
+"""``session.jsonl``, the structured transcript: its events, appending them (the runner),
+and reading them back (``tail``, ``recall``, the control plane's events route).
+
+Each line is one :data:`Event`, tagged by ``type``. Readers decode strictly and skip what
+they cannot decode (a line cut short by a crash; a type from a newer sac), as they always did.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import msgspec
 
-def read_events(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+from sac_hookspecs import TurnResult, Usage
+
+
+class _Event(msgspec.Struct, tag_field="type", kw_only=True):
+    ts: float = msgspec.field(default_factory=time.time)
+
+
+class Prompt(_Event, tag="prompt"):
+    turn: int
+    text: str
+    source: str = "send"
+
+
+class Text(_Event, tag="text"):
+    """A block of the reply, as the CLI produced it."""
+
+    turn: int
+    text: str
+
+
+class ToolUse(_Event, tag="tool_use"):
+    turn: int
+    name: str
+    id: str = ""
+    input: Any = None
+
+
+class ToolResult(_Event, tag="tool_result"):
+    turn: int
+    id: str = ""
+    content: Any = None
+    is_error: bool = False
+
+
+class Result(Usage, tag_field="type", tag="result", kw_only=True):
+    """The end of a turn that the CLI answered (``ok`` false: the model said it failed).
+    (Usage is its base, so it is not an _Event: a Struct has one base with fields.)"""
+
+    ts: float = msgspec.field(default_factory=time.time)
+    turn: int
+    ok: bool
+    text: str = ""
+    error: str | None = None
+    session_id: str | None = None
+    duration_ms: int = 0
+
+    @classmethod
+    def of(cls, result: TurnResult) -> Result:
+        return cls(
+            turn=result.turn,
+            ok=result.ok,
+            text=result.text,
+            error=result.error,
+            session_id=result.session_id,
+            duration_ms=result.duration_ms,
+            **msgspec.structs.asdict(result.usage()),
+        )
+
+
+class Error(_Event, tag="error", omit_defaults=True):  # no "turn" key for the agent's own errors
+    """A turn (``turn``) or the agent (no turn) failed."""
+
+    error: str
+    turn: int | None = None
+
+
+class Interrupt(_Event, tag="interrupt"):
+    turn: int
+
+
+class Restart(_Event, tag="restart"):
+    """The supervisor restarted the CLI (attempt ``attempt``), resuming ``session_id``."""
+
+    attempt: int
+    session_id: str | None = None
+
+
+Event = Prompt | Text | ToolUse | ToolResult | Result | Error | Interrupt | Restart
+_decoder = msgspec.json.Decoder(Event)
+
+
+def append_event(path: Path, event: Event) -> None:
+    """Append one event (a JSON line; one write call, so lines never interleave)."""
+    from sac.nofollow import open_append
+
+    fd = open_append(path)
+    try:
+        line = msgspec.json.encode(event) + b"\n"
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # end a partial line left by a crash, so it cannot swallow this event (D25)
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def _decode(lines: list[bytes]) -> list[Event]:
+    events = []
+    for line in lines:
+        try:
+            events.append(_decoder.decode(line))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+    return events
+
+
+def read_events(path: Path, offset: int) -> tuple[list[Event], int]:
     """Complete events after byte ``offset``, and the offset to read from next time."""
     try:
         with open(path, "rb") as f:
@@ -17,13 +131,7 @@ def read_events(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
     except FileNotFoundError:
         return [], offset
     end = data.rfind(b"\n") + 1  # a line still being written waits for the next read
-    events = []
-    for line in data[:end].splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
-    return events, offset + end
+    return _decode(data[:end].splitlines()), offset + end
 
 
 def last_turn(path: Path, window: int = 1 << 20) -> tuple[int, int | None]:
@@ -37,18 +145,14 @@ def last_turn(path: Path, window: int = 1 << 20) -> tuple[int, int | None]:
     except FileNotFoundError:
         return 0, None
     highest, open_turn = 0, None
-    for line in data.splitlines():
-        try:
-            ev = json.loads(line)
-        except ValueError:
-            continue
-        turn = ev.get("turn") if isinstance(ev, dict) else None
-        if not isinstance(turn, int):
+    for ev in _decode(data.splitlines()):
+        turn = getattr(ev, "turn", None)
+        if turn is None:
             continue
         highest = max(highest, turn)
-        if ev.get("type") == "prompt":
+        if isinstance(ev, Prompt):
             open_turn = turn
-        elif ev.get("type") in ("result", "error") and turn == open_turn:
+        elif isinstance(ev, (Result, Error)) and turn == open_turn:
             open_turn = None
     return highest, open_turn
 
@@ -59,38 +163,40 @@ def _short(value: Any, width: int = 200) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def render(ev: dict[str, Any]) -> str:
+def render(ev: Event) -> str:
     """One event as a line for people."""
-    kind, turn = ev.get("type"), ev.get("turn")
+    turn = getattr(ev, "turn", None)
     tag = f"[{turn}] " if turn else ""
-    if kind == "prompt":
-        return f"{tag}> {_short(ev.get('text', ''))}"
-    if kind == "text":
-        return f"{tag}< {_short(ev.get('text', ''))}"
-    if kind == "tool_use":
-        return f"{tag}$ {ev.get('name')} {_short(ev.get('input'))}"
-    if kind == "tool_result":
-        return f"{tag}= {'error: ' if ev.get('is_error') else ''}{_short(ev.get('content'))}"
-    if kind == "result":
-        ok = "ok" if ev.get("ok") else f"error: {ev.get('error')}"
-        return f"{tag}# {ok}, ${ev.get('cost_usd', 0):.4f}, {ev.get('duration_ms', 0)} ms"
-    if kind == "error":
-        return f"{tag}! {ev.get('error')}"
-    return f"{tag}{kind}: {_short({k: v for k, v in ev.items() if k not in ('type', 'ts', 'turn')})}"
+    if isinstance(ev, Prompt):
+        return f"{tag}> {_short(ev.text)}"
+    if isinstance(ev, Text):
+        return f"{tag}< {_short(ev.text)}"
+    if isinstance(ev, ToolUse):
+        return f"{tag}$ {ev.name} {_short(ev.input)}"
+    if isinstance(ev, ToolResult):
+        return f"{tag}= {'error: ' if ev.is_error else ''}{_short(ev.content)}"
+    if isinstance(ev, Result):
+        ok = "ok" if ev.ok else f"error: {ev.error}"
+        return f"{tag}# {ok}, ${ev.cost_usd:.4f}, {ev.duration_ms} ms"
+    if isinstance(ev, Error):
+        return f"{tag}! {ev.error}"
+    fields = {k: v for k, v in msgspec.structs.asdict(ev).items() if k not in ("ts", "turn")}
+    return f"{tag}{type(ev).__name__.lower()}: {_short(fields)}"
 
 
-def summarize(events: list[dict[str, Any]]) -> dict[str, Any]:
-    prompts = [e for e in events if e.get("type") == "prompt"]
-    results = [e for e in events if e.get("type") == "result"]
+def summarize(events: list[Event]) -> dict[str, Any]:
+    prompts = [e for e in events if isinstance(e, Prompt)]
+    results = [e for e in events if isinstance(e, Result)]
+    usage = Usage()
+    for r in results:
+        usage.add(r)
     return {
-        "session_id": next((e.get("session_id") for e in reversed(results) if e.get("session_id")), None),
+        "session_id": next((r.session_id for r in reversed(results) if r.session_id), None),
         "turns": len(prompts),
-        "errors": sum(1 for e in events if e.get("type") == "error") + sum(1 for e in results if not e.get("ok")),
-        "cost_usd": sum(e.get("cost_usd") or 0 for e in results),
-        "input_tokens": sum(e.get("input_tokens") or 0 for e in results),
-        "output_tokens": sum(e.get("output_tokens") or 0 for e in results),
-        "tools": dict(Counter(e.get("name") for e in events if e.get("type") == "tool_use")),
-        "first_prompt": _short(prompts[0]["text"], 120) if prompts else None,
-        "last_prompt": _short(prompts[-1]["text"], 120) if prompts else None,
-        "last_reply": _short(results[-1].get("text") or results[-1].get("error") or "", 200) if results else None,
+        "errors": sum(1 for e in events if isinstance(e, Error)) + sum(1 for r in results if not r.ok),
+        **msgspec.structs.asdict(usage),
+        "tools": dict(Counter(e.name for e in events if isinstance(e, ToolUse))),
+        "first_prompt": _short(prompts[0].text, 120) if prompts else None,
+        "last_prompt": _short(prompts[-1].text, 120) if prompts else None,
+        "last_reply": _short(results[-1].text or results[-1].error or "", 200) if results else None,
     }

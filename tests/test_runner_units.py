@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 from sac_runtime_docker import DockerSpec
@@ -11,7 +12,7 @@ from sac_runtime_docker.engine import container_name, exec_argv, run_argv
 
 from sac.debian import host_mirror
 from sac.runner.runner import backoff_delay
-from sac.transcript import render, summarize
+from sac.transcript import Event, render, summarize
 from sac_hookspecs import Instance, Launch
 from sac_hookspecs.spec import Backoff, Mount
 
@@ -118,6 +119,7 @@ def test_transcript_render_and_summary():
         },
         {"type": "error", "error": "the CLI exited"},
     ]
+    events = msgspec.convert(events, list[Event])  # as read_events decodes each line
     assert [render(e) for e in events] == [
         "[1] > hi",
         '[1] $ Bash {"command": "ls"}',

@@ -14,6 +14,7 @@ A third-party plugin depends on this package only (pluggy + msgspec)::
 
 from typing import TYPE_CHECKING, Any
 
+from .turn import Reason, TurnResult, Usage
 from .types import (
     Agent,
     AgentPort,
@@ -59,9 +60,12 @@ __all__ = [
     "Launch",
     "Provider",
     "ProviderContext",
+    "Reason",
     "Runtime",
     "Serving",
     "Transport",
+    "TurnResult",
+    "Usage",
     "hookimpl",
     "hookspec",
 ]

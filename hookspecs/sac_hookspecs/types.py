@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 import msgspec
 
 from .spec import AgentSpec, Mount, ProviderConfig, Spec
+from .turn import TurnResult
 
 Isolation = Literal["hardened", "custom", "none"]
 
@@ -290,10 +291,10 @@ class AgentPort:
         on_text: Callable[[str], Any] | None = None,
         source: str = "transport",
         on_start: Callable[[int], Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> TurnResult:
         """One turn, queued behind the others; ``on_start`` gets the turn's number when it
-        leaves the queue, ``on_text`` the reply's text as it arrives. The answer: ``ok``,
-        ``text``, ``session_id``, ... or ``error``."""
+        leaves the queue, ``on_text`` the reply's text as it arrives. A turn that fails says
+        why in ``reason`` (map that, never the wording of ``error``, to a status code)."""
         raise NotImplementedError
 
     async def interrupt(self, turn: int | None = None) -> bool:

@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 import click
+import msgspec
 
 from sac.cli import context
 from sac.cli.output import echo_json, table
 from sac.errors import SacError, UsageError
+from sac_hookspecs import Usage
 
 
 @click.group()
@@ -127,6 +129,14 @@ def switch(name: str, provider: str | None) -> None:
     click.echo(f"default account for {provider}: {name} (in {path})")
 
 
+class AccountUsage(Usage, kw_only=True):
+    """One row of `sac accounts status`: what the agents on an account used."""
+
+    account: str | None
+    agents: list[str] = msgspec.field(default_factory=list)
+    turns: int = 0
+
+
 @accounts.command("status")
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
@@ -134,22 +144,17 @@ def status(as_json: bool) -> None:
     from sac.paths import sac_home
     from sac.state import AgentDir
 
-    per_account: dict[str, dict] = {}
+    per_account: dict[str, AccountUsage] = {}
     root = sac_home() / "runtime"
     for d in sorted(root.iterdir()) if root.is_dir() else []:
         st = AgentDir(d.name, d).read_state()
         if st is None:
             continue
         key = st.account or f"({st.provider or 'default'} key)"
-        acc = per_account.setdefault(
-            key,
-            {"account": st.account, "agents": [], "turns": 0, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0},
-        )
-        acc["agents"].append(st.name)
-        acc["turns"] += st.turns
-        acc["input_tokens"] += st.input_tokens
-        acc["output_tokens"] += st.output_tokens
-        acc["cost_usd"] += st.cost_usd
+        acc = per_account.setdefault(key, AccountUsage(account=st.account))
+        acc.agents.append(st.name)
+        acc.turns += st.turns
+        acc.add(st)
     if as_json:
         echo_json(per_account)
         return
@@ -157,7 +162,7 @@ def status(as_json: bool) -> None:
         table(
             ("ACCOUNT", "AGENTS", "TURNS", "TOKENS IN", "TOKENS OUT", "COST"),
             [
-                (k, ",".join(v["agents"]), v["turns"], v["input_tokens"], v["output_tokens"], f"${v['cost_usd']:.4f}")
+                (k, ",".join(v.agents), v.turns, v.input_tokens, v.output_tokens, f"${v.cost_usd:.4f}")
                 for k, v in per_account.items()
             ],
         )

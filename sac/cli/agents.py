@@ -138,7 +138,7 @@ def start(refs, runtime, foreground, timeout, resume, parent, preflighted, ignor
         rows.append(st)
         if running:
             click.echo(f"{agent.name}: already running (pid {st.pid})", err=True)
-        elif st.state == "failed":
+        elif st.state == lifecycle.Phase.FAILED:
             failed = True
             click.echo(f"{agent.name}: failed: {st.last_error}", err=True)
         elif st.startup_errors:
@@ -192,7 +192,7 @@ def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, time
     settings = context.settings()
     for ref in refs:
         name = resolve(ref, settings)[0]
-        if lifecycle.status(name).state != "never-started":
+        if lifecycle.status(name).state != lifecycle.Phase.NEVER_STARTED:
             lifecycle.stop_and_clean(name, context.plugins)
     ctx.invoke(
         start, refs=refs, runtime=runtime, foreground=False, timeout=timeout, resume=True, parent=None, as_json=False
@@ -218,7 +218,7 @@ def delete(names: tuple[str, ...], yes: bool) -> None:
             if is_path(ref):
                 raise
             name, spec_dir = check_name(ref), None
-            if lifecycle.status(name).state == "never-started":
+            if lifecycle.status(name).state == lifecycle.Phase.NEVER_STARTED:
                 raise UsageError(f"no agent {name!r}: no spec and no runtime state; nothing to delete") from None
         targets.append((name, spec_dir))
     if not yes:
@@ -229,9 +229,9 @@ def delete(names: tuple[str, ...], yes: bool) -> None:
     import shutil
 
     for name, spec_dir in targets:
-        if lifecycle.status(name).state != "never-started":
+        if lifecycle.status(name).state != lifecycle.Phase.NEVER_STARTED:
             what = lifecycle.stop_and_clean(name, context.plugins)  # raises if it cannot stop it
-            if lifecycle.status(name).state in ("ready", "busy", "starting", "stopping", "unresponsive"):
+            if lifecycle.status(name).state.has_runner:
                 raise SacError(f"{name}: could not stop it ({what}); nothing deleted")
         lifecycle.delete_runtime(name)
         if spec_dir is not None:
@@ -313,14 +313,15 @@ agents.add_command(status, "list")
 def health(name: str, as_json: bool) -> None:
     """Ask a running agent how it is (exit 1 if it is not running or not healthy)."""
     from sac.runner import control
-    from sac.state import AgentDir
+    from sac.state import AgentDir, Phase
 
     try:
-        report = control.call(AgentDir(name).socket, {"op": "health"}, timeout=10)
+        report = control.call(AgentDir(name).socket, control.Health(), timeout=10)
     except control.NotRunning:
         st = _known_status(name)
         report = {"ok": False, "state": st.state, "last_error": st.last_error}
-    healthy = report.get("ok") and report.get("state") in ("ready", "busy") and report.get("cli_alive", False)
+    phase = Phase.parse(report.get("state"))
+    healthy = report.get("ok") and phase is not None and phase.takes_turns and report.get("cli_alive", False)
     report["healthy"] = bool(healthy)
     if as_json:
         echo_json(report)
@@ -366,9 +367,9 @@ def send(name: str, prompt: str | None, key: str | None, timeout: float | None, 
         raise UsageError(
             f"the prompt is {len(prompt.encode())} bytes; an agent takes at most {MAX_REQUEST - 1024} in one turn"
         )
-    request = {"op": "send", "text": prompt}
-    if timeout:
-        request["timeout"] = timeout
+    from sac.runner.control import Send
+
+    request = Send(text=prompt, timeout=timeout or None)
     # The runner interrupts a turn at its timeout and drains it: wait that long and a margin.
     # With no timeout, wait while the runner lives and beats (control.call), never forever.
     answer = _call(name, sock, request, timeout + 30 if timeout else None)
@@ -382,7 +383,7 @@ def send(name: str, prompt: str | None, key: str | None, timeout: float | None, 
         sys.exit(1)
 
 
-def _call(name: str, sock, request: dict, timeout: float | None) -> dict:
+def _call(name: str, sock, request, timeout: float | None) -> dict:
     from sac.runner import control
 
     try:
@@ -404,7 +405,7 @@ def _known_status(name: str):
     from sac.state import AgentDir
 
     st = lifecycle.status(name)
-    if st.state == "never-started" and not AgentDir(name).root.exists():
+    if st.state == lifecycle.Phase.NEVER_STARTED and not AgentDir(name).root.exists():
         try:
             resolve(name, load_settings())
         except NotFound:
@@ -444,13 +445,13 @@ def tail(names: tuple[str, ...], as_json: bool, follow: bool, lines: int) -> Non
                 _emit(name, ev, as_json, prefix)
 
 
-def _emit(name: str, ev: dict, as_json: bool, prefix: bool) -> None:
+def _emit(name: str, ev, as_json: bool, prefix: bool) -> None:
     import msgspec
 
     from sac.transcript import render
 
     if as_json:
-        click.echo(msgspec.json.encode({"agent": name, **ev} if prefix else ev).decode())
+        click.echo(msgspec.json.encode({"agent": name, **msgspec.to_builtins(ev)} if prefix else ev).decode())
     else:
         click.echo((f"{name}: " if prefix else "") + render(ev))
 

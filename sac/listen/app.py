@@ -20,7 +20,8 @@ import msgspec
 
 import sac
 from sac.lifecycle import Status
-from sac.runner.session import TurnResult
+from sac.transcript import Event
+from sac_hookspecs import Reason, TurnResult
 
 MAX_BODY = 1024 * 1024
 
@@ -192,6 +193,10 @@ async def get_agent(req: Request) -> Status:
     return await asyncio.to_thread(status, name)
 
 
+#: The HTTP status of a failed turn, by its reason (anything else: 502, the agent failed).
+STATUS_OF: dict[Reason, int] = {"timeout": 504, "not_ready": 409, "bad_request": 400}
+
+
 async def send(req: Request) -> TurnResult:
     from sac.errors import SacError
     from sac.runner import control
@@ -202,9 +207,7 @@ async def send(req: Request) -> TurnResult:
     body: SendRequest = await req.body(SendRequest)
     if not body.text.strip():
         raise HttpError(400, "invalid request body", ["text: the prompt is empty"])
-    request: dict[str, Any] = {"op": "send", "text": body.text, "source": "listen"}
-    if body.timeout:
-        request["timeout"] = body.timeout
+    request = control.Send(text=body.text, timeout=body.timeout or None, source="listen")
     try:
         # as `sac agents send`: the turn's timeout and a margin, else as long as the runner beats
         answer = await control.acall(AgentDir(name).socket, request, body.timeout + 30 if body.timeout else None)
@@ -214,9 +217,7 @@ async def send(req: Request) -> TurnResult:
         raise HttpError(502, e.message) from None
     result = msgspec.convert(answer, TurnResult)
     if not result.ok:
-        error = result.error or "the turn failed"
-        code = 504 if "took longer" in error else 409 if "not ready" in error else 502
-        raise HttpError(code, error)
+        raise HttpError(STATUS_OF.get(result.reason, 502), result.error or "the turn failed")
     return result
 
 
@@ -228,7 +229,7 @@ async def card(req: Request) -> dict:
     return await asyncio.to_thread(agent_card, name)
 
 
-async def tail(req: Request) -> list[dict]:
+async def tail(req: Request) -> list[Event]:
     from sac.state import AgentDir
     from sac.transcript import read_events
 
@@ -263,8 +264,9 @@ async def start(req: Request) -> Done:
     from sac import lifecycle
     from sac.agent import load_agent
     from sac.config import load_settings
-    from sac.errors import SacError
+    from sac.errors import NotFound, SacError
     from sac.plugins import get_plugins
+    from sac.state import Phase
 
     name = req.params["name"]
     body: StartRequest = await req.body(StartRequest)
@@ -276,12 +278,12 @@ async def start(req: Request) -> Done:
         st, running = lifecycle.start(agent, plugins, settings, timeout=180, parent=parent)
         if running:
             return Done(ok=True, message="already running", status=st)
-        return Done(ok=st.state != "failed", message=st.state, status=st)
+        return Done(ok=st.state != Phase.FAILED, message=st.state, status=st)
 
     try:
         return await _slow(run)
     except SacError as e:
-        raise HttpError(404 if e.exit_code == 2 and "not found" in e.message else 422, e.render()) from None
+        raise HttpError(404 if isinstance(e, NotFound) else 422, e.render()) from None
 
 
 async def stop(req: Request) -> Done:
@@ -318,7 +320,7 @@ ROUTES = [
         body=SendRequest,
     ),
     Route("GET", "/v1/agents/{name}/card", card, "The agent's card (A2A)", dict),
-    Route("GET", "/v1/agents/{name}/tail", tail, "The last n transcript events (?n=50; 0: all)", list[dict]),
+    Route("GET", "/v1/agents/{name}/tail", tail, "The last n transcript events (?n=50; 0: all)", list[Event]),
     Route(
         "POST",
         "/v1/agents/{name}/start",

@@ -1,24 +1,86 @@
 """The runner's control socket: one JSON request per connection, one JSON answer.
 
-Requests: ``{"op": "send", "text": ..., "timeout": s}``, ``{"op": "interrupt"}``,
-``{"op": "status"}``, ``{"op": "health"}``, ``{"op": "stop"}``. Answers carry ``ok``;
-failures carry ``error``, a sentence for people. The socket file is 0600 inside the
-agent's runtime dir: only its owner can talk to the agent.
+Requests are the tagged structs below (``{"op": "send", "text": ..., "timeout": s}``, ...),
+decoded strictly: a request that is not one of them gets an error, never a guess. Answers
+carry ``ok``; failures carry ``error``, a sentence for people (a turn's answer is a
+:class:`sac_hookspecs.TurnResult`, whose ``reason`` says why it failed). The socket file
+is 0600 inside the agent's runtime dir: only its owner can talk to the agent.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import msgspec
 
 from sac.errors import SacError
 
 MAX_REQUEST = 8 * 1024 * 1024
-Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class Request(msgspec.Struct, tag_field="op", kw_only=True, forbid_unknown_fields=True):
+    """What a client asks a runner."""
+
+
+class Send(Request, tag="send"):
+    """One turn; its answer is a TurnResult."""
+
+    text: str
+    timeout: Annotated[float, msgspec.Meta(gt=0)] | None = None  # seconds; None: spec.claude.turn_timeout
+    source: str = "send"  # who asked, for the transcript
+
+
+class Interrupt(Request, tag="interrupt"):
+    """ESC: interrupt the running turn. Answer: ``{"ok": true, "interrupted": bool}``."""
+
+
+class Health(Request, tag="health"):
+    """The runner's own view of the agent. Answer: ``{"ok": true}`` and a :class:`HealthReport`."""
+
+
+class AskStatus(Request, tag="status"):
+    """The same answer as :class:`Health` (an older name of it)."""
+
+
+class Stop(Request, tag="stop"):
+    """Stop gracefully. Answer: ``{"ok": true}``."""
+
+
+AnyRequest = Send | Interrupt | Health | AskStatus | Stop
+
+
+class HealthReport(msgspec.Struct, kw_only=True):
+    ok: bool = True
+    state: str
+    cli_alive: bool
+    busy_since: float | None
+    session_id: str | None
+    restarts: int
+    last_error: str | None
+
+
+Handler = Callable[[AnyRequest], Awaitable[Any]]
+
+
+def failure(error: str) -> dict[str, Any]:
+    """The answer to a request the runner could not carry out."""
+    return {"ok": False, "error": error}
+
+
+def _decode(line: bytes) -> AnyRequest | str:
+    """The request on ``line``, or why it is not one (a sentence)."""
+    try:
+        return msgspec.json.decode(line, type=AnyRequest)
+    except msgspec.ValidationError as e:
+        if not line.strip().startswith(b"{"):
+            return "the request is not a JSON object on one line"
+        return f"not a request this runner understands: {e}"
+    except msgspec.DecodeError:
+        return "the request is not a JSON object on one line"
 
 
 class NotRunning(SacError):
@@ -45,17 +107,17 @@ async def serve(path: Path, handle: Handler) -> asyncio.AbstractServer:
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             try:
-                request = json.loads(await reader.readline())
+                request = _decode(await reader.readline())
             except (ValueError, asyncio.LimitOverrunError):
-                request = None
-            if not isinstance(request, dict):
-                answer: dict[str, Any] = {"ok": False, "error": "the request is not a JSON object on one line"}
+                request = "the request is not a JSON object on one line"
+            if isinstance(request, str):
+                answer: Any = failure(request)
             else:
                 try:
                     answer = await handle(request)
                 except Exception as e:  # noqa: BLE001 - the caller gets a sentence, the runner lives on
-                    answer = {"ok": False, "error": f"the runner failed on this request: {type(e).__name__}: {e}"}
-            writer.write(json.dumps(answer).encode() + b"\n")
+                    answer = failure(f"the runner failed on this request: {type(e).__name__}: {e}")
+            writer.write(msgspec.json.encode(answer) + b"\n")
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the caller went away; a turn it started still finishes
@@ -93,7 +155,7 @@ def runner_stalled(path: Path) -> str | None:
     return None
 
 
-def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> dict[str, Any]:
+def call(path: Path, request: Request, timeout: float | None = 30.0) -> dict[str, Any]:
     """Send one request to a runner and return its answer (blocking). With no timeout it
     waits as long as the runner lives and beats, never forever on a hung one (review D15)."""
     import time
@@ -109,7 +171,7 @@ def call(path: Path, request: dict[str, Any], timeout: float | None = 30.0) -> d
             raise SacError(
                 f"no permission to talk to the agent on {path}", hint="agents answer only the user who started them"
             ) from None
-        s.sendall(json.dumps(request).encode() + b"\n")
+        s.sendall(msgspec.json.encode(request) + b"\n")
         chunks = []
         while not chunks or not chunks[-1].endswith(b"\n"):
             try:
@@ -140,12 +202,12 @@ def _answer(data: bytes) -> dict[str, Any]:
             hint="see `sac agents status` and its runner.log",
         )
     try:
-        return json.loads(data)
-    except ValueError:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
         raise SacError(f"the agent answered something that is not JSON: {data[:80]!r}") from None
 
 
-async def acall(path: Path, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+async def acall(path: Path, request: Request, timeout: float | None = None) -> dict[str, Any]:
     """``call`` for event loops (the control plane): no thread is held while a turn runs."""
     import asyncio
 
@@ -158,7 +220,7 @@ async def acall(path: Path, request: dict[str, Any], timeout: float | None = Non
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     try:
-        writer.write(json.dumps(request).encode() + b"\n")
+        writer.write(msgspec.json.encode(request) + b"\n")
         await writer.drain()
         line = asyncio.ensure_future(reader.readline())
         while True:

@@ -24,14 +24,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sac import transcript as ev
 from sac.atomic import write_atomic
 from sac.home import mirror
 from sac.nofollow import ensure_dir
 from sac.runner import control
-from sac.runner.session import Session, SessionDied, TurnResult
+from sac.runner.session import Session, SessionDied
 from sac.spec.mounts import parse_mount
-from sac.state import AgentDir, AgentState, Heartbeat, append_event, process_start
-from sac_hookspecs import Agent, AgentPort, Instance, Launch, Provider, ProviderContext, Runtime, Serving, Transport
+from sac.state import AgentDir, AgentState, Heartbeat, Phase, process_start
+from sac.transcript import append_event
+from sac_hookspecs import (
+    Agent,
+    AgentPort,
+    Instance,
+    Launch,
+    Provider,
+    ProviderContext,
+    Runtime,
+    Serving,
+    Transport,
+    TurnResult,
+)
 from sac_hookspecs.spec import Backoff
 
 TICK = 1.0  # seconds between heartbeats
@@ -114,10 +127,11 @@ class Runner:
 
     # -- state ----------------------------------------------------------------------
 
-    def set(self, phase: str | None = None, **fields: Any) -> None:
+    def record(self, phase: Phase | None = None, **fields: Any) -> None:
+        """Change the agent's state (its phase, and/or ``fields``) and write state.json."""
         assert self.state is not None
         if phase:
-            self.state.state = phase  # type: ignore[assignment]
+            self.state.state = phase
         for k, v in fields.items():
             setattr(self.state, k, v)
         if not self.lost:
@@ -128,7 +142,7 @@ class Runner:
         if self.lost:
             return
         busy = self.session.busy_since if self.session else None
-        phase = "busy" if busy and self.state.state == "ready" else self.state.state
+        phase = Phase.BUSY if busy and self.state.state == Phase.READY else self.state.state
         self.dir.write_heartbeat(Heartbeat(time=time.time(), state=phase, pid=os.getpid(), busy_since=busy))
 
     # -- preparing --------------------------------------------------------------------
@@ -193,7 +207,7 @@ class Runner:
         write_atomic(path, script.encode(), mode=0o700)
         return path
 
-    def options(self, wrapper: Path, workdir: str) -> Any:
+    def sdk_options(self, wrapper: Path, workdir: str) -> Any:
         from claude_agent_sdk import ClaudeAgentOptions
 
         claude = self.agent.spec.claude
@@ -232,13 +246,13 @@ class Runner:
                 await asyncio.to_thread(self.runtime.stop, self.agent, self.instance, 2.0)
             self.instance = await asyncio.to_thread(self.runtime.start, self.agent, self.launch)
             self.env.update(self.instance.env)
-            self.set(instance=self.instance, isolation=self.instance.isolation)
+            self.record(instance=self.instance, isolation=self.instance.isolation)
         wrapper = self.wrapper(self.instance)
         if self.session is None:
-            self.session = Session(self.options(wrapper, self.launch.workdir), self.dir.transcript)
+            self.session = Session(self.sdk_options(wrapper, self.launch.workdir), self.dir.transcript)
             self.resume_transcript()
             self.session.on_busy = self.beat
-        self.session.make_options = self.options(wrapper, self.launch.workdir)
+        self.session.make_options = self.sdk_options(wrapper, self.launch.workdir)
         mode = self.agent.spec.claude.session
         saved = self.state.session_id
         if (not first or self.resume) and saved:
@@ -254,70 +268,64 @@ class Runner:
             await self.session.reopen(resume=resume, continue_conversation=cont)
             self.reap(old)
 
-    async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        op = request.get("op")
-        if op == "send":
-            text = request.get("text")
-            if not isinstance(text, str) or not text.strip():
-                return {"ok": False, "error": "the prompt is empty"}
-            timeout = request.get("timeout") or self.agent.spec.claude.turn_timeout
-            if not isinstance(timeout, (int, float)) or timeout <= 0:
-                return {"ok": False, "error": "timeout must be a number of seconds > 0"}
-            return await self.send(text, float(timeout), source=str(request.get("source", "send")))
-        if op == "interrupt":
+    async def handle(self, request: control.AnyRequest) -> Any:
+        """Answer one control request (sac.runner.control says what each one is)."""
+        if isinstance(request, control.Send):
+            if not request.text.strip():
+                return TurnResult.failure("bad_request", "the prompt is empty")
+            timeout = request.timeout or self.agent.spec.claude.turn_timeout
+            return await self.send(request.text, timeout, source=request.source)
+        if isinstance(request, control.Interrupt):
             done = self.session is not None and await self.session.interrupt()
             return {"ok": True, "interrupted": done}
-        if op in ("status", "health"):
-            return {"ok": True, **self.health_report()}
-        if op == "stop":
-            self.stopping.set()
-            return {"ok": True}
-        return {"ok": False, "error": f"unknown op {op!r}"}
+        if isinstance(request, (control.Health, control.AskStatus)):
+            return self.health_report()
+        assert isinstance(request, control.Stop)
+        self.stopping.set()
+        return {"ok": True}
 
     async def send(
         self, text: str, timeout: float, source: str = "send", on_text: Any = None, on_start: Any = None
-    ) -> dict[str, Any]:
-        import msgspec
-
-        phase = self.state.state if self.state else "starting"
-        allowed = ("ready", "starting") if source == "startup" else ("ready",)
+    ) -> TurnResult:
+        phase = self.state.state if self.state else Phase.STARTING
+        allowed = (Phase.READY, Phase.STARTING) if source == "startup" else (Phase.READY,)
         if phase not in allowed or self.session is None:
-            return {"ok": False, "error": f"the agent is {phase}, not ready for a turn"}
+            return TurnResult.failure("not_ready", f"the agent is {phase}, not ready for a turn")
         generation = self.session.generation
         try:
             result = await self.session.turn(text, timeout, source=source, on_text=on_text, on_start=on_start)
         except SessionDied as e:
             if self.stopping.is_set():  # the session was closed under the turn on purpose (D26)
-                return {"ok": False, "error": "the agent was stopped during the turn"}
+                return TurnResult.failure("stopped", "the agent was stopped during the turn")
             if self.session.generation == generation:  # not a CLI a restart already replaced
                 self.failure = str(e)
-            return {"ok": False, "error": f"the agent's CLI died during the turn ({e}); it is restarted per its policy"}
+            return TurnResult.failure(
+                "cli_died", f"the agent's CLI died during the turn ({e}); it is restarted per its policy"
+            )
         if self.session.broken:
             self.failure = "an interrupted turn did not finish"
-        self.account(result)
-        return msgspec.to_builtins(result)
+        self.count_turn(result)
+        return result
 
-    def account(self, result: TurnResult) -> None:
+    def count_turn(self, result: TurnResult) -> None:
         assert self.state is not None
-        self.set(
+        self.state.add(result)
+        self.record(
             turns=self.state.turns + 1,
-            cost_usd=self.state.cost_usd + result.cost_usd,
-            input_tokens=self.state.input_tokens + result.input_tokens,
-            output_tokens=self.state.output_tokens + result.output_tokens,
             session_id=result.session_id or self.state.session_id,
             last_error=result.error if not result.ok else self.state.last_error,
         )
 
-    def health_report(self) -> dict[str, Any]:
+    def health_report(self) -> control.HealthReport:
         assert self.state is not None
-        return {
-            "state": self.state.state,
-            "cli_alive": self.cli_alive(),
-            "busy_since": self.session.busy_since if self.session else None,
-            "session_id": self.state.session_id,
-            "restarts": self.state.restarts,
-            "last_error": self.state.last_error,
-        }
+        return control.HealthReport(
+            state=self.state.state,
+            cli_alive=self.cli_alive(),
+            busy_since=self.session.busy_since if self.session else None,
+            session_id=self.state.session_id,
+            restarts=self.state.restarts,
+            last_error=self.state.last_error,
+        )
 
     def resume_transcript(self) -> None:
         """Turn numbers go on from the transcript (they restarted at 1 in a new runner), and a
@@ -328,11 +336,7 @@ class Runner:
         if unanswered is not None:
             append_event(
                 self.dir.transcript,
-                {
-                    "type": "error",
-                    "turn": unanswered,
-                    "error": "the runner ended during this turn: no reply was recorded",
-                },
+                ev.Error(turn=unanswered, error="the runner ended during this turn: no reply was recorded"),
             )
         assert self.session is not None
         self.session.turns = highest
@@ -422,15 +426,15 @@ class Runner:
                 attempt = 0
                 continue
             self.echo(f"unhealthy: {problem}")
-            append_event(self.dir.transcript, {"type": "error", "error": problem})
+            append_event(self.dir.transcript, ev.Error(error=problem))
             unlimited = restart.policy == "always"
             if restart.policy == "never" or (not unlimited and attempt >= restart.max_retries):
                 why = "restart policy is never" if restart.policy == "never" else f"{attempt} restarts did not help"
-                self.set("failed", last_error=f"{problem} ({why})")
+                self.record(Phase.FAILED, last_error=f"{problem} ({why})")
                 self.stopping.set()
                 return
             delay = backoff_delay(restart.backoff, attempt)
-            self.set("starting", last_error=problem)
+            self.record(Phase.STARTING, last_error=problem)
             self.echo(f"restarting in {delay:g} s (attempt {attempt + 1})")
             if await self._sleep_or_stop(delay):
                 return
@@ -439,10 +443,8 @@ class Runner:
                 self.failure = None
                 await self.open_session(first=False)
                 assert self.state is not None
-                self.set("ready", restarts=self.state.restarts + 1)
-                append_event(
-                    self.dir.transcript, {"type": "restart", "attempt": attempt, "session_id": self.state.session_id}
-                )
+                self.record(Phase.READY, restarts=self.state.restarts + 1)
+                append_event(self.dir.transcript, ev.Restart(attempt=attempt, session_id=self.state.session_id))
             except Exception as e:  # noqa: BLE001 - a failed restart is one more failure
                 self.failure = f"restart failed: {e}"
 
@@ -468,7 +470,7 @@ class Runner:
         me = os.getpid()
         self.state = AgentState(
             name=self.agent.name,
-            state="starting",
+            state=Phase.STARTING,
             pid=me,
             pid_start=process_start(me) or 0,
             spec_path=str(self.agent.spec_path),
@@ -483,11 +485,10 @@ class Runner:
             session_id=previous.session_id if previous and self.resume else None,
             restarts=previous.restarts if previous and self.resume else 0,
             turns=previous.turns if previous else 0,
-            cost_usd=previous.cost_usd if previous else 0.0,
-            input_tokens=previous.input_tokens if previous else 0,
-            output_tokens=previous.output_tokens if previous else 0,
         )
-        self.set()
+        if previous:
+            self.state.add(previous)  # usage counts across runs
+        self.record()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -508,17 +509,17 @@ class Runner:
                 if self.stopping.is_set():
                     break
                 answer = await self.send(prompt, self.agent.spec.claude.turn_timeout, source="startup")
-                self.echo(f"startup: {answer.get('text') or answer.get('error')}")
-                if not answer.get("ok"):  # `start` says so (and fails) instead of a bare "ready"
-                    failed.append(f"startup prompt {i}: {answer.get('error')}")
+                self.echo(f"startup: {answer.text or answer.error}")
+                if not answer.ok:  # `start` says so (and fails) instead of a bare "ready"
+                    failed.append(f"startup prompt {i}: {answer.error}")
             if not self.stopping.is_set():
-                self.set("ready", startup_errors=failed)
+                self.record(Phase.READY, startup_errors=failed)
                 await self.supervise()
-            return 0 if self.state.state != "failed" else 1
+            return 0 if self.state.state != Phase.FAILED else 1
         except Exception as e:  # noqa: BLE001 - report, clean up, exit 1
             message = str(e) or type(e).__name__
-            self.set("failed", last_error=message)
-            append_event(self.dir.transcript, {"type": "error", "error": message})
+            self.record(Phase.FAILED, last_error=message)
+            append_event(self.dir.transcript, ev.Error(error=message))
             self.echo(f"failed: {message}")
             if os.environ.get("SAC_DEBUG"):
                 raise
@@ -537,15 +538,15 @@ class Runner:
                 tokens = dict(self.state.token_files)
                 if serving.token_file:
                     tokens[transport.name] = serving.token_file
-                self.set(urls={**self.state.urls, transport.name: serving.url}, token_files=tokens)
+                self.record(urls={**self.state.urls, transport.name: serving.url}, token_files=tokens)
                 self.echo(f"{transport.name}: {serving.url}")
 
     async def _shutdown(self, server: Any) -> None:
         """Close the socket and the session, stop the instance; record what is left."""
         assert self.state is not None
-        final = "failed" if self.state.state == "failed" else "stopped"
-        if final != "failed":
-            self.set("stopping")
+        final = Phase.FAILED if self.state.state == Phase.FAILED else Phase.STOPPED
+        if final != Phase.FAILED:
+            self.record(Phase.STOPPING)
         for serving in self.serving:
             try:
                 await serving.stop()
@@ -566,7 +567,7 @@ class Runner:
                 instance = None
             except Exception as e:  # noqa: BLE001 - keep it in state: `sac agents stop` retries it
                 self.echo(f"stopping the instance failed: {e}")
-        self.set(final, instance=instance, urls={}, token_files={})
+        self.record(final, instance=instance, urls={}, token_files={})
         if not self.lost:  # the token may be a new runner's by now
             self.revoke_broker()
 
@@ -597,10 +598,12 @@ class RunnerPort(AgentPort):
         on_text: Any = None,
         source: str = "transport",
         on_start: Any = None,
-    ) -> dict[str, Any]:
+    ) -> TurnResult:
         r = self._runner
         if timeout is not None and timeout <= 0:
-            return {"ok": False, "error": "timeout must be a number of seconds > 0"}
+            return TurnResult.failure("bad_request", "timeout must be a number of seconds > 0")
+        if not text.strip():
+            return TurnResult.failure("bad_request", "the prompt is empty")
         return await r.send(
             text, timeout or r.agent.spec.claude.turn_timeout, source=source, on_text=on_text, on_start=on_start
         )

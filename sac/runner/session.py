@@ -14,23 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from sac.state import append_event
-
-
-class TurnResult(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The answer to one prompt, as ``send`` and ``/v1/turn`` return it."""
-
-    ok: bool
-    text: str = ""
-    session_id: str | None = None
-    turn: int = 0
-    cost_usd: float = 0.0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    duration_ms: int = 0
-    error: str | None = None
+from sac import transcript as ev
+from sac.transcript import append_event
+from sac_hookspecs import TurnResult
 
 
 class SessionDied(Exception):
@@ -95,7 +81,7 @@ class Session:
         if self._client is None or self.busy_since is None or (turn is not None and turn != self.turns):
             return False
         await self._client.interrupt()
-        append_event(self._transcript, {"type": "interrupt", "turn": self.turns})
+        append_event(self._transcript, ev.Interrupt(turn=self.turns))
         return True
 
     async def turn(
@@ -117,22 +103,22 @@ class Session:
                 on_start(n)
             self.busy_since = time.time()
             self.on_busy()
-            append_event(self._transcript, {"type": "prompt", "turn": n, "text": text, "source": source})
+            append_event(self._transcript, ev.Prompt(turn=n, text=text, source=source))
             try:
                 return await asyncio.wait_for(self._run(n, text, on_text), timeout)
             except asyncio.TimeoutError:
                 await self._abort(n)
                 message = f"the turn took longer than {timeout:g} s and was interrupted"
-                append_event(self._transcript, {"type": "error", "turn": n, "error": message})
-                return TurnResult(ok=False, turn=n, session_id=self.session_id, error=message)
+                append_event(self._transcript, ev.Error(turn=n, error=message))
+                return TurnResult.failure("timeout", message, turn=n, session_id=self.session_id)
             except SessionDied as e:
-                append_event(self._transcript, {"type": "error", "turn": n, "error": str(e)})
+                append_event(self._transcript, ev.Error(turn=n, error=str(e)))
                 raise
             except asyncio.CancelledError:
                 # The caller gave up (an A2A CancelTask, a server shutdown): end the turn in the
                 # CLI too and read its remains, or the next turn would receive them. The lock is
                 # held until that is done, even if cancelled again meanwhile.
-                append_event(self._transcript, {"type": "error", "turn": n, "error": "the turn was cancelled"})
+                append_event(self._transcript, ev.Error(turn=n, error="the turn was cancelled"))
                 cleanup = asyncio.ensure_future(self._abort(n))
                 while not cleanup.done():
                     try:
@@ -180,33 +166,19 @@ class Session:
                     for block in msg.content:
                         if isinstance(block, TextBlock):
                             texts.append(block.text)
-                            append_event(self._transcript, {"type": "text", "turn": n, "text": block.text})
+                            append_event(self._transcript, ev.Text(turn=n, text=block.text))
                             if on_text is not None:
                                 await on_text(block.text)
                         elif isinstance(block, ToolUseBlock):
-                            append_event(
-                                self._transcript,
-                                {
-                                    "type": "tool_use",
-                                    "turn": n,
-                                    "id": block.id,
-                                    "name": block.name,
-                                    "input": block.input,
-                                },
-                            )
+                            tool = ev.ToolUse(turn=n, id=block.id, name=block.name, input=block.input)
+                            append_event(self._transcript, tool)
                 elif isinstance(msg, UserMessage) and isinstance(msg.content, list):
                     for block in msg.content:
                         if isinstance(block, ToolResultBlock):
-                            append_event(
-                                self._transcript,
-                                {
-                                    "type": "tool_result",
-                                    "turn": n,
-                                    "id": block.tool_use_id,
-                                    "content": block.content,
-                                    "is_error": bool(block.is_error),
-                                },
+                            done = ev.ToolResult(
+                                turn=n, id=block.tool_use_id, content=block.content, is_error=bool(block.is_error)
                             )
+                            append_event(self._transcript, done)
                 elif isinstance(msg, SystemMessage) and msg.subtype == "init":
                     self.session_id = msg.data.get("session_id", self.session_id)
                 elif isinstance(msg, ResultMessage):
@@ -229,24 +201,11 @@ class Session:
             duration_ms=msg.duration_ms,
         )
         if msg.is_error:
+            result.reason = "model_error"
             status = f"HTTP {msg.api_error_status} from the model API: " if msg.api_error_status else ""
             detail = "; ".join(msg.errors or []) or result.text or msg.subtype
             result.error = f"{status}{detail}"
             if msg.terminal_reason in ("aborted_streaming", "aborted_tools"):
-                result.error = "the turn was interrupted"
-        append_event(
-            self._transcript,
-            {
-                "type": "result",
-                "turn": n,
-                "ok": result.ok,
-                "text": result.text,
-                "error": result.error,
-                "session_id": result.session_id,
-                "cost_usd": result.cost_usd,
-                "input_tokens": result.input_tokens,
-                "output_tokens": result.output_tokens,
-                "duration_ms": result.duration_ms,
-            },
-        )
+                result.reason, result.error = "interrupted", "the turn was interrupted"
+        append_event(self._transcript, ev.Result.of(result))
         return result

@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from sac_hookspecs import AgentPort, Serving
+from sac_hookspecs import AgentPort, Reason, Serving
 
 ISOLATION_EXTENSION = "urn:sac:a2a:ext:isolation:v1"
 MAX_BODY = 1024 * 1024
@@ -93,10 +93,10 @@ class TurnExecutor(AgentExecutor):
         if task_id in self._cancelled:
             self._cancelled.discard(task_id)
             return  # cancel() wrote CANCELED; nothing may follow a terminal state
-        if answer.get("ok"):
-            await updater.complete(updater.new_agent_message([new_text_part(answer.get("text", ""))]))
+        if answer.ok:
+            await updater.complete(updater.new_agent_message([new_text_part(answer.text)]))
         else:
-            await updater.failed(updater.new_agent_message([new_text_part(f"error: {answer.get('error')}")]))
+            await updater.failed(updater.new_agent_message([new_text_part(f"error: {answer.error}")]))
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
         task_id, context_id = context.task_id, context.context_id
@@ -280,6 +280,10 @@ def _json(status: int, obj: Any) -> Response:
     return Response(msgspec.json.encode(obj), status_code=status, media_type="application/json")
 
 
+#: The HTTP status of a failed turn, by its reason (anything else: 502, the agent failed).
+STATUS_OF: dict[Reason, int] = {"timeout": 504, "not_ready": 503, "bad_request": 400}
+
+
 def turn_route(port: AgentPort) -> Route:
     async def turn(request: Request) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
@@ -303,10 +307,9 @@ def turn_route(port: AgentPort) -> Route:
         if not req.text.strip():
             return _json(400, {"error": "invalid request body", "problems": ["text: the prompt is empty"]})
         answer = await port.turn(req.text, timeout=req.timeout, source="v1/turn")
-        if answer.get("ok"):
+        if answer.ok:
             return _json(200, answer)
-        error = answer.get("error") or "the turn failed"
-        return _json(504 if "took longer" in error else 503 if "not ready" in error else 502, {"error": error})
+        return _json(STATUS_OF.get(answer.reason, 502), {"error": answer.error or "the turn failed"})
 
     return Route("/v1/turn", turn, methods=["POST"])
 
