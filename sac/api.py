@@ -33,21 +33,11 @@ def check(ref: str, *, runtime: str | None = None):
 def start(ref: str, *, runtime: str | None = None, timeout: float = 180.0, resume: bool = False):
     """Start an agent (a detached runner); its Status once ready. A running agent is left as is."""
     from sac import lifecycle
-    from sac.agent import load_agent
 
     plugins, settings = _context(runtime)
-    if lifecycle.in_container(plugins):  # as the CLI decides: inside a container the host starts it
-        import msgspec
-
-        answer = lifecycle.broker_start(ref, timeout)
-        st = msgspec.convert(answer.get("status") or {"name": ref, "state": "failed"}, lifecycle.Status)
-        if not answer.get("ok"):
-            raise SacError(f"agent {ref} could not be started by the host: {answer.get('message')}")
-        return st
-    agent = load_agent(ref, plugins, settings)
-    st, _ = lifecycle.start(agent, plugins, settings, timeout=timeout, resume=resume, runtime=runtime)
+    st = lifecycle.start(ref, plugins, settings, timeout=timeout, resume=resume, runtime=runtime).status
     if st.state == lifecycle.Phase.FAILED:
-        raise SacError(f"agent {agent.name} failed: {st.last_error}")
+        raise SacError(f"agent {st.name} failed: {st.last_error}")
     return st
 
 

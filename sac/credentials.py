@@ -64,3 +64,15 @@ def provider_context(agent: Agent, provider: Provider, settings: Settings, plugi
         account=account,
         home=str(Path(agent.runtime_dir) / "home"),
     )
+
+
+def secret_variables(plugins, settings, ctx) -> list[str]:
+    """Every variable sac knows to hold a credential: each registered provider's key variable,
+    each configured ``auth_token_env``, the agent's own, and sac's client tokens. The runner
+    blanks them for the CLI (and so for the agent's tools) unless its provider sets them
+    (review D12: a host's DeepSeek key reached an agent on another provider)."""
+    names = {p.key_env for _, p in plugins.providers.items() if p.key_env}
+    names |= {c.auth_token_env for c in settings.providers.values() if c.auth_token_env}
+    names |= {ctx.options.auth_token_env} if ctx.options.auth_token_env else set()
+    names |= {"SAC_A2A_TOKEN"}
+    return sorted(names)

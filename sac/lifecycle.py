@@ -1,8 +1,12 @@
 """Starting, stopping and inspecting agents: the logic behind ``sac agents ...``.
 
-A started agent is a detached runner process (``sac agents start --foreground NAME``
-spawned in its own session). Everything here talks to runners through their state files
-and control sockets, so the CLI, the Python API and the control plane share it.
+Every start comes through :func:`start` (detached) or :func:`run_here` (``--foreground``),
+and every decision about it is made here: the host's control plane starts agents asked
+for from inside a container, a running agent is left alone, the preflight runs, a runner
+that died resumes its session. A started agent is a detached runner process (the runner's
+own entry point, ``python -m sac.runner SPEC``, in its own session). Everything here talks
+to runners through their state files and control sockets, so the CLI, the Python API and
+the control plane share it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -21,6 +27,9 @@ from sac.errors import NotFound, SacError
 from sac.paths import sac_home
 from sac.state import AgentDir, AgentState, Phase
 from sac_hookspecs import Usage
+
+if TYPE_CHECKING:
+    from sac_hookspecs import Agent
 
 KILL_AFTER = 5.0  # seconds between asking a runner to stop and SIGKILL
 
@@ -131,12 +140,17 @@ def self_command() -> list[str]:
     return [sys.executable, "-m", "sac"]
 
 
+#: The hidden first argument that makes ``sac`` (the console script, ``python -m sac``, the
+#: pyz) run the runner's entry point, sac.runner.entry, instead of the CLI.
+RUNNER_COMMAND = "_runner"
+
+
 def spawn_runner(
     name: str, spec_path: Path, *, resume: bool, parent: str | None = None, runtime: str | None = None
 ) -> subprocess.Popen:
     d = AgentDir(name)
     d.make()
-    cmd = [*self_command(), "agents", "start", "--foreground", "--preflighted", str(spec_path)]
+    cmd = [*self_command(), RUNNER_COMMAND, str(spec_path)]
     if runtime:
         cmd += ["--runtime", runtime]
     if resume:
@@ -264,8 +278,16 @@ def preflight_or_raise(agent, plugins, settings) -> None:
         raise SacError(f"agent {agent.name} cannot start:\n  " + "\n  ".join(lines))
 
 
+class Started(msgspec.Struct, kw_only=True):
+    """What a start did: the agent's status, and how it got there."""
+
+    status: Status
+    already_running: bool = False
+    by_host: bool = False  # the host's control plane started it (this process runs in a container)
+
+
 def start(
-    agent,
+    agent: Agent | str,
     plugins,
     settings,
     *,
@@ -273,63 +295,45 @@ def start(
     resume: bool = False,
     parent: str | None = None,
     runtime: str | None = None,
-) -> tuple[Status, bool]:
-    """Start ``agent`` unless it runs: preflight, spawn its runner, wait until it is ready.
-    Returns (its status, whether it was already running). The CLI, the Python API and the
-    control plane's start route all start agents through here."""
+) -> Started:
+    """Start ``agent`` (an Agent, or a name or path) unless it runs, and return once it is
+    ready or has failed. Inside one of a runtime's containers no nested start is tried: the
+    host's ``sac listen`` starts it (the broker). Otherwise the preflight runs, its runner is
+    spawned, and a runner that died (kill -9, OOM) is resumed with its conversation, as every
+    restart is; only a stopped agent follows spec.claude.session. The CLI, the Python API and
+    the control plane's start route all start agents through here."""
+    if in_container(plugins):
+        return _start_by_host(agent if isinstance(agent, str) else agent.name, timeout)
+    if isinstance(agent, str):
+        from sac.agent import load_agent
+
+        agent = load_agent(agent, plugins, settings)
     current = status(agent.name)
     if not current.state.can_start:
-        return current, True
+        return Started(status=current, already_running=True)
     preflight_or_raise(agent, plugins, settings)
-    # A runner that died (kill -9, OOM) did not stop its agent: starting it again goes on with
-    # its conversation, as every restart does; only a stopped agent follows spec.claude.session.
     resume = resume or current.state == Phase.DEAD
     proc = spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)
-    return wait_ready(agent.name, proc, timeout), False
+    return Started(status=wait_ready(agent.name, proc, timeout))
 
 
-def secret_variables(plugins, settings, ctx) -> list[str]:
-    """Every variable sac knows to hold a credential: each registered provider's key variable,
-    each configured ``auth_token_env``, the agent's own, and sac's client tokens. The runner
-    blanks them for the CLI (and so for the agent's tools) unless its provider sets them
-    (review D12: a host's DeepSeek key reached an agent on another provider)."""
-    names = {p.key_env for _, p in plugins.providers.items() if p.key_env}
-    names |= {c.auth_token_env for c in settings.providers.values() if c.auth_token_env}
-    names |= {ctx.options.auth_token_env} if ctx.options.auth_token_env else set()
-    names |= {"SAC_A2A_TOKEN"}
-    return sorted(names)
+def to_start(refs: Iterable[str], plugins, settings) -> list[Agent | str]:
+    """What :func:`start` gets for ``refs``: every spec loaded (so all are valid before any
+    starts), or the refs themselves inside a container, where the host reads the specs."""
+    if in_container(plugins):
+        return list(refs)
+    from sac.agent import load_agent
+
+    return [load_agent(ref, plugins, settings) for ref in refs]
 
 
-def run_foreground(agent, plugins, settings, *, resume: bool = False, parent: str | None = None, echo=print) -> int:
-    """Run the agent's runner in this process until it stops; its exit status."""
-    import asyncio
+def run_here(agent: Agent, plugins, settings, *, resume: bool = False, parent: str | None = None, echo=print) -> int:
+    """``--foreground``: the preflight every start runs, then the agent's runner in this
+    process until it stops; its exit status."""
+    from sac.runner.entry import run
 
-    from sac.agent import choose_runtime, provider_name
-    from sac.claude_cli import find_claude
-    from sac.credentials import provider_context
-    from sac.runner.runner import Runner
-
-    runtime = choose_runtime(agent, plugins, settings)
-    provider = plugins.providers.get(provider_name(agent.spec, settings, plugins))
-    ctx = provider_context(agent, provider, settings, plugins)
-    cli = find_claude()
-    if cli is None:
-        raise SacError("the claude CLI was not found", hint="set SAC_CLAUDE_CLI or use the full sac.pyz")
-    os.environ["CLAUDE_AGENT_SDK_SKIP_VERSION_CHECK"] = "1"  # the wrapper is not the CLI
-    transports = [t for _, t in plugins.transports.items()]
-    runner = Runner(
-        agent,
-        runtime,
-        provider,
-        ctx,
-        claude_cli=str(cli),
-        transports=transports,
-        resume=resume,
-        parent=parent,
-        echo=echo,
-        blank=secret_variables(plugins, settings, ctx),
-    )
-    return asyncio.run(runner.run())
+    preflight_or_raise(agent, plugins, settings)
+    return run(agent, plugins, settings, resume=resume, parent=parent, echo=echo)
 
 
 def stop_and_clean(name: str, plugins_factory) -> str:
@@ -366,16 +370,20 @@ def in_container(plugins) -> bool:
     return any(rt.hosts_this_process() for _, rt in plugins.runtimes.items())
 
 
-def broker_start(name: str, timeout: float) -> dict:
-    """Ask the host's ``sac listen`` to start ``name``; the answer of its start route."""
+def _start_by_host(ref: str, timeout: float) -> Started:
+    """Ask the host's ``sac listen`` to start ``ref`` (this process runs in a container)."""
     from sac.peers import post_json
 
     url, token = os.environ.get("SAC_LISTEN_BASE_URL"), os.environ.get("SAC_LISTEN_BEARER")
     if not url or not token:
         raise SacError(
-            f"inside a container, {name} must be started by the host, but no broker is reachable "
+            f"inside a container, {ref} must be started by the host, but no broker is reachable "
             "(SAC_LISTEN_BASE_URL and SAC_LISTEN_BEARER are not set)",
             hint="run `sac listen` on the host and restart this agent, or start it on the host",
         )
     parent = os.environ.get("SAC_AGENT_NAME")
-    return post_json(f"{url.rstrip('/')}/v1/agents/{name}/start", {"parent": parent}, token, timeout)
+    answer = post_json(f"{url.rstrip('/')}/v1/agents/{ref}/start", {"parent": parent}, token, timeout)
+    st = msgspec.convert(answer.get("status") or {"name": ref, "state": "failed"}, Status)
+    if not answer.get("ok"):
+        raise SacError(f"agent {ref} could not be started by the host: {answer.get('message')}")
+    return Started(status=st, already_running=bool(answer.get("already_running")), by_host=True)

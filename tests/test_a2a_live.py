@@ -224,8 +224,8 @@ def test_a_non_loopback_a2a_port_needs_a_token_even_in_the_foreground(home, sac)
     done = sac("agents", "start", "--foreground", "open1")  # the preflight of every start refuses it
     assert done.returncode == 1
     assert "a2a exposure: 0.0.0.0 is not loopback and spec.a2a.auth is none" in done.stderr, done.stderr
-    # and the runner itself refuses it too (its own start skips the preflight its parent ran)
-    done = sac("agents", "start", "--foreground", "--preflighted", "open1")
+    # and the runner itself refuses it too (its own entry point skips the preflight its parent ran)
+    done = sac("_runner", "open1")
     assert done.returncode == 1
     assert "spec.a2a.host 0.0.0.0 is not loopback: `auth: none` is allowed on loopback only" in done.stderr
 

@@ -89,9 +89,7 @@ def test_two_concurrent_starts_make_one_agent(fleet, sac):
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
     st = status(sac, "c1")
     assert st["state"] == "ready"
-    runners = subprocess.run(
-        ["pgrep", "-f", "agents start --foreground .*c1/spec.yaml"], capture_output=True, text=True
-    )
+    runners = subprocess.run(["pgrep", "-f", "_runner .*c1/spec.yaml"], capture_output=True, text=True)
     assert len(runners.stdout.split()) == 1, runners.stdout
     assert [e["text"] for e in transcript(fleet, "c1") if e["type"] == "prompt"] == [
         "Reply with the string 'Hello! I am c1' and nothing else."
@@ -565,9 +563,7 @@ def test_deleting_the_runtime_dir_under_a_live_agent_never_makes_two_runners(fle
     sac("agents", "start", "gone", check=True)
     second = status(sac, "gone")["pid"]
     time.sleep(1.5)
-    runners = subprocess.run(
-        ["pgrep", "-f", f"agents start --foreground .*{fleet}/agents/gone/"], capture_output=True, text=True
-    )
+    runners = subprocess.run(["pgrep", "-f", f"_runner .*{fleet}/agents/gone/"], capture_output=True, text=True)
     assert runners.stdout.split() == [str(second)], runners.stdout
     assert sac("agents", "send", "gone", "What is 2+2?").stdout == "4\n"
 

@@ -179,6 +179,10 @@ def cli(ctx: click.Context, version: bool, verbose: bool, as_json: bool) -> None
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["_runner"]:  # sac.lifecycle.RUNNER_COMMAND: a runner, not the CLI
+        from sac.runner.entry import main as runner
+
+        runner(sys.argv[2:])
     try:
         cli(prog_name="sac")
     except Exception as e:  # raised while click parsed arguments, e.g. building --help

@@ -82,14 +82,13 @@ def _print_reports(reports) -> None:
 )
 @click.option("--resume", is_flag=True, help="Resume the agent's last session whatever spec.claude.session says.")
 @click.option("--parent", hidden=True, help="The agent that asked for this one (recorded as lineage).")
-@click.option("--preflighted", is_flag=True, hidden=True, help="The runner's own start: the preflight has run.")
 @click.option(
     "--ignore-startup-errors",
     is_flag=True,
     help="Exit 0 even when a startup prompt failed (the agent runs either way).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the agents' status as JSON.")
-def start(refs, runtime, foreground, timeout, resume, parent, preflighted, ignore_startup_errors, as_json) -> None:
+def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_errors, as_json) -> None:
     """Start agents; return when each is ready, or say why it failed.
 
     A running agent is left as it is (exit 0). Each agent runs in its own detached
@@ -99,57 +98,39 @@ def start(refs, runtime, foreground, timeout, resume, parent, preflighted, ignor
     from sac.agent import load_agent
 
     plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
-    if lifecycle.in_container(plugins) and not foreground:
-        failed = False
-        for ref in refs:
-            try:
-                answer = lifecycle.broker_start(ref, timeout)
-                st = answer.get("status") or {}
-                click.echo(
-                    f"{ref}: {answer.get('message')} on the host ({st.get('runtime')}, pid {st.get('pid')})", err=True
-                )
-                failed |= not answer.get("ok")
-            except SacError as e:
-                click.echo(f"sac: error: {e.render()}", err=True)
-                failed = True
-        sys.exit(1 if failed else 0)
     if foreground:
         if len(refs) != 1:
             raise UsageError("--foreground runs exactly one agent")
         agent = load_agent(refs[0], plugins, settings)
-        if not preflighted:  # a user's --foreground gets the same preflight as every start
-            lifecycle.preflight_or_raise(agent, plugins, settings)
-        sys.exit(
-            lifecycle.run_foreground(
-                agent, plugins, settings, resume=resume, parent=parent, echo=lambda line: click.echo(line, err=True)
-            )
-        )
-    agents_ = [load_agent(ref, plugins, settings) for ref in refs]  # every spec valid before any starts
+        echo = lambda line: click.echo(line, err=True)  # noqa: E731
+        sys.exit(lifecycle.run_here(agent, plugins, settings, resume=resume, parent=parent, echo=echo))
     rows, failed = [], False
-    for agent in agents_:
+    for agent in lifecycle.to_start(refs, plugins, settings):
+        name = agent if isinstance(agent, str) else agent.name
         try:
-            st, running = lifecycle.start(
+            started = lifecycle.start(
                 agent, plugins, settings, timeout=timeout, resume=resume, parent=parent, runtime=runtime
             )
         except SacError as e:
             click.echo(f"sac: error: {e.render()}", err=True)
             failed = True
             continue
+        st, running = started.status, started.already_running
         rows.append(st)
+        on = f"on the host ({st.runtime}, pid {st.pid})" if started.by_host else f"on {st.runtime} (pid {st.pid})"
         if running:
-            click.echo(f"{agent.name}: already running (pid {st.pid})", err=True)
+            click.echo(f"{name}: already running {on}", err=True)
         elif st.state == lifecycle.Phase.FAILED:
             failed = True
-            click.echo(f"{agent.name}: failed: {st.last_error}", err=True)
+            click.echo(f"{name}: failed: {st.last_error}", err=True)
         elif st.startup_errors:
             failed |= not ignore_startup_errors
             click.echo(
-                f"{agent.name}: {st.state} on {st.runtime} (pid {st.pid}), but its startup prompts failed:\n  "
-                + "\n  ".join(st.startup_errors),
+                f"{name}: {st.state} {on}, but its startup prompts failed:\n  " + "\n  ".join(st.startup_errors),
                 err=True,
             )
         else:
-            click.echo(f"{agent.name}: {st.state} on {st.runtime} (pid {st.pid})", err=True)
+            click.echo(f"{name}: {st.state} {on}", err=True)
     if as_json:
         echo_json(rows)
     sys.exit(1 if failed else 0)

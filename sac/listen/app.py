@@ -61,6 +61,7 @@ class Done(msgspec.Struct, kw_only=True, omit_defaults=True):
     ok: bool
     message: str = ""
     status: Status | None = None
+    already_running: bool = False  # a start found it running (and left it so)
 
 
 class HttpError(Exception):
@@ -275,9 +276,10 @@ async def start(req: Request) -> Done:
     def run() -> Done:
         plugins, settings = get_plugins(), load_settings()
         agent = load_agent(name, plugins, settings)
-        st, running = lifecycle.start(agent, plugins, settings, timeout=180, parent=parent)
-        if running:
-            return Done(ok=True, message="already running", status=st)
+        started = lifecycle.start(agent, plugins, settings, timeout=180, parent=parent)
+        st = started.status
+        if started.already_running:
+            return Done(ok=True, message="already running", status=st, already_running=True)
         return Done(ok=st.state != Phase.FAILED, message=st.state, status=st)
 
     try:

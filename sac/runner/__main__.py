@@ -1,0 +1,5 @@
+"""``python -m sac.runner SPEC ...``: see sac.runner.entry."""
+
+from sac.runner.entry import main
+
+main()
