@@ -119,7 +119,7 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
         rows.append(st)
         on = f"on the host ({st.runtime}, pid {st.pid})" if started.by_host else f"on {st.runtime} (pid {st.pid})"
         if running:
-            click.echo(f"{name}: already running {on}", err=True)
+            click.echo(f"{name}: already running{' on the host' if started.by_host else ''} (pid {st.pid})", err=True)
         elif st.state == lifecycle.Phase.FAILED:
             failed = True
             click.echo(f"{name}: failed: {st.last_error}", err=True)
