@@ -112,7 +112,7 @@ def signature_of(fn: ast.FunctionDef | ast.AsyncFunctionDef, source: str) -> str
 
     def one(arg: ast.arg, default: ast.expr | None) -> str:
         text = arg.arg + (f": {code(arg.annotation, source)}" if arg.annotation else "")
-        if default is not None:
+        if default is not None:  # PEP 8 spacing, as ruff format writes it: `x=1`, `x: int = 1`
             text += f" = {code(default, source)}" if arg.annotation else f"={code(default, source)}"
         return text
 
