@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 STALE  := uv.lock is out of date with the pyproject files: run `make lock` and commit uv.lock
 
-.PHONY: dev lock demo lint test test-fast pyz pyz-lean pyz-full bench mutate mutate-recheck clean
+.PHONY: dev lock demo docs lint test test-fast pyz pyz-lean pyz-full bench mutate mutate-recheck clean
 
 $(UV): build/uv-requirements.txt
 	$(PYTHON) -m venv build/.uv
@@ -32,6 +32,9 @@ demo: dev  ## two example agents, end to end, on the best runtime here, offline
 
 test: lint  ## the quality gate, then the whole suite (builds the pyz too)
 	$(PY) -m pytest
+
+docs: dev  ## docs/plugin-reference.md from sac_hookspecs' docstrings (tests/test_docs.py fails when it is stale)
+	$(PY) build/plugin_reference.py
 
 lint: dev  ## ruff (lint, import order), ruff format --check, mypy: all must be clean
 	$(VENV)/bin/ruff check .

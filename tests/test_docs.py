@@ -55,3 +55,103 @@ def test_every_promise_names_a_test_that_exists():
                 missing.append(f"{path}::{name}")
         assert re.search(r"`tests/[\w/]+\.py::test_\w+`", row), f"a row without a test: {row}"
     assert missing == []
+
+
+# -- the plugin-author reference (docs/plugin-reference.md), generated from sac_hookspecs ----
+
+
+def plugin_reference():
+    """build/plugin_reference.py as a module (build/ is scripts, not a package)."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parent.parent / "build" / "plugin_reference.py"
+    spec = importlib.util.spec_from_file_location("plugin_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_plugin_reference_is_what_the_code_says():
+    """The committed page is exactly what the generator renders from the installed
+    sac_hookspecs: a changed docstring, signature, default or new public name without
+    `make docs` fails here, with the command that fixes it and the first lines that differ."""
+    import difflib
+
+    gen = plugin_reference()
+    committed = gen.OUTPUT.read_text() if gen.OUTPUT.exists() else ""
+    rendered = gen.render()
+    if committed != rendered:
+        diff = difflib.unified_diff(
+            committed.splitlines(), rendered.splitlines(), "docs/plugin-reference.md", "rendered", lineterm="", n=1
+        )
+        excerpt = "\n".join(list(diff)[:40])
+        raise AssertionError(f"docs/plugin-reference.md is stale; run: {gen.REGENERATE}\n{excerpt}")
+    assert "(plugin-reference.md)" in (SPEC_DOC.parent / "plugins.md").read_text(), "link it from docs/plugins.md"
+    # links into it (plugins.md, providers.md) name headings that exist (GitHub's anchors)
+    import re
+
+    anchors = {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", rendered, re.M)}
+    links = {
+        (doc.name, a)
+        for doc in SPEC_DOC.parent.glob("*.md")
+        for a in re.findall(r"plugin-reference\.md#([\w-]+)", doc.read_text())
+    }
+    assert links and {(doc, a) for doc, a in links if a not in anchors} == set()
+
+
+def test_every_hook_class_and_public_method_of_the_contract_has_a_docstring():
+    gen = plugin_reference()
+    entries = gen.walk()
+    # the walk is generic; these prove it saw the contract rather than nothing
+    kinds = {(e.name, e.kind) for e in entries}
+    assert {
+        ("sac_register_runtimes", "hook"),
+        ("Runtime", "class"),
+        ("Instance", "struct"),
+        ("Agent", "dataclass"),
+    } <= kinds
+    missing = gen.undocumented(entries)
+    assert not missing, f"write a docstring (docs/plugin-reference.md shows it) for: {', '.join(missing)}"
+
+
+def test_the_reference_picks_up_new_names_and_says_what_the_base_does(tmp_path, monkeypatch):
+    """Nothing in the generator lists classes by hand: a submodule's __all__ (or, without one,
+    what it defines) is rendered, and a method or class without a docstring is named."""
+    pkg = tmp_path / "contract_x"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""A contract."""\nfrom .kit import Base\n\n__all__ = ["Base"]\n')
+    (pkg / "kit.py").write_text(
+        '"""Helpers."""\n'
+        "class Base:\n"
+        '    """A base."""\n'
+        "    name: str = 'x'  # what users write\n\n"
+        "    def cheap(self) -> list[int]:\n"
+        '        """Cheap."""\n'
+        "        return []\n\n"
+        "    async def needed(self, url: str, *, timeout: float = 5.0) -> bool:\n"
+        '        """Needed."""\n'
+        "        raise NotImplementedError(url)\n\n"
+        "    def quiet(self):\n"
+        "        pass\n\n"
+        "def helper(a, b=1):\n"
+        "    return a\n"
+    )
+    (pkg / "_private.py").write_text("def hidden():\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gen = plugin_reference()
+    entries = {e.name: e for e in gen.walk("contract_x")}
+    assert set(entries) == {"Base", "helper"}
+    assert entries["Base"].import_from == "contract_x" and entries["helper"].import_from == "contract_x.kit"
+    members = {m.name: m for m in entries["Base"].members}
+    assert members["name"].signature == ": str = 'x'" and members["name"].doc == "what users write"
+    assert members["cheap"].default == "default: returns `[]`"
+    assert members["needed"].kind == "async method"
+    assert members["needed"].signature == "(self, url: str, *, timeout: float = 5.0) -> bool"
+    assert members["needed"].default == "no default: the base class raises NotImplementedError"
+    assert members["quiet"].default == "default: does nothing"
+    assert gen.undocumented(list(entries.values())) == ["contract_x.kit.Base.quiet", "contract_x.kit.helper"]
+    page = gen.render("contract_x")
+    assert "#### `async needed(self, url: str, *, timeout: float = 5.0) -> bool`" in page
+    assert "### `helper`" in page and "hidden" not in page

@@ -29,7 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from .types import CredentialStore, Provider, Runtime, Transport
 
+#: marks sac's hook specifications (a plugin needs only hookimpl)
 hookspec = pluggy.HookspecMarker("sac")
+#: marks a plugin's hook implementations: ``@hookimpl def sac_register_runtimes(register): ...``
 hookimpl = pluggy.HookimplMarker("sac")
 
 

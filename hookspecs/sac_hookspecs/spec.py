@@ -84,6 +84,8 @@ class Claude(_Section):
 
 
 class Health(_Section):
+    """How the runner probes a running agent (``process``: it lives; ``sdk-alive``: it answers)."""
+
     enabled: bool = True
     interval: PositiveSeconds = 60.0
     method: Literal["sdk-alive", "process"] = "sdk-alive"
@@ -99,6 +101,8 @@ class Backoff(_Section):
 
 
 class Restart(_Section):
+    """When the runner restarts a failed agent, how often in a row, and how long it waits."""
+
     policy: Literal["never", "on-failure", "always"] = "on-failure"
     max_retries: NonNegativeInt = 5
     backoff: PositiveSeconds | Backoff = field(default_factory=Backoff)
@@ -123,6 +127,7 @@ class Metadata(_Section):
 
     @property
     def capabilities(self) -> list[str]:
+        """``labels.capabilities`` as a list (a single word is written as a string)."""
         caps = self.labels.get("capabilities", [])
         return [caps] if isinstance(caps, str) else list(caps)
 

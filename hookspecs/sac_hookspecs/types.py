@@ -45,6 +45,7 @@ class Agent:
 
     @property
     def spec(self) -> Spec:
+        """The ``spec:`` of its spec.yaml; ``agent.spec.section(name)`` reads a plugin's section."""
         return self.document.spec
 
 

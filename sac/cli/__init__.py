@@ -13,19 +13,38 @@ import click
 
 import sac
 
-#: Built-in command groups: name -> (module, attribute, one-line help for `sac --help`).
+#: Built-in command groups: name -> (module, attribute, one-line help). The one line is the
+#: only copy of each group's summary: `sac --help` lists it from here without importing the
+#: group's module, and the module's ``@builtin_group(name)`` makes it the first line of the
+#: group's own --help (tests/test_cli_help.py checks that the two agree).
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "accounts": ("sac.cli.accounts", "accounts", "Stored credentials: list, save, delete, switch, status."),
     "agents": ("sac.cli.agents", "agents", "Check, start, stop and talk to agents."),
     "config": ("sac.cli.config", "config", "Show settings and where each comes from."),
     "host": ("sac.cli.host", "host", "Peer hosts: their sac listen URLs and tokens (stored 0600)."),
-    "image": ("sac.cli.image", "image", "Build and manage agent images."),
-    "listen": ("sac.cli.listen", "listen", "The per-host HTTP control plane (bearer token, loopback)."),
+    "image": ("sac.cli.image", "image", "Build and manage agent images: versions, rollback, sandboxes."),
+    "listen": ("sac.cli.listen", "listen", "Serve the per-host HTTP control plane (bearer token, loopback)."),
     "model": ("sac.cli.model", "model", "The built-in scripted model (offline, for dry runs and tests)."),
     "peer": ("sac.cli.peer", "peer", "Post turns to agents here, on peer hosts, or at A2A URLs."),
     "plugins": ("sac.cli.plugins", "plugins", "List plugins and what they registered."),
     "spec": ("sac.cli.spec", "spec", "The spec.yaml schema and validation."),
 }
+
+
+def builtin_group(name: str, **kwargs: Any) -> Any:
+    """``@click.group`` for the built-in group ``name``: its help is the summary in COMMANDS,
+    then the function's docstring, if any, as the paragraphs below it. So the docstring of a
+    built-in group holds only what follows the summary."""
+    import inspect
+
+    summary = COMMANDS[name][2]
+
+    def decorate(f: Any) -> click.Group:
+        body = inspect.getdoc(f)
+        help_ = f"{summary}\n\n{body}" if body else summary
+        return click.group(name, help=help_, short_help=summary, **kwargs)(f)
+
+    return decorate
 
 
 class LazyGroup(click.Group):

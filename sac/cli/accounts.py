@@ -13,15 +13,15 @@ from pathlib import Path
 import click
 import msgspec
 
-from sac.cli import context
+from sac.cli import builtin_group, context
 from sac.cli.output import echo_json, table
 from sac.errors import SacError, UsageError
 from sac_hookspecs import Usage
 
 
-@click.group()
+@builtin_group("accounts")
 def accounts() -> None:
-    """Stored credentials: list, save, delete, switch, status."""
+    pass
 
 
 def _store(name: str | None):

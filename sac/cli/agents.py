@@ -7,15 +7,15 @@ import time
 
 import click
 
-from sac.cli import context
+from sac.cli import builtin_group, context
 from sac.cli.output import echo_json, table
 from sac.cli.params import SECONDS
 from sac.errors import SacError, UsageError
 
 
-@click.group()
+@builtin_group("agents")
 def agents() -> None:
-    """Check, start, stop and talk to agents."""
+    pass
 
 
 def _common_runtime_option(f):

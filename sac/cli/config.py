@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from sac.cli import context
+from sac.cli import builtin_group, context
 from sac.cli.output import echo_json, table
 
 
-@click.group()
+@builtin_group("config")
 def config() -> None:
-    """Show settings and where each comes from."""
+    pass
 
 
 @config.command("show")

@@ -7,13 +7,14 @@ import sys
 
 import click
 
+from sac.cli import builtin_group
 from sac.cli.output import echo_json, table
 from sac.errors import UsageError
 
 
-@click.group()
+@builtin_group("host")
 def host() -> None:
-    """Peer hosts: their sac listen URLs and tokens (stored 0600)."""
+    pass
 
 
 @host.command("add-peer")

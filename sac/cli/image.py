@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from sac.cli import context
+from sac.cli import builtin_group, context
 from sac.errors import SacError
 
 RUNTIME = click.option("--runtime", help="The runtime whose images (default: the configured or best available one).")
@@ -82,9 +82,9 @@ def show_version(v, as_json: bool, was: str | None = None) -> None:
     click.echo(f"current: {v.version}{note}", err=True)
 
 
-@click.group()
+@builtin_group("image")
 def image() -> None:
-    """Build and manage agent images: versions, switch, rollback, sandboxes, snapshots."""
+    pass
 
 
 @image.command("build")

@@ -10,20 +10,19 @@ import time
 
 import click
 
+from sac.cli import builtin_group
 from sac.cli.output import echo_json
 from sac.errors import SacError
 from sac.paths import private_dirs
 
 
-@click.group(invoke_without_command=True)
+@builtin_group("listen", invoke_without_command=True)
 @click.option("--bind", default="127.0.0.1:7878", show_default=True, help="HOST:PORT to listen on.")
 @click.option("--allow-non-loopback", is_flag=True, help="Allow a non-loopback --bind (behind a firewall you trust).")
 @click.pass_context
 def listen(ctx: click.Context, bind: str, allow_non_loopback: bool) -> None:
-    """Serve the control plane: agents' status, send, card, tail, start, stop over HTTP.
-
-    Every route but /v1/health needs the bearer token in $SAC_HOME/listen/token (0600,
-    made on first start). One control plane per host. API: GET /v1/openapi.json.
+    """Agents' status, send, card, tail, start and stop over HTTP. Every route but /v1/health
+    needs the bearer token in $SAC_HOME/listen/token (0600, made on first start). One control plane per host. API: GET /v1/openapi.json.
     """
     if ctx.invoked_subcommand:
         return

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
+from sac.cli import builtin_group
 
-@click.group()
+
+@builtin_group("model")
 def model() -> None:
-    """The built-in scripted model (offline, for dry runs and tests)."""
+    pass
 
 
 @model.command("serve")

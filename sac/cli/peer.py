@@ -6,13 +6,14 @@ import sys
 
 import click
 
+from sac.cli import builtin_group
 from sac.cli.output import echo_json
 from sac.errors import SacError
 
 
-@click.group()
+@builtin_group("peer")
 def peer() -> None:
-    """Post turns to agents here or on peer hosts (through sac listen), or to A2A URLs."""
+    pass
 
 
 @peer.command("post-turn")

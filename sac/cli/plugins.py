@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from sac.cli import context
+from sac.cli import builtin_group, context
 from sac.cli.output import echo_json, table
 
 
-@click.group()
+@builtin_group("plugins")
 def plugins() -> None:
-    """List plugins and what they registered."""
+    pass
 
 
 @plugins.command("list")

@@ -6,13 +6,13 @@ import sys
 
 import click
 
-from sac.cli import context
+from sac.cli import builtin_group, context
 from sac.cli.output import echo_json
 
 
-@click.group()
+@builtin_group("spec")
 def spec() -> None:
-    """The spec.yaml schema and validation."""
+    pass
 
 
 @spec.command("schema")
