@@ -262,7 +262,7 @@ def delete_runtime(name: str) -> None:
     d = AgentDir(name)
     if d.root.exists():
         shutil.rmtree(d.root)
-    from sac.listen.server import revoke_broker_token
+    from sac.controlplane import revoke_broker_token
 
     revoke_broker_token(name)
 
@@ -372,7 +372,7 @@ def in_container(plugins) -> bool:
 
 def _start_by_host(ref: str, timeout: float) -> Started:
     """Ask the host's ``sac listen`` to start ``ref`` (this process runs in a container)."""
-    from sac.peers import post_json
+    from sac.controlplane import post_json
 
     url, token = os.environ.get("SAC_LISTEN_BASE_URL"), os.environ.get("SAC_LISTEN_BEARER")
     if not url or not token:

@@ -4,10 +4,7 @@ an A2A URL; and the registry of remote hosts (``sac host add-peer``)."""
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 from sac.atomic import write_atomic
 from sac.errors import NotFound, SacError, UsageError
@@ -88,7 +85,7 @@ def target(agent: str) -> tuple[str, str | None]:
     if peer:
         p = get_peer(peer)
         return f"{p['url']}/v1/agents/{name}/send", p["token"]
-    from sac.listen.server import read_token, running
+    from sac.controlplane import read_token, running
 
     info = running()
     if info is None:
@@ -96,24 +93,3 @@ def target(agent: str) -> tuple[str, str | None]:
             "sac listen is not running on this host", hint="start it (`sac listen`), or use `sac agents send`"
         )
     return f"{info['url']}/v1/agents/{name}/send", read_token()
-
-
-def post_json(url: str, body: dict[str, Any], token: str | None, timeout: float | None) -> dict[str, Any]:
-    """POST JSON; the answer as a dict. HTTP errors become SacErrors with the server's words."""
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        try:
-            detail = json.loads(e.read()).get("error", "")
-        except ValueError:
-            detail = ""
-        raise SacError(f"{url}: HTTP {e.code}" + (f": {detail}" if detail else "")) from None
-    except urllib.error.URLError as e:
-        raise SacError(f"cannot reach {url}: {e.reason}") from None

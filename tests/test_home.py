@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from sac.errors import UsageError
-from sac.home import BEGIN, END, merge_claude_md, mirror
+from sac.runner.home import BEGIN, END, merge_claude_md, mirror
 from sac_hookspecs.spec import McpServer
 
 

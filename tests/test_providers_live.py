@@ -70,7 +70,7 @@ def assert_secret_nowhere(home, sac, name: str, secret: str) -> None:
     assert {"state.json", "runner.log"} <= scanned  # the scan saw the files that matter
     outputs = [sac("agents", "status", "--json"), sac("agents", "tail", name, "--json"), sac("accounts", "status")]
     assert all(secret not in o.stdout + o.stderr for o in outputs)
-    from sac.card import agent_card
+    from sac.listen.card import agent_card
 
     os.environ["SAC_HOME"] = str(home)
     card = agent_card(name)  # the A2A card when the agent serves one

@@ -36,7 +36,7 @@ def listen(ctx: click.Context, bind: str, allow_non_loopback: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def status(as_json: bool) -> None:
     """Whether the control plane runs, its pid and URL (exit 1 if it does not)."""
-    from sac.listen.server import running
+    from sac.controlplane import running
 
     info = running()
     if as_json:
@@ -61,7 +61,7 @@ def _children(pid: int) -> list[int]:
 
 
 def _stop(timeout: float = 10.0) -> dict | None:
-    from sac.listen.server import running
+    from sac.controlplane import running
 
     info = running()
     if not info:
@@ -98,8 +98,9 @@ def stop() -> None:
 @click.option("--allow-non-loopback", is_flag=True)
 def restart(bind: str | None, allow_non_loopback: bool) -> None:
     """Stop the control plane (if it runs) and start it again, detached."""
+    from sac.controlplane import listen_dir, running
     from sac.lifecycle import self_command
-    from sac.listen.server import listen_dir, parse_bind, running
+    from sac.listen.server import parse_bind
 
     if bind is None:
         current = running()

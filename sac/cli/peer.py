@@ -23,7 +23,8 @@ def peer() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> None:
     """Send TEXT to AGENT and print the reply."""
-    from sac.peers import post_json, target
+    from sac.controlplane import post_json
+    from sac.peers import target
 
     url, token = target(agent)
     if url == agent:  # an A2A URL: a transport plugin speaks the protocol

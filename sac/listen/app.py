@@ -223,7 +223,7 @@ async def send(req: Request) -> TurnResult:
 
 
 async def card(req: Request) -> dict:
-    from sac.card import agent_card
+    from sac.listen.card import agent_card
 
     name = req.params["name"]
     _agent_exists(name)
@@ -305,7 +305,7 @@ async def stop(req: Request) -> Done:
 async def openapi(req: Request) -> dict:
     from sac.listen.openapi import document
 
-    return document(ROUTES)
+    return document(ROUTES, Error)
 
 
 ROUTES = [
@@ -399,7 +399,7 @@ class ListenApp:
         if hmac.compare_digest(token.encode("latin-1"), self.token):
             return None
         if route.handler is start:
-            from sac.listen.server import broker_of
+            from sac.controlplane import broker_of
 
             agent = broker_of(token)
             if agent:
@@ -410,7 +410,7 @@ class ListenApp:
 def create_app() -> ListenApp:
     """The app granian serves (factory, in granian's worker process): reads the token sac
     listen wrote, and ends the worker when `sac listen` itself is gone."""
-    from sac.listen.server import read_token
+    from sac.controlplane import read_token
 
     app = ListenApp(read_token())
     _follow_parent()

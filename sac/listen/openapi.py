@@ -13,13 +13,12 @@ import sac
 REF = "#/components/schemas/{name}"
 
 
-def document(routes: list[Any]) -> dict[str, Any]:
-    from sac.listen.app import Error
-
-    types = [r.response for r in routes] + [r.body for r in routes if r.body] + [Error]
+def document(routes: list[Any], error_type: type) -> dict[str, Any]:
+    """The document of ``routes``; every failure answers an ``error_type`` body."""
+    types = [r.response for r in routes] + [r.body for r in routes if r.body] + [error_type]
     schemas, components = msgspec.json.schema_components(types, ref_template=REF)
     by_type = dict(zip(types, schemas, strict=True))
-    error = {"description": "what went wrong", "content": {"application/json": {"schema": by_type[Error]}}}
+    error = {"description": "what went wrong", "content": {"application/json": {"schema": by_type[error_type]}}}
     paths: dict[str, dict] = {}
     for r in routes:
         op: dict[str, Any] = {

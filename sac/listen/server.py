@@ -11,78 +11,14 @@ import fcntl
 import ipaddress
 import json
 import os
-import secrets
 import socket
-from pathlib import Path
 
 from sac.atomic import write_atomic
+from sac.controlplane import listen_dir, read_token, running
 from sac.errors import SacError, UsageError
-from sac.paths import private_dirs, sac_home
+from sac.paths import private_dirs
 
 DEFAULT_BIND = "127.0.0.1:7878"
-
-
-def listen_dir() -> Path:
-    return sac_home() / "listen"
-
-
-MIN_TOKEN = 16  # shorter (an empty file!) would let a guess in: refused, never served with
-
-
-def read_token(create: bool = False) -> str:
-    path = listen_dir() / "token"
-    try:
-        token = path.read_text().strip(" \t\r\n")
-    except FileNotFoundError:
-        if not create:
-            raise SacError(f"no control-plane token at {path}", hint="start it once with `sac listen`") from None
-    else:
-        if len(token) < MIN_TOKEN:
-            raise SacError(
-                f"the control-plane token in {path} is empty or too short ({len(token)} characters)",
-                hint=f"remove it (rm {path}): `sac listen` then makes a new one",
-            )
-        return token
-    token = secrets.token_urlsafe(32)
-    private_dirs(path.parent)
-    write_atomic(path, token.encode(), mode=0o600)
-    return token
-
-
-def broker_token(agent: str) -> str:
-    """A token that lets ``agent`` do one thing on this host's control plane: start a sibling
-    (recorded as its child). Never the master token: a sandboxed agent must not be able to
-    talk to, stop or read other agents."""
-    from sac.names import check_name
-
-    path = listen_dir() / "brokers" / check_name(agent)
-    private_dirs(path.parent)
-    token = secrets.token_urlsafe(32)
-    write_atomic(path, token.encode(), mode=0o600)
-    return token
-
-
-def revoke_broker_token(agent: str) -> None:
-    """Forget ``agent``'s broker token (its runner stopped, or it was deleted): a stopped
-    agent's token must not start anything."""
-    from sac.names import check_name
-
-    (listen_dir() / "brokers" / check_name(agent)).unlink(missing_ok=True)
-
-
-def broker_of(token: str) -> str | None:
-    """The agent a broker token belongs to, if it is one (constant-time comparisons)."""
-    import hmac
-
-    d = listen_dir() / "brokers"
-    for path in sorted(d.iterdir()) if d.is_dir() else []:
-        try:
-            known = path.read_text().strip(" \t\r\n")
-            if len(known) >= MIN_TOKEN and hmac.compare_digest(known.encode(), token.encode()):
-                return path.name
-        except OSError:
-            continue
-    return None
 
 
 def parse_bind(bind: str, allow_non_loopback: bool) -> tuple[str, int]:
@@ -103,22 +39,6 @@ def parse_bind(bind: str, allow_non_loopback: bool) -> tuple[str, int]:
             "only behind a firewall you trust",
         )
     return host, int(port)
-
-
-def running() -> dict | None:
-    """What listen.json says, if its process still holds the lock."""
-    try:
-        info = json.loads((listen_dir() / "listen.json").read_text())
-    except (OSError, ValueError):
-        return None
-    fd = os.open(listen_dir() / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return info  # held: it runs
-    finally:
-        os.close(fd)
-    return None
 
 
 def serve(host: str, port: int, echo=print) -> None:

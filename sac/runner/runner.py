@@ -26,9 +26,9 @@ from typing import Any
 
 from sac import transcript as ev
 from sac.atomic import write_atomic
-from sac.home import mirror
 from sac.nofollow import ensure_dir
 from sac.runner import control
+from sac.runner.home import mirror
 from sac.runner.session import Session, SessionDied
 from sac.spec.mounts import parse_mount
 from sac.state import AgentDir, AgentState, Heartbeat, Phase, process_start
@@ -173,7 +173,7 @@ class Runner:
         asks it to start siblings (`sac agents start` inside brokers there)."""
         env = {"SAC_AGENT_NAME": self.agent.name}
         try:
-            from sac.listen.server import broker_token, running
+            from sac.controlplane import broker_token, running
 
             info = running()
             if info:  # a token for starting siblings only, never the host's master token
@@ -185,7 +185,7 @@ class Runner:
     def revoke_broker(self) -> None:
         """The broker token dies with the runner (review D13): it must not start anything later."""
         try:
-            from sac.listen.server import revoke_broker_token
+            from sac.controlplane import revoke_broker_token
 
             revoke_broker_token(self.agent.name)
         except OSError:
