@@ -49,7 +49,7 @@ def host_paths(agent: Agent) -> list[CheckResult]:
     from pathlib import Path
 
     from sac.runner.control import SOCKET_PATH_MAX
-    from sac.spec.mounts import parse_mount
+    from sac_hookspecs.toolkit.mounts import parse_mount
 
     rows = []
     missing = [m.source for m in map(parse_mount, agent.spec.mounts) if not Path(m.source).expanduser().exists()]

@@ -26,9 +26,9 @@ from typing import Literal
 
 import msgspec
 
-from sac.atomic import write_atomic
 from sac.paths import runtime_dir
 from sac_hookspecs import Instance
+from sac_hookspecs.toolkit.files import write_atomic
 
 Phase = Literal["starting", "ready", "busy", "stopping", "stopped", "failed"]
 

@@ -1,6 +1,8 @@
 """sac's plugin contract: hook specifications, the objects plugins register, the spec schema.
 
-A third-party plugin depends on this package only (pluggy + msgspec)::
+A third-party plugin depends on this package only (pluggy + msgspec); what it may use of
+sac beyond hooks and types is in :mod:`sac_hookspecs.toolkit`, and its errors for people are
+:class:`SacError` (message and hint, printed by the CLI like sac's own)::
 
     from sac_hookspecs import hookimpl, Runtime
 
@@ -14,6 +16,7 @@ A third-party plugin depends on this package only (pluggy + msgspec)::
 
 from typing import TYPE_CHECKING, Any
 
+from .errors import SacError
 from .types import (
     Agent,
     AgentPort,
@@ -60,6 +63,7 @@ __all__ = [
     "Provider",
     "ProviderContext",
     "Runtime",
+    "SacError",
     "Serving",
     "Transport",
     "hookimpl",

@@ -12,7 +12,7 @@ import click
 
 from sac.cli.output import echo_json
 from sac.errors import SacError
-from sac.paths import private_dirs
+from sac_hookspecs.toolkit.files import private_dirs
 
 
 @click.group(invoke_without_command=True)

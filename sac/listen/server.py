@@ -15,9 +15,9 @@ import secrets
 import socket
 from pathlib import Path
 
-from sac.atomic import write_atomic
 from sac.errors import SacError, UsageError
-from sac.paths import private_dirs, sac_home
+from sac.paths import sac_home
+from sac_hookspecs.toolkit.files import private_dirs, write_atomic
 
 DEFAULT_BIND = "127.0.0.1:7878"
 

@@ -24,15 +24,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sac.atomic import write_atomic
 from sac.home import mirror
 from sac.nofollow import ensure_dir
 from sac.runner import control
 from sac.runner.session import Session, SessionDied, TurnResult
-from sac.spec.mounts import parse_mount
 from sac.state import AgentDir, AgentState, Heartbeat, append_event, process_start
 from sac_hookspecs import Agent, AgentPort, Instance, Launch, Provider, ProviderContext, Runtime, Serving, Transport
 from sac_hookspecs.spec import Backoff
+from sac_hookspecs.toolkit.files import write_atomic
+from sac_hookspecs.toolkit.mounts import parse_mount
 
 TICK = 1.0  # seconds between heartbeats
 ALREADY_RUNNING = 3  # the runner's exit status when another runner holds the lock

@@ -14,10 +14,11 @@ from typing import Literal
 
 import msgspec
 
-from sac.paths import sac_home
-from sac.proc import probe
 from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
 from sac_hookspecs.spec import Mount
+from sac_hookspecs.toolkit.host import sac_home
+from sac_hookspecs.toolkit.mounts import parse_mount
+from sac_hookspecs.toolkit.proc import probe
 
 
 class ApptainerSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
@@ -134,8 +135,6 @@ class ApptainerRuntime(Runtime):
         return agent.spec.section("apptainer") or ApptainerSpec()
 
     def _binds(self, cfg: ApptainerSpec) -> list[Mount]:
-        from sac.spec.mounts import parse_mount
-
         out = []
         for b in cfg.binds:
             m = parse_mount(b)

@@ -16,10 +16,8 @@ import shlex
 
 from sac_hookspecs import Launch
 from sac_hookspecs.spec import Mount
+from sac_hookspecs.toolkit.layout import CLI, HOME, WORKDIR
 
-CLI = "/opt/sac/bin/claude"
-HOME = "/home/agent"
-WORKDIR = "/work"
 HARDENING = ("--containall", "--cleanenv")
 
 

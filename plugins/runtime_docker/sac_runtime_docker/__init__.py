@@ -8,8 +8,8 @@ from typing import Annotated
 
 import msgspec
 
-from sac.proc import probe
 from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
+from sac_hookspecs.toolkit.proc import probe
 
 DEFAULT_IMAGE = "sac-base:latest"
 
