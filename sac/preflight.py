@@ -30,6 +30,8 @@ def _safe(what: str, fn, agent: Agent) -> list[CheckResult]:
     """A plugin's check; a crash in it is a failed row, not a crashed sac."""
     try:
         return list(fn(agent))
+    except SacError as e:  # a failure the plugin explains: its words and its hint, not a crash
+        return [CheckResult(name=what, ok=False, detail=e.message, fix=e.hint)]
     except Exception as e:  # plugin code: report, don't propagate
         return [
             CheckResult(

@@ -607,3 +607,8 @@ class RunnerPort(AgentPort):
 
     async def interrupt(self, turn: int | None = None) -> bool:
         return self._runner.session is not None and await self._runner.session.interrupt(turn)
+
+    def body_problems(self, body: bytes, type_: type) -> list[str]:
+        from sac.spec.load import body_problems
+
+        return body_problems(body, type_)

@@ -175,6 +175,9 @@ class A2ATransport(Transport):
         except (OSError, ValueError):
             return None
 
+    def speaks(self, url: str) -> bool:
+        return url.startswith(("http://", "https://"))
+
     def post_turn(self, url: str, text: str, timeout: float | None, token: str | None = None) -> str:
         from .server import post_turn
 

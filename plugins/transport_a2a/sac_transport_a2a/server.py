@@ -297,7 +297,9 @@ def turn_route(port: AgentPort) -> Route:
         try:
             req = msgspec.json.decode(body, type=TurnRequest)
         except msgspec.ValidationError as e:
-            return _json(400, {"error": "invalid request body", "problems": _problems(body, str(e))})
+            return _json(
+                400, {"error": "invalid request body", "problems": port.body_problems(body, TurnRequest) or [str(e)]}
+            )
         except (msgspec.DecodeError, UnicodeDecodeError) as e:
             return _json(400, {"error": f"malformed JSON: {e}"})
         if not req.text.strip():
@@ -309,18 +311,6 @@ def turn_route(port: AgentPort) -> Route:
         return _json(504 if "took longer" in error else 503 if "not ready" in error else 502, {"error": error})
 
     return Route("/v1/turn", turn, methods=["POST"])
-
-
-def _problems(body: bytes, first: str) -> list[str]:
-    """Every problem of a well-formed body, located (sac's spec validator reads JSON too)."""
-    from sac.spec.errors import SpecError
-    from sac.spec.load import load_text
-
-    try:
-        load_text(body, "body", TurnRequest)
-    except SpecError as e:
-        return [p.render() for p in e.problems]
-    return [first]
 
 
 def build_app(port: AgentPort, url: str, token: str | None) -> tuple[Starlette, DefaultRequestHandler]:
