@@ -36,6 +36,7 @@ test: lint  ## the quality gate, then the whole suite (builds the pyz too)
 lint: dev  ## ruff (lint, import order), ruff format --check, mypy: all must be clean
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy hookspecs/sac_hookspecs $(wildcard plugins/*/sac_*)
 
 test-fast: dev  ## everything but the slow tests
 	$(PY) -m pytest -m "not slow"

@@ -70,7 +70,7 @@ class ApptainerRuntime(Runtime):
         return None if shutil.which("apptainer") else "apptainer is not on PATH"
 
     def check(self, agent: Agent) -> list[CheckResult]:
-        cfg = agent.spec.section("apptainer") or ApptainerSpec()
+        cfg = agent.spec.section("apptainer", ApptainerSpec) or ApptainerSpec()
         ok, out = probe(["apptainer", "--version"])
         rows = [
             CheckResult(
@@ -132,7 +132,7 @@ class ApptainerRuntime(Runtime):
     # -- the lifecycle (engine.py runs the commands; argv.py decides every flag) --------
 
     def _cfg(self, agent: Agent) -> ApptainerSpec:
-        return agent.spec.section("apptainer") or ApptainerSpec()
+        return agent.spec.section("apptainer", ApptainerSpec) or ApptainerSpec()
 
     def _binds(self, cfg: ApptainerSpec) -> list[Mount]:
         out = []
