@@ -161,6 +161,8 @@ def class_members(node: ast.ClassDef, source: str, plain: bool) -> list[Member]:
             out.append(Member(name, "attribute", sig, comment_for(stmt, notes, lines)))
         elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
             decorators = {ast.unparse(d) for d in stmt.decorator_list}
+            if decorators & {"overload", "typing.overload"}:
+                continue  # the typing stubs of a method: the implementation below is the one shown
             if "property" in decorators:
                 returns = f" -> {code(stmt.returns, source)}" if stmt.returns else ""
                 out.append(Member(stmt.name, "property", returns, ast.get_docstring(stmt)))

@@ -16,14 +16,12 @@ from sac.lookup import resolve
 from sac.paths import runtime_dir
 from sac.plugins import Plugins
 from sac.spec.load import Check, load_file
-from sac.spec.mounts import parse_mount
 from sac_hookspecs import Agent, Runtime
 from sac_hookspecs.spec import ProviderConfig, Spec
+from sac_hookspecs.toolkit import layout
+from sac_hookspecs.toolkit.mounts import parse_mount
 
 Found = Iterable[tuple[tuple[Any, ...], str]]
-#: Where sac puts the workdir, the agent's HOME and the claude CLI inside a container
-#: (a mount below /work or /home/agent is fine: it lands inside sac's).
-RESERVED_TARGETS = ("/work", "/home/agent", "/opt/sac")
 
 
 def provider_name(spec: Spec, settings: Settings, plugins: Plugins) -> str:
@@ -65,7 +63,8 @@ def spec_checks(plugins: Plugins, settings: Settings) -> list[Check]:
             except ValueError as e:
                 yield ("spec", "mounts", i), str(e)
                 continue
-            if target in RESERVED_TARGETS or target.startswith("/opt/sac/"):
+            # where every runtime puts the workdir, the agent's HOME and the claude CLI
+            if target in layout.RESERVED or target.startswith(f"{layout.SAC_DIR}/"):
                 yield ("spec", "mounts", i), f"target {target} is where sac mounts its own (use a path below it)"
 
     def mcp(doc: Any) -> Found:

@@ -130,7 +130,7 @@ def set_user_setting(name: str, value: Any) -> Path:
     """Set one key of the user config.yaml (atomically; other keys kept, comments not)."""
     import yaml
 
-    from sac.atomic import write_atomic
+    from sac_hookspecs.toolkit.files import write_atomic
 
     path = sac_home() / "config.yaml"
     data = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}

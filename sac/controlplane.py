@@ -18,9 +18,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from sac.atomic import write_atomic
 from sac.errors import SacError
-from sac.paths import private_dirs, sac_home
+from sac.paths import sac_home
+from sac_hookspecs.toolkit.files import private_dirs, write_atomic
 
 
 def listen_dir() -> Path:

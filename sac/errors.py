@@ -1,6 +1,7 @@
 """Errors a person can act on.
 
-Every error sac raises on purpose is a :class:`SacError`: the CLI prints its message
+Every error sac raises on purpose is a :class:`SacError` (defined in the plugin contract,
+so a plugin's errors are sac's): the CLI prints its message and hint
 (no traceback unless ``SAC_DEBUG=1``) and exits with its ``exit_code``: 2 for bad
 input (usage, spec, names), 1 for failures of the world (a missing binary, a dead
 process, a plugin conflict).
@@ -8,19 +9,7 @@ process, a plugin conflict).
 
 from __future__ import annotations
 
-
-class SacError(Exception):
-    """A failure with a message for people. ``hint`` says what to try next."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-    def render(self) -> str:
-        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+from sac_hookspecs.errors import SacError  # the contract's: plugins raise it too
 
 
 class UsageError(SacError):
@@ -35,3 +24,6 @@ class NotFound(UsageError):
 
 class PluginError(SacError):
     """Plugins that cannot work together (a name registered twice, a bad registration)."""
+
+
+__all__ = ["NotFound", "PluginError", "SacError", "UsageError"]

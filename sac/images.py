@@ -27,7 +27,7 @@ def locked(runtime: str):
     import fcntl
 
     from sac.nofollow import open_append
-    from sac.paths import private_dirs
+    from sac_hookspecs.toolkit.files import private_dirs
 
     fd = open_append(private_dirs(sac_home() / "containers") / f".lock-{runtime}")
     try:
@@ -56,7 +56,7 @@ def history(runtime: str) -> list[Switch]:
 def record(runtime: str, version: str, before: str | None) -> None:
     """``version`` became current, replacing ``before`` (kept first when the history is new,
     so the first rollback has somewhere to go)."""
-    from sac.atomic import write_atomic
+    from sac_hookspecs.toolkit.files import write_atomic
 
     path = history_path(runtime)
     entries = history(runtime)
@@ -90,7 +90,7 @@ def switch(runtime: str, images: Images, version: str) -> str | None:
 def rollback(runtime: str, images: Images) -> tuple[str | None, str]:
     """Back one step in the history of current versions: the one before the last switch or
     build; a second rollback goes one further back (the history is a stack)."""
-    from sac.atomic import write_atomic
+    from sac_hookspecs.toolkit.files import write_atomic
 
     current = images.current()
     existing = {v.version for v in images.versions()}

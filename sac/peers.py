@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sac.atomic import write_atomic
 from sac.errors import NotFound, SacError, UsageError
 from sac.names import check_name
-from sac.paths import private_dirs, sac_home
+from sac.paths import sac_home
+from sac_hookspecs.toolkit.files import private_dirs, write_atomic
 
 
 def peers_dir() -> Path:
@@ -54,7 +54,7 @@ def local_token(url: str) -> str | None:
     """The token of a local agent of this user serving ``url`` (its runner recorded the
     token file in its state), so ``sac peer post-turn URL TEXT`` needs no token from the user."""
     from sac.lifecycle import status
-    from sac.nofollow import PlantedLink, read_bytes
+    from sac_hookspecs.toolkit.nofollow import PlantedLink, read_bytes
 
     root = sac_home() / "runtime"
     wanted = url.rstrip("/")

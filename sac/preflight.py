@@ -30,6 +30,8 @@ def _safe(what: str, fn, agent: Agent) -> list[CheckResult]:
     """A plugin's check; a crash in it is a failed row, not a crashed sac."""
     try:
         return list(fn(agent))
+    except SacError as e:  # a failure the plugin explains: its words and its hint, not a crash
+        return [CheckResult(name=what, ok=False, detail=e.message, fix=e.hint)]
     except Exception as e:  # plugin code: report, don't propagate
         return [
             CheckResult(
@@ -49,7 +51,7 @@ def host_paths(agent: Agent) -> list[CheckResult]:
     from pathlib import Path
 
     from sac.runner.control import SOCKET_PATH_MAX
-    from sac.spec.mounts import parse_mount
+    from sac_hookspecs.toolkit.mounts import parse_mount
 
     rows = []
     missing = [m.source for m in map(parse_mount, agent.spec.mounts) if not Path(m.source).expanduser().exists()]

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import msgspec
 
-from sac.atomic import write_atomic
 from sac.paths import runtime_dir
 from sac_hookspecs import Instance, Usage
+from sac_hookspecs.toolkit.files import write_atomic
 
 
 class Phase(str, enum.Enum):

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from sac_runtime_docker import DockerSpec
 from sac_runtime_docker.engine import container_name, exec_argv, run_argv
 
-from sac.debian import host_mirror
 from sac.runner.runner import backoff_delay
 from sac.transcript import Event, render, summarize
 from sac_hookspecs import Instance, Launch
 from sac_hookspecs.spec import Backoff, Mount
+from sac_hookspecs.toolkit.debian import host_mirror
 
 
 @given(st.floats(0.01, 10), st.floats(1, 4), st.floats(0.01, 600), st.integers(0, 50))

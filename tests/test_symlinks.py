@@ -171,7 +171,7 @@ def test_a_planted_claude_dir_in_home_never_receives_the_login(home, sac, decoy,
 
 @pytest.mark.parametrize("rel", ["..", "a/../b", "../x", "/etc/passwd", "a/b/../../.."])
 def test_a_path_that_leaves_the_directory_is_refused_before_any_io(tmp_path, rel):
-    from sac.nofollow import read_bytes, write_file
+    from sac_hookspecs.toolkit.nofollow import read_bytes, write_file
 
     (tmp_path / "inside").mkdir()
     with pytest.raises(ValueError, match="not a relative path inside"):
@@ -187,7 +187,7 @@ def test_a_write_that_fails_midway_leaves_no_temp_file_and_no_open_fd(tmp_path):
     import errno
     import subprocess
 
-    from sac.nofollow import write_file
+    from sac_hookspecs.toolkit.nofollow import write_file
 
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
@@ -208,7 +208,7 @@ def test_a_write_that_fails_midway_leaves_no_temp_file_and_no_open_fd(tmp_path):
 
 def test_a_fifo_or_device_where_a_file_belongs_is_a_planted_link_not_a_crash(tmp_path):
     """read_bytes never blocks on a fifo an agent planted, and says what it found."""
-    from sac.nofollow import PlantedLink, read_bytes
+    from sac_hookspecs.toolkit.nofollow import PlantedLink, read_bytes
 
     os.mkfifo(tmp_path / "state.json")
     with pytest.raises(PlantedLink) as found:
@@ -217,7 +217,7 @@ def test_a_fifo_or_device_where_a_file_belongs_is_a_planted_link_not_a_crash(tmp
 
 
 def test_write_file_never_replaces_a_fifo_or_a_directory_an_agent_put_there(tmp_path):
-    from sac.nofollow import PlantedLink, write_file
+    from sac_hookspecs.toolkit.nofollow import PlantedLink, write_file
 
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "dir").mkdir()
@@ -230,7 +230,7 @@ def test_write_file_never_replaces_a_fifo_or_a_directory_an_agent_put_there(tmp_
 def test_read_bytes_reads_the_file_at_its_nested_path(tmp_path):
     """Not a same-named file higher up (a mutant that opened the top directory for a nested
     path passed the suite)."""
-    from sac.nofollow import read_bytes, write_file
+    from sac_hookspecs.toolkit.nofollow import read_bytes, write_file
 
     write_file(tmp_path, "state.json", b"top")
     write_file(tmp_path, "sub/deeper/state.json", b"nested")
@@ -245,7 +245,7 @@ def test_read_bytes_reads_the_file_at_its_nested_path(tmp_path):
 def test_names_that_sort_before_dots_are_ordinary_names(tmp_path):
     """to_home/ and dot_claude/ carry the user's own file names: '-draft', '+x', '!a' are
     names, not a way out (a '..' check written as `<=` refused them)."""
-    from sac.nofollow import read_bytes, write_file
+    from sac_hookspecs.toolkit.nofollow import read_bytes, write_file
 
     for rel in ("-draft.md", "notes/+x", "notes/!a", "a-b/-c.json"):
         write_file(tmp_path, rel, rel.encode())

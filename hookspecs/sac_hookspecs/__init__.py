@@ -1,6 +1,8 @@
 """sac's plugin contract: hook specifications, the objects plugins register, the spec schema.
 
-A third-party plugin depends on this package only (pluggy + msgspec)::
+A third-party plugin depends on this package only (pluggy + msgspec); what it may use of
+sac beyond hooks and types is in :mod:`sac_hookspecs.toolkit`, and its errors for people are
+:class:`SacError` (message and hint, printed by the CLI like sac's own)::
 
     from sac_hookspecs import hookimpl, Runtime
 
@@ -14,38 +16,68 @@ A third-party plugin depends on this package only (pluggy + msgspec)::
 
 from typing import TYPE_CHECKING, Any
 
-from .turn import Reason, TurnResult, Usage
-from .types import (
-    Agent,
-    AgentPort,
-    CheckResult,
-    CredentialStore,
-    Images,
-    ImageVersion,
-    Instance,
-    Isolation,
-    Launch,
-    Provider,
-    ProviderContext,
-    Runtime,
-    Serving,
-    Transport,
-)
+from .errors import SacError
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .hookspecs import hookimpl, hookspec
+    from .turn import Reason, TurnResult, Usage
+    from .types import (
+        Agent,
+        AgentPort,
+        CheckResult,
+        CredentialStore,
+        Images,
+        ImageVersion,
+        Instance,
+        Isolation,
+        Launch,
+        Provider,
+        ProviderContext,
+        Runtime,
+        Serving,
+        Transport,
+    )
+
+#: Names imported on first use, and their modules: the types bring msgspec, the markers pluggy,
+#: and a module that needs only the toolkit or SacError (``sac --help`` reads SAC_HOME) neither;
+#: reading an agent's state (``sac agents status``) needs the types but not pluggy.
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "Agent",
+            "AgentPort",
+            "CheckResult",
+            "CredentialStore",
+            "Images",
+            "ImageVersion",
+            "Instance",
+            "Isolation",
+            "Launch",
+            "Provider",
+            "ProviderContext",
+            "Runtime",
+            "Serving",
+            "Transport",
+        ),
+        "types",
+    ),
+    **dict.fromkeys(("Reason", "TurnResult", "Usage"), "turn"),
+    "hookimpl": "hookspecs",
+    "hookspec": "hookspecs",
+}
 
 
 def __getattr__(name: str) -> Any:
-    # pluggy is imported with the markers, not with the types: reading an agent's state
-    # (`sac agents status`) needs the types only.
-    if name in ("hookimpl", "hookspec"):
-        from . import hookspecs
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sac_hookspecs' has no attribute {name!r}")
+    import importlib
 
-        return getattr(hookspecs, name)
-    raise AttributeError(f"module 'sac_hookspecs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # once: later lookups are plain attributes
+    return value
 
 
 __all__ = [
@@ -62,6 +94,7 @@ __all__ = [
     "ProviderContext",
     "Reason",
     "Runtime",
+    "SacError",
     "Serving",
     "Transport",
     "TurnResult",

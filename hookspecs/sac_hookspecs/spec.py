@@ -15,12 +15,13 @@ Conventions, relied on by sac's validator and schema export:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar, overload
 
 import msgspec
 from msgspec import Meta, Struct, field
 
 API_VERSION = "scitex-agent-container/v3"
+S = TypeVar("S", bound=msgspec.Struct)
 
 PositiveSeconds = Annotated[float, Meta(gt=0, extra={"allowed": "a number of seconds > 0"})]
 NonNegativeInt = Annotated[int, Meta(ge=0, extra={"allowed": "an integer >= 0"})]
@@ -145,9 +146,18 @@ class Spec(_Section):
     restart: Restart = field(default_factory=Restart)
     mcp_servers: dict[str, McpServer] = field(default_factory=dict)
 
-    def section(self, name: str) -> msgspec.Struct | None:
-        """A plugin section by name (``spec.section("apptainer")``), or None if absent."""
-        return getattr(self, name, None)
+    @overload
+    def section(self, name: str) -> msgspec.Struct | None: ...
+    @overload
+    def section(self, name: str, type_: type[S]) -> S | None: ...
+    def section(self, name: str, type_: type[S] | None = None) -> msgspec.Struct | S | None:
+        """A plugin section by name, or None if the spec has none. Give the section's Struct
+        (``spec.section("apptainer", ApptainerSpec)``) to get it typed as that (and a TypeError
+        if the section registered under ``name`` is another type)."""
+        value = getattr(self, name, None)
+        if type_ is not None and value is not None and not isinstance(value, type_):
+            raise TypeError(f"spec.{name} is a {type(value).__name__}, not a {type_.__name__}")
+        return value
 
 
 class AgentSpec(_Section):

@@ -266,17 +266,23 @@ class Transport:
         when the agent does not use this transport. ``port`` is how to reach the agent."""
         return None
 
+    def speaks(self, url: str) -> bool:
+        """Whether :meth:`post_turn` can reach an agent at ``url`` (``sac peer post-turn URL TEXT``
+        asks each transport and posts through the first that says yes). Cheap: look at the
+        URL (its scheme), do not connect."""
+        return False
+
     def card(self, url: str) -> dict[str, Any] | None:
         """The card the agent serves at ``url`` (where ``serve`` put it), for ``sac listen``'s
         card route; None if this transport has no card. Called in the control plane."""
         return None
 
     def post_turn(self, url: str, text: str, timeout: float | None, token: str | None = None) -> str:
-        """Client side (``sac peer post-turn URL``): send ``text`` to the agent at ``url``
-        and return its reply; raise NotImplementedError for a URL this transport does not
-        speak, SacError-like exceptions with a sentence for failures. ``token`` is the
+        """Client side (``sac peer post-turn URL TEXT``), called only for a ``url`` this transport
+        :meth:`speaks`: send ``text`` to the agent there and return its reply; raise
+        :class:`~sac_hookspecs.SacError` (message and hint) for failures. ``token`` is the
         bearer token sac found for ``url`` (a local agent's ``token_file``), if any."""
-        raise NotImplementedError
+        raise NotImplementedError(f"transport {self.name!r} speaks no URL")
 
 
 class AgentPort:
@@ -303,12 +309,23 @@ class AgentPort:
         never cancels another's turn); False if no such turn was running."""
         raise NotImplementedError
 
+    def body_problems(self, body: bytes, type_: type) -> list[str]:
+        """Every way a JSON request ``body`` does not fit ``type_`` (a msgspec Struct), one line
+        each, located in the body (``body:1:16: extra: unknown field (...)``): the words of sac's
+        own HTTP API, for a transport's 400 answers. [] when it fits. This default, for ports
+        that are not sac's runner, says msgspec's first problem only."""
+        try:
+            msgspec.json.decode(body, type=type_)
+        except (msgspec.ValidationError, msgspec.DecodeError) as e:
+            return [str(e)]
+        return []
+
 
 class Serving(msgspec.Struct, kw_only=True):
     """A transport serving one agent: where, how to stop it, and where the token callers
     need is kept (a 0600 file of the agent's owner; None when the transport asks for none).
     The runner records ``url`` and ``token_file`` in the agent's state, so sac's own
-    clients (``sac peer post-turn URL``) find the token without the user handling it."""
+    clients (``sac peer post-turn URL TEXT``) find the token without the user handling it."""
 
     url: str
     stop: Callable[[], Awaitable[None]]
@@ -327,8 +344,9 @@ class CredentialStore:
         raise NotImplementedError
 
     def list(self) -> list[str]:
-        """The keys this store holds (never the values)."""
-        raise NotImplementedError
+        """The keys this store holds (never the values). A store that cannot enumerate its
+        keys (a vault that answers only for a named secret) keeps this default: it lists none."""
+        return []
 
     def put(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` (only when ``writable``)."""

@@ -36,10 +36,7 @@ def list_(as_json: bool) -> None:
     plugins, settings = context.plugins(), context.settings()
     rows = []
     for store_name, store in plugins.credential_stores.items():
-        try:
-            keys = store.list()
-        except NotImplementedError:
-            keys = []
+        keys = store.list()
         # one account may be the default of several providers: each of them is listed
         rows += [
             {

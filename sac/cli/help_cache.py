@@ -46,7 +46,7 @@ def read(key: list) -> list[tuple[str, str]] | None:
 
 
 def write(key: list, rows: list[tuple[str, str]]) -> None:
-    from sac.atomic import write_atomic
+    from sac_hookspecs.toolkit.files import write_atomic
 
     try:
         write_atomic(_path(), json.dumps({"key": key, "commands": rows}).encode())

@@ -40,7 +40,8 @@ class Progress:
     plain lines when piped. The log's path is printed when the step fails."""
 
     def __init__(self, what: str) -> None:
-        from sac.paths import private_dirs, sac_home
+        from sac.paths import sac_home
+        from sac_hookspecs.toolkit.files import private_dirs
 
         logs = sac_home() / "containers" / "logs"
         private_dirs(logs)  # SAC_HOME is private (review N2)

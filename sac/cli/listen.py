@@ -13,7 +13,7 @@ import click
 from sac.cli import builtin_group
 from sac.cli.output import echo_json
 from sac.errors import SacError
-from sac.paths import private_dirs
+from sac_hookspecs.toolkit.files import private_dirs
 
 
 @builtin_group("listen", invoke_without_command=True)

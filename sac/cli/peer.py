@@ -30,16 +30,10 @@ def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> No
     if url == agent:  # an A2A URL: a transport plugin speaks the protocol
         from sac.cli import context
 
-        answer = None
-        for _, transport in context.plugins().transports.items():
-            try:
-                answer = transport.post_turn(url, text, timeout, token=token)
-                break
-            except NotImplementedError:
-                continue
-        if answer is None:
+        speaking = [t for _, t in context.plugins().transports.items() if t.speaks(url)]
+        if not speaking:
             raise SacError(f"no installed transport can post to {url}", hint="see `sac plugins list`")
-        result = {"ok": True, "text": answer}
+        result = {"ok": True, "text": speaking[0].post_turn(url, text, timeout, token=token)}
     else:
         result = post_json(
             url, {"text": text, **({"timeout": timeout} if timeout else {})}, token, (timeout or 600) + 30

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sac.atomic import write_atomic
 from sac.names import check_name
-from sac.paths import private_dirs, sac_home
+from sac.paths import sac_home
 from sac_hookspecs import CredentialStore, hookimpl
+from sac_hookspecs.toolkit.files import private_dirs, write_atomic
 
 
 class EnvStore(CredentialStore):

@@ -6,8 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
-from sac.nofollow import write_file
 from sac_hookspecs import Agent, CheckResult, Provider, ProviderContext, hookimpl
+from sac_hookspecs.toolkit.nofollow import write_file
 
 #: Other variables the claude CLI takes Anthropic credentials from.
 OTHER_KEY_VARS = ("ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")

@@ -13,10 +13,9 @@ import json
 import os
 import socket
 
-from sac.atomic import write_atomic
 from sac.controlplane import listen_dir, read_token, running
 from sac.errors import SacError, UsageError
-from sac.paths import private_dirs
+from sac_hookspecs.toolkit.files import private_dirs, write_atomic
 
 DEFAULT_BIND = "127.0.0.1:7878"
 

@@ -31,8 +31,9 @@ from typing import Any
 import msgspec
 
 from sac.errors import UsageError
-from sac.nofollow import ensure_dir, opened_dir, read_bytes, write_file
+from sac.nofollow import ensure_dir
 from sac_hookspecs.spec import McpServer
+from sac_hookspecs.toolkit.nofollow import opened_dir, read_bytes, write_file
 
 BEGIN, END = "<!-- sac:begin (managed by sac; edit the agent's dot_claude/CLAUDE.md instead) -->", "<!-- sac:end -->"
 CLAUDE_DIRS = ("commands", "skills", "hooks", "agents")
@@ -109,7 +110,7 @@ def _copy_tree(src: Path, dst: Path, into: PurePosixPath) -> None:
 def mirror(src: Path, dst: Path, *, claude_dirs: bool, mcp_servers: dict[str, McpServer] | None = None) -> None:
     """Apply the rules of this module's table from ``src`` into ``dst``. ``dst`` (the agent's
     HOME or workdir) is the agent's own: nothing in it is read or written through a link
-    (sac.nofollow); a planted link stops the start with its path named."""
+    (sac_hookspecs.toolkit.nofollow); a planted link stops the start with its path named."""
     ensure_dir(dst, mode=0o755)
     exists = src.is_dir()
     special = {"CLAUDE.md", ".mcp.json", ".env", "state.md"}

@@ -25,12 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from sac import transcript as ev
-from sac.atomic import write_atomic
 from sac.nofollow import ensure_dir
 from sac.runner import control
 from sac.runner.home import mirror
 from sac.runner.session import Session, SessionDied
-from sac.spec.mounts import parse_mount
 from sac.state import AgentDir, AgentState, Heartbeat, Phase, process_start
 from sac.transcript import append_event
 from sac_hookspecs import (
@@ -46,6 +44,8 @@ from sac_hookspecs import (
     TurnResult,
 )
 from sac_hookspecs.spec import Backoff
+from sac_hookspecs.toolkit.files import write_atomic
+from sac_hookspecs.toolkit.mounts import parse_mount
 
 TICK = 1.0  # seconds between heartbeats
 ALREADY_RUNNING = 3  # the runner's exit status when another runner holds the lock
@@ -610,3 +610,8 @@ class RunnerPort(AgentPort):
 
     async def interrupt(self, turn: int | None = None) -> bool:
         return self._runner.session is not None and await self._runner.session.interrupt(turn)
+
+    def body_problems(self, body: bytes, type_: type) -> list[str]:
+        from sac.spec.load import body_problems
+
+        return body_problems(body, type_)

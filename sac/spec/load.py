@@ -188,6 +188,17 @@ def load_text(
     return obj
 
 
+def body_problems(body: bytes, type_: type) -> list[str]:
+    """Every problem of a JSON request ``body`` against ``type_``, located as ``body:LINE:COL``
+    (JSON is YAML to the validator), in the words of a spec's problems; [] when it fits.
+    What sac's HTTP edges answer with a 400, through ``AgentPort.body_problems`` for transports."""
+    try:
+        load_text(body, "body", type_)
+    except SpecError as e:
+        return [p.render() for p in e.problems]
+    return []
+
+
 def load_file(path: Path, type_: type[T], checks: Iterable[Check] = (), *, what: str = "", empty: T | None = None) -> T:
     """Like :func:`load_text` for a file; an unreadable file is a one-problem SpecError, and
     so is one over MAX_FILE (never read whole: a 4 GiB file was, review D18)."""

@@ -14,10 +14,11 @@ from typing import Literal
 
 import msgspec
 
-from sac.paths import sac_home
-from sac.proc import probe
 from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
 from sac_hookspecs.spec import Mount
+from sac_hookspecs.toolkit.host import sac_home
+from sac_hookspecs.toolkit.mounts import parse_mount
+from sac_hookspecs.toolkit.proc import probe
 
 
 class ApptainerSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
@@ -69,7 +70,7 @@ class ApptainerRuntime(Runtime):
         return None if shutil.which("apptainer") else "apptainer is not on PATH"
 
     def check(self, agent: Agent) -> list[CheckResult]:
-        cfg = agent.spec.section("apptainer") or ApptainerSpec()
+        cfg = agent.spec.section("apptainer", ApptainerSpec) or ApptainerSpec()
         ok, out = probe(["apptainer", "--version"])
         rows = [
             CheckResult(
@@ -131,11 +132,9 @@ class ApptainerRuntime(Runtime):
     # -- the lifecycle (engine.py runs the commands; argv.py decides every flag) --------
 
     def _cfg(self, agent: Agent) -> ApptainerSpec:
-        return agent.spec.section("apptainer") or ApptainerSpec()
+        return agent.spec.section("apptainer", ApptainerSpec) or ApptainerSpec()
 
     def _binds(self, cfg: ApptainerSpec) -> list[Mount]:
-        from sac.spec.mounts import parse_mount
-
         out = []
         for b in cfg.binds:
             m = parse_mount(b)

@@ -13,13 +13,12 @@ exported by a shell from its own environment), never as values in argv.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 
 from sac_hookspecs import Launch
 from sac_hookspecs.spec import Mount
+from sac_hookspecs.toolkit.layout import CLI, HOME, WORKDIR
 
-CLI = "/opt/sac/bin/claude"
-HOME = "/home/agent"
-WORKDIR = "/work"
 HARDENING = ("--containall", "--cleanenv")
 
 
@@ -35,7 +34,7 @@ def start_argv(
     instance: str,
     env_file: str | None = None,
     overlay: str | None = None,
-    binds: list[Mount] = (),
+    binds: Sequence[Mount] = (),
 ) -> list[str]:
     """``apptainer instance start ... IMAGE INSTANCE``; raw_args last before the image, with
     no flag repeated that sac already gave."""
@@ -52,7 +51,7 @@ def exec_image_argv(
     image: str,
     env_file: str | None = None,
     overlay: str | None = None,
-    binds: list[Mount] = (),
+    binds: Sequence[Mount] = (),
 ) -> list[str]:
     """The fallback where ``instance start`` cannot work (hosts without systemd/cgroups
     support for instances): one ``apptainer exec`` of the image per CLI process, with the
@@ -62,7 +61,7 @@ def exec_image_argv(
 
 
 def container_flags(
-    cfg, launch: Launch, *, env_file: str | None = None, overlay: str | None = None, binds: list[Mount] = ()
+    cfg, launch: Launch, *, env_file: str | None = None, overlay: str | None = None, binds: Sequence[Mount] = ()
 ) -> list[str]:
     """Every flag of the agent's container, the same for an instance and for an exec;
     raw_args last, with no flag repeated that sac already gave."""

@@ -18,6 +18,7 @@ from pathlib import Path
 import msgspec
 
 from sac_hookspecs import Instance, Launch
+from sac_hookspecs.toolkit.files import write_atomic
 
 from . import argv as A
 
@@ -84,8 +85,6 @@ def relaxed_of(cfg) -> list[str]:
 
 
 def start(agent: str, runtime_dir: Path, cfg, launch: Launch, image: str, binds: list) -> Instance:
-    from sac.atomic import write_atomic
-
     name = instance_name(agent, runtime_dir)
     # the version, not the `sac-base.sif` link: exec mode keeps running it after a switch,
     # and `sac image` sees which version this agent uses (data["image_ref"])

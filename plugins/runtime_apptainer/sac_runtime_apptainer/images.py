@@ -24,9 +24,11 @@ from pathlib import Path
 
 import msgspec
 
-from sac.nofollow import PlantedLink, read_bytes, write_file
-from sac.paths import private_dirs
 from sac_hookspecs import Images, ImageVersion
+from sac_hookspecs.toolkit.debian import BASE_PACKAGES, debootstrap, host_mirror
+from sac_hookspecs.toolkit.files import private_dirs, write_atomic
+from sac_hookspecs.toolkit.host import sac_version
+from sac_hookspecs.toolkit.nofollow import PlantedLink, read_bytes, write_file
 
 from .engine import apptainer, reason
 
@@ -169,9 +171,8 @@ class SifImages(Images):
         with open(tmp, "rb") as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
-        from sac import __version__ as sac_version
 
-        tools = {"sac": sac_version, "apptainer": self.runtime_version()}
+        tools = {"sac": sac_version(), "apptainer": self.runtime_version()}
         meta = ImageVersion(
             version=version,
             ref=str(self.path(version)),
@@ -183,8 +184,6 @@ class SifImages(Images):
             tools=tools,
             packages=sorted(done.stdout.split()),
         )
-        from sac.atomic import write_atomic
-
         try:
             write_atomic(self.path(version).with_suffix(".json"), msgspec.json.encode(meta), mode=0o644)
             os.chmod(tmp, 0o755)
@@ -198,7 +197,6 @@ class SifImages(Images):
         return meta
 
     def build_base(self, log: Callable[[str], None]) -> ImageVersion:
-        from sac.debian import BASE_PACKAGES, debootstrap, host_mirror
 
         if os.geteuid() != 0:  # before any slow work: debootstrap chroots and chowns, as root only
             raise RuntimeError(

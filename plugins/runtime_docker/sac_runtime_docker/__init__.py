@@ -8,8 +8,8 @@ from typing import Annotated
 
 import msgspec
 
-from sac.proc import probe
 from sac_hookspecs import Agent, CheckResult, Instance, Launch, Runtime, hookimpl
+from sac_hookspecs.toolkit.proc import probe
 
 DEFAULT_IMAGE = "sac-base:latest"
 
@@ -47,7 +47,7 @@ class DockerRuntime(Runtime):
         return _socket_reachable()
 
     def check(self, agent: Agent) -> list[CheckResult]:
-        cfg = agent.spec.section("docker") or DockerSpec()
+        cfg = agent.spec.section("docker", DockerSpec) or DockerSpec()
         ok, out = probe(["docker", "version", "--format", "{{.Server.Version}}"])
         rows = [
             CheckResult(
@@ -70,7 +70,7 @@ class DockerRuntime(Runtime):
         return rows
 
     def _cfg(self, agent: Agent) -> DockerSpec:
-        return agent.spec.section("docker") or DockerSpec()
+        return agent.spec.section("docker", DockerSpec) or DockerSpec()
 
     def start(self, agent: Agent, launch: Launch) -> Instance:
         from . import engine

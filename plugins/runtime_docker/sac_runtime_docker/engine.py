@@ -7,10 +7,9 @@ import subprocess
 from pathlib import Path
 
 from sac_hookspecs import Instance, Launch
+from sac_hookspecs.toolkit.files import write_atomic
+from sac_hookspecs.toolkit.layout import CLI, HOME, WORKDIR
 
-CLI_IN_CONTAINER = "/opt/sac/bin/claude"
-HOME_IN_CONTAINER = "/home/agent"
-WORKDIR_IN_CONTAINER = "/work"
 HARDENING = ("no-new-privileges", "cap-drop ALL", "pids-limit")
 
 
@@ -41,15 +40,15 @@ def run_argv(
         "--user",
         cfg.user or f"{uid}:{gid}",
         "-v",
-        f"{launch.claude_cli}:{CLI_IN_CONTAINER}:ro",
+        f"{launch.claude_cli}:{CLI}:ro",
         "-v",
-        f"{launch.workdir}:{WORKDIR_IN_CONTAINER}:rw",
+        f"{launch.workdir}:{WORKDIR}:rw",
         "-v",
-        f"{launch.home}:{HOME_IN_CONTAINER}:rw",
+        f"{launch.home}:{HOME}:rw",
         "-w",
-        WORKDIR_IN_CONTAINER,
+        WORKDIR,
         "-e",
-        f"HOME={HOME_IN_CONTAINER}",
+        f"HOME={HOME}",
         # the container is the sandbox: let the CLI accept bypassPermissions as root in it
         "-e",
         "IS_SANDBOX=1",
@@ -89,8 +88,6 @@ def fail(what: str, done: subprocess.CompletedProcess, hint: str) -> RuntimeErro
 
 
 def start(agent: str, runtime_dir: Path, cfg, launch: Launch, relaxed: list[str]) -> Instance:
-    from sac.atomic import write_atomic
-
     name = container_name(agent, runtime_dir)
     docker("rm", "-f", name)  # a leftover of a killed runner
     env = {**launch.env, **cfg.env}
@@ -109,9 +106,9 @@ def start(agent: str, runtime_dir: Path, cfg, launch: Launch, relaxed: list[str]
     return Instance(
         runtime="docker",
         id=name,
-        cli=CLI_IN_CONTAINER,
-        home=HOME_IN_CONTAINER,
-        workdir=WORKDIR_IN_CONTAINER,
+        cli=CLI,
+        home=HOME,
+        workdir=WORKDIR,
         isolation="custom" if relaxed else "hardened",
         relaxed=relaxed,
         data={"image": cfg.image, "image_ref": image_id},

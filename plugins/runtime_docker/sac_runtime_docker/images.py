@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sac_hookspecs import Images, ImageVersion
+from sac_hookspecs.toolkit.debian import BASE_PACKAGES, debootstrap, host_mirror
+from sac_hookspecs.toolkit.host import sac_version
 
 from .engine import docker, fail
 
@@ -164,8 +166,6 @@ class DockerImages(Images):
         return made[0]
 
     def build_base(self, log: Callable[[str], None]) -> ImageVersion:
-        from sac import __version__ as sac_version
-        from sac.debian import BASE_PACKAGES, debootstrap, host_mirror
 
         daemon_answers()
         if os.geteuid() != 0:  # before any slow work: debootstrap chroots, as root only
@@ -177,7 +177,7 @@ class DockerImages(Images):
         mirror, suite = host_mirror()
         labels = {
             "sac.source": f"debootstrap {suite} from {mirror}",
-            "sac.tool.sac": sac_version,
+            "sac.tool.sac": sac_version(),
             "sac.tool.docker": self.runtime_version(),
             "sac.definition": f"Bootstrap: debootstrap\nOSVersion: {suite}\nMirrorURL: {mirror}\n"
             f"Include: {' '.join(BASE_PACKAGES)}\n",

@@ -57,7 +57,7 @@ class A2ATransport(Transport):
     description = "A2A protocol 1.0 (JSON-RPC) and POST /v1/turn on spec.a2a.port"
 
     def check(self, agent: Agent) -> list[CheckResult]:
-        cfg = agent.spec.section("a2a")
+        cfg = agent.spec.section("a2a", A2ASpec)
         if cfg is None or cfg.port is None:
             return []
         rows = []
@@ -126,7 +126,7 @@ class A2ATransport(Transport):
         return rows
 
     async def serve(self, agent: Agent, port: AgentPort) -> Serving | None:
-        cfg = agent.spec.section("a2a")
+        cfg = agent.spec.section("a2a", A2ASpec)
         if cfg is None or cfg.port is None:
             return None
         from .server import serve
@@ -174,6 +174,9 @@ class A2ATransport(Transport):
                 return json.loads(r.read())
         except (OSError, ValueError):
             return None
+
+    def speaks(self, url: str) -> bool:
+        return url.startswith(("http://", "https://"))
 
     def post_turn(self, url: str, text: str, timeout: float | None, token: str | None = None) -> str:
         from .server import post_turn

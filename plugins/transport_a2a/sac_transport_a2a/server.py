@@ -36,7 +36,6 @@ from a2a.types import (
     TaskState,
 )
 from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
-from google.protobuf.struct_pb2 import Struct
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -53,6 +52,14 @@ class TurnRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout: Annotated[float, msgspec.Meta(gt=0, extra={"allowed": "seconds > 0"})] | None = None
 
 
+def _ids(context: RequestContext) -> tuple[str, str]:
+    """The task's and its context's ids. The SDK types them optional, yet its request handler
+    sets both before it calls an executor: a request without them is the SDK's bug, said so."""
+    if not context.task_id or not context.context_id:
+        raise RuntimeError("the A2A SDK called the executor without a task or context id")
+    return context.task_id, context.context_id
+
+
 class TurnExecutor(AgentExecutor):
     """One A2A task = one turn. Events: the Task first (the SDK insists), WORKING, the
     reply's text as artifact chunks while it arrives, then COMPLETED with the whole reply
@@ -64,7 +71,7 @@ class TurnExecutor(AgentExecutor):
         self._cancelled: set[str] = set()
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
-        task_id, context_id = context.task_id, context.context_id
+        task_id, context_id = _ids(context)
         if context.current_task is None:
             history = [context.message] if context.message else None
             await event_queue.enqueue_event(
@@ -99,7 +106,7 @@ class TurnExecutor(AgentExecutor):
             await updater.failed(updater.new_agent_message([new_text_part(f"error: {answer.error}")]))
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        task_id, context_id = context.task_id, context.context_id
+        task_id, context_id = _ids(context)
         self._cancelled.add(task_id)
         if task_id in self._turn_of:  # running: interrupt exactly this turn (a queued one just goes)
             await self.port.interrupt(self._turn_of[task_id])
@@ -235,8 +242,6 @@ class TextHandler(DefaultRequestHandler):
 
 def build_card(port: AgentPort, url: str, bearer: bool) -> AgentCard:
     info = port.card
-    params = Struct()
-    params.update(info.get("isolation", {}))
     skills = [AgentSkill(id=s, name=s, description=f"{port.name}: {s}", tags=[s]) for s in info.get("skills", [])]
     card = AgentCard(
         name=port.name,
@@ -254,7 +259,7 @@ def build_card(port: AgentPort, url: str, bearer: bool) -> AgentCard:
                     uri=ISOLATION_EXTENSION,
                     description="how this agent is isolated (sac)",
                     required=False,
-                    params=params,
+                    params=info.get("isolation", {}),  # a mapping becomes the extension's Struct
                 )
             ],
         ),
@@ -301,7 +306,9 @@ def turn_route(port: AgentPort) -> Route:
         try:
             req = msgspec.json.decode(body, type=TurnRequest)
         except msgspec.ValidationError as e:
-            return _json(400, {"error": "invalid request body", "problems": _problems(body, str(e))})
+            return _json(
+                400, {"error": "invalid request body", "problems": port.body_problems(body, TurnRequest) or [str(e)]}
+            )
         except (msgspec.DecodeError, UnicodeDecodeError) as e:
             return _json(400, {"error": f"malformed JSON: {e}"})
         if not req.text.strip():
@@ -312,18 +319,6 @@ def turn_route(port: AgentPort) -> Route:
         return _json(STATUS_OF.get(answer.reason, 502), {"error": answer.error or "the turn failed"})
 
     return Route("/v1/turn", turn, methods=["POST"])
-
-
-def _problems(body: bytes, first: str) -> list[str]:
-    """Every problem of a well-formed body, located (sac's spec validator reads JSON too)."""
-    from sac.spec.errors import SpecError
-    from sac.spec.load import load_text
-
-    try:
-        load_text(body, "body", TurnRequest)
-    except SpecError as e:
-        return [p.render() for p in e.problems]
-    return [first]
 
 
 def build_app(port: AgentPort, url: str, token: str | None) -> tuple[Starlette, DefaultRequestHandler]:
