@@ -160,7 +160,7 @@ def test_make_demo_runs_as_the_readme_says(tmp_path):
 
     from live import apptainer_ready, ensure_apptainer_image
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     # as a user's would be: short (pytest's tmp_path is too deep for the agents' Unix sockets)
     home = Path(tempfile.mkdtemp(prefix="sac-demo-")) / "home"
     if apptainer_ready() is None:

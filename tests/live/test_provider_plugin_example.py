@@ -15,7 +15,7 @@ from sac.model.script import Script
 from sac.model.server import ModelServer
 
 pytestmark = pytest.mark.live
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "plugins" / "sac-provider-acme"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "sac-provider-acme"
 
 
 @pytest.fixture(scope="module")

@@ -86,7 +86,7 @@ def apptainer_ready() -> str | None:
 
 
 #: One base SIF for the whole suite (debootstrap + apptainer build, ~40 s), kept between runs.
-APPTAINER_CACHE = Path(__file__).resolve().parent.parent / "build" / ".cache" / "apptainer-home"
+APPTAINER_CACHE = Path(__file__).resolve().parents[2] / "build" / ".cache" / "apptainer-home"
 
 
 def ensure_apptainer_image(home: Path) -> Path:
