@@ -278,7 +278,7 @@ def main() -> None:
         os.environ["SAC_HOME"] = str(home)
         results: dict = {"runtimes": {}}
         sif = ROOT / "build" / ".cache" / "apptainer-home" / "containers" / "sac-base.sif"
-        if "apptainer" in args.runtimes.split(","):  # the suite's cached base SIF (tests/live.py builds it)
+        if "apptainer" in args.runtimes.split(","):  # the suite's cached base SIF (tests/live/live.py builds it)
             if not sif.exists():
                 raise SystemExit(f"no base SIF at {sif}: run the apptainer tests once, or `sac image build base`")
             (home / "containers").mkdir(parents=True, exist_ok=True)

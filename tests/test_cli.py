@@ -8,7 +8,9 @@ import shutil
 import subprocess
 import sys
 
-from conftest import EXAMPLES, MINIMAL, write_agent
+from conftest import EXAMPLES
+
+from sac.testing import MINIMAL, write_agent
 
 
 def test_version_and_help(sac):

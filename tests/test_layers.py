@@ -24,17 +24,13 @@ LAYERS: list[tuple[str, list[str]]] = [
             "sac.paths",
             "sac.names",
             "sac.trust",
-            "sac.atomic",
             "sac.nofollow",
-            "sac.proc",
             "sac.claude_cli",
-            "sac.debian",
             "sac.spec",
             "sac.spec.errors",
             "sac.spec.validate",
             "sac.spec.load",
             "sac.spec.schema",
-            "sac.spec.mounts",
         ],
     ),
     (
@@ -83,6 +79,10 @@ LAYERS: list[tuple[str, list[str]]] = [
         + ["sac.listen.app"],
     ),
     ("the CLI", ["sac.cli", "sac.__main__"]),  # and every sac.cli.* module
+    (
+        "the pytest plugin (it drives sac as its users do)",
+        ["sac.testing", "sac.testing.home", "sac.testing.live", "sac.testing.plugin"],
+    ),
 ]
 
 

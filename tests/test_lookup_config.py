@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MINIMAL, write_agent
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +11,7 @@ from sac.errors import NotFound, UsageError
 from sac.lookup import discover, resolve
 from sac.names import check_name
 from sac.spec.errors import SpecError
+from sac.testing import MINIMAL, write_agent
 
 
 def test_project_dir_wins_over_user_dir_over_extra_dirs(home, tmp_path, monkeypatch):

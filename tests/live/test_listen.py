@@ -16,9 +16,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from live import make_agent, status, wait_for
 
 from sac.listen.app import ROUTES
+from sac.testing import make_agent, status, wait_for
 
 pytestmark = pytest.mark.live
 

@@ -13,7 +13,8 @@ import time
 
 import msgspec
 import pytest
-from live import RUNTIMES, make_agent, need_runtime, status, transcript, wait_for
+
+from sac.testing import RUNTIMES, make_agent, need_runtime, status, transcript, wait_for
 
 pytestmark = pytest.mark.live
 

@@ -2,7 +2,7 @@
 way an air-gapped user would: empty environment, fresh HOME, no network (``unshare -n``).
 
 Slow (two builds, ~15 s each with a warm build/.cache/, longer the first time): run with
-``pytest tests/test_pyz.py`` or ``make test``; ``make test-fast`` skips it.
+``pytest tests/live/test_pyz.py`` or ``make test``; ``make test-fast`` skips it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sac
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build" / "pyz.py"
 MINIMAL_AGENT = REPO / "examples" / "agents" / "minimal-agent" / "spec.yaml"
 FIRST_PARTY = {"apptainer", "docker", "deepseek", "a2a"}  # entry-point names under plugins/

@@ -9,10 +9,10 @@ import os
 
 import pytest
 import yaml
-from live import assert_in_no_argv, need_runtime, status, transcript
 
 from sac.model.script import Script
 from sac.model.server import ModelServer
+from sac.testing import assert_in_no_argv, need_runtime, status, transcript
 
 pytestmark = pytest.mark.live
 

@@ -1,15 +1,15 @@
-"""Helpers for tests that run real agents: the real claude CLI, the scripted model, a
-real runtime (local, or a real Docker Engine)."""
+"""Helpers for tests that run real agents: the real claude CLI, the scripted model (sac's
+``scripted`` provider plays ``SCRIPT``), a real runtime (local, Docker or Apptainer)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
-
-import pytest
 
 SCRIPT = """\
 rules:
@@ -28,6 +28,8 @@ rules:
 
 
 def agent_spec(name: str, runtime: str, *, restart: str = "on-failure", interval: float = 60, extra: str = "") -> str:
+    """A spec on the scripted model (script.yaml beside it), with health checks, a restart
+    policy with short backoff, and ``extra`` appended under ``spec:``."""
     return f"""\
 apiVersion: scitex-agent-container/v3
 kind: Agent
@@ -53,6 +55,7 @@ spec:
 
 
 def make_agent(home: Path, name: str, runtime: str, **kw) -> Path:
+    """home/agents/NAME/spec.yaml (``agent_spec``) and its script.yaml (``SCRIPT``); the spec path."""
     folder = home / "agents" / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "spec.yaml").write_text(agent_spec(name, runtime, **kw))
@@ -69,6 +72,7 @@ def docker_ready() -> str | None:
 
 
 def ensure_docker_image(sac) -> None:
+    """sac-base:latest in the Docker Engine, built with ``sac`` (the ``sac_cli`` fixture) if missing."""
     if subprocess.run(["docker", "image", "inspect", "sac-base:latest"], capture_output=True).returncode == 0:
         return
     done = sac("image", "build", "base", "--runtime", "docker")
@@ -85,23 +89,26 @@ def apptainer_ready() -> str | None:
     return None if done.returncode == 0 else f"apptainer does not run: {done.stderr.strip()[:200]}"
 
 
-#: One base SIF for the whole suite (debootstrap + apptainer build, ~40 s), kept between runs.
-APPTAINER_CACHE = Path(__file__).resolve().parent.parent / "build" / ".cache" / "apptainer-home"
+#: Where the one base SIF of a test run is kept between runs (debootstrap + apptainer build,
+#: ~40 s): a SAC_HOME of its own, $SAC_TEST_IMAGE_CACHE or ~/.cache/sac-testing/apptainer-home.
+IMAGE_CACHE_ENV = "SAC_TEST_IMAGE_CACHE"
+
+
+def apptainer_cache() -> Path:
+    return Path(os.environ.get(IMAGE_CACHE_ENV) or "~/.cache/sac-testing/apptainer-home").expanduser()
 
 
 def ensure_apptainer_image(home: Path) -> Path:
-    """$SAC_HOME/containers/sac-base.sif of this test, linked to the suite's cached SIF."""
-    import os
-    import sys
-
-    cached = APPTAINER_CACHE / "containers" / "sac-base.sif"
+    """$SAC_HOME/containers/sac-base.sif of this test, linked to the cached SIF (built once)."""
+    cache = apptainer_cache()
+    cached = cache / "containers" / "sac-base.sif"
     if not cached.exists():
         done = subprocess.run(
             [sys.executable, "-m", "sac", "image", "build", "base", "--runtime", "apptainer"],
             capture_output=True,
             text=True,
             timeout=1800,
-            env={**os.environ, "SAC_HOME": str(APPTAINER_CACHE)},
+            env={**os.environ, "SAC_HOME": str(cache)},
         )
         assert done.returncode == 0, done.stderr
     target = home / "containers" / "sac-base.sif"
@@ -112,6 +119,10 @@ def ensure_apptainer_image(home: Path) -> Path:
 
 
 def need_runtime(runtime: str, sac) -> None:
+    """Skip the test (pytest.skip, a failure under SAC_NO_SKIP=1) unless ``runtime`` works
+    here; make sure its base image exists."""
+    import pytest
+
     if runtime == "docker":
         why = docker_ready()
         if why:
@@ -121,18 +132,18 @@ def need_runtime(runtime: str, sac) -> None:
         why = apptainer_ready()
         if why:
             pytest.skip(why)
-        import os
-
         ensure_apptainer_image(Path(os.environ["SAC_HOME"]))
 
 
 def status(sac, name: str) -> dict:
+    """``sac agents status NAME --json``, decoded."""
     done = sac("agents", "status", name, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
 def wait_for(predicate, timeout: float = 30, what: str = "condition") -> None:
+    """Poll ``predicate`` every 0.1 s until it is true; AssertionError after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -142,14 +153,13 @@ def wait_for(predicate, timeout: float = 30, what: str = "condition") -> None:
 
 
 def transcript(home: Path, name: str) -> list[dict]:
+    """The agent's session.jsonl events ([] before its first)."""
     path = home / "runtime" / name / "session.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def assert_in_no_argv(secret: str) -> None:
     """``secret`` is in no process's command line on this host (`ps` shows argv to every user)."""
-    import os
-
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmdline = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")

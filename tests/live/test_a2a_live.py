@@ -15,7 +15,8 @@ import pytest
 from a2a.client import A2ACardResolver, ClientConfig, create_client
 from a2a.helpers import get_message_text
 from a2a.types import CancelTaskRequest, GetTaskRequest, Message, Part, Role, SendMessageRequest, TaskState
-from live import make_agent, status, transcript
+
+from sac.testing import make_agent, status, transcript
 
 pytestmark = pytest.mark.live
 

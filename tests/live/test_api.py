@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from live import make_agent
 
 from sac import api
 from sac.errors import SacError
+from sac.testing import make_agent
 
 pytestmark = pytest.mark.live
 

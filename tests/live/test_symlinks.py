@@ -21,7 +21,8 @@ import os
 from pathlib import Path
 
 import pytest
-from live import make_agent
+
+from sac.testing import make_agent
 
 pytestmark = pytest.mark.live
 

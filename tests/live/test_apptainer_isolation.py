@@ -16,7 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from live import apptainer_ready, assert_in_no_argv, ensure_apptainer_image, make_agent
+
+from sac.testing import apptainer_ready, assert_in_no_argv, ensure_apptainer_image, make_agent
 
 pytestmark = pytest.mark.live
 

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from live import apptainer_ready, ensure_apptainer_image, wait_for
+
+from sac.testing import apptainer_ready, ensure_apptainer_image, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 

@@ -11,7 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from live import apptainer_ready, ensure_apptainer_image, make_agent, status, wait_for
+
+from sac.testing import apptainer_ready, ensure_apptainer_image, make_agent, status, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 

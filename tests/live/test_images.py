@@ -19,7 +19,8 @@ from pathlib import Path
 import msgspec
 import pytest
 import yaml
-from live import apptainer_ready, docker_ready, ensure_apptainer_image, make_agent
+
+from sac.testing import apptainer_ready, docker_ready, ensure_apptainer_image, make_agent
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -310,7 +311,7 @@ def test_docker_versions_are_tags_switch_rollback_prune(home, tmp_path):
     why = docker_ready()
     if why:
         pytest.skip(why)
-    from live import ensure_docker_image
+    from sac.testing import ensure_docker_image
 
     def sac(*args: str) -> subprocess.CompletedProcess:
         return home.sac(*args, "--runtime", "docker")

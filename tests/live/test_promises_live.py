@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from live import docker_ready, ensure_docker_image, make_agent, status, transcript, wait_for
+
+from sac.testing import docker_ready, ensure_docker_image, make_agent, status, transcript, wait_for
 
 pytestmark = pytest.mark.live
 
@@ -158,9 +159,9 @@ def test_make_demo_runs_as_the_readme_says(tmp_path):
     The base SIF is the suite's (building it is `sac image build base`, tested on its own)."""
     import tempfile
 
-    from live import apptainer_ready, ensure_apptainer_image
+    from sac.testing import apptainer_ready, ensure_apptainer_image
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     # as a user's would be: short (pytest's tmp_path is too deep for the agents' Unix sockets)
     home = Path(tempfile.mkdtemp(prefix="sac-demo-")) / "home"
     if apptainer_ready() is None:

@@ -21,8 +21,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import isolate
-from live import make_agent, transcript, wait_for
+
+from sac.testing import isolate, make_agent, transcript, wait_for
 
 pytestmark = pytest.mark.live
 
