@@ -96,9 +96,11 @@ def start(agent: str, runtime_dir: Path, cfg, launch: Launch, relaxed: list[str]
     argv = run_argv(agent, name, cfg, launch, uid=os.getuid(), gid=os.getgid(), env_file=str(env_file))
     done = docker(*argv[1:], timeout=120)
     if done.returncode != 0:
+        # ask Docker whether the image is there (its exit status), not what its error said
+        missing = docker("image", "inspect", cfg.image, timeout=30).returncode != 0
         hint = (
             "build the image with `sac image build base --runtime docker`"
-            if "No such image" in done.stderr or "Unable to find image" in done.stderr
+            if missing
             else "see `docker info`; is dockerd running?"
         )
         raise fail(f"docker could not start the container for {agent}", done, hint)
