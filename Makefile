@@ -56,7 +56,7 @@ bench: dev  ## start-up times and pyz sizes, printed as numbers
 	$(PY) bench/startup.py
 
 # By hand, not in CI (hours on 2 cores; `exec` resumes an interrupted session): cosmic-ray
-# rewrites sac/ in place while it runs, so run it in a clean clone, and `git checkout sac/`
+# rewrites modules in place while it runs, so run it in a clean clone, and `git checkout sac/ hookspecs/`
 # after an interruption (a killed run leaves its mutant). Not in uv.lock: a pinned tool, run
 # by uv in its own environment.
 CR := $(UV) tool run --from cosmic-ray==8.7.0

@@ -6,7 +6,7 @@
 
 Each surviving mutant's diff is applied to the working tree (`patch -p1`), the config's
 test command runs, and the file is restored whatever happens (but a SIGKILL or SIGTERM: then
-`git checkout sac/`). Run it in a clean clone, as `make mutate`.
+`git checkout sac/ hookspecs/`). Run it in a clean clone, as `make mutate`.
 """
 
 from __future__ import annotations
