@@ -39,7 +39,7 @@ docs: dev  ## docs/plugin-reference.md from sac_hookspecs' docstrings (tests/tes
 lint: dev  ## ruff (lint, import order), ruff format --check, mypy: all must be clean
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy hookspecs/sac_hookspecs $(wildcard plugins/*/sac_*)
+	$(VENV)/bin/mypy sac hookspecs/sac_hookspecs $(wildcard plugins/*/sac_*)
 
 test-fast: dev  ## everything but the slow tests
 	$(PY) -m pytest -m "not slow"

@@ -283,7 +283,9 @@ def entry(name: str, obj: Any, module: ModuleType, import_from: str, marker: str
     stmt = module_assignment(module, name)
     source = inspect.getsource(module)
     doc = comment_for(stmt, comments(source), source.splitlines()) if stmt else None
-    text = code(stmt, source) if stmt else name
+    # a module-level statement as written, even over several lines: the docs' code blocks
+    # then stay as `ruff format` (which also formats Markdown) leaves them
+    text = (ast.get_source_segment(source, stmt) or ast.unparse(stmt)) if stmt else name
     return Entry(name, module.__name__, "value", text, doc, import_from, stmt.lineno if stmt else 0)
 
 

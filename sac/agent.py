@@ -63,6 +63,7 @@ def spec_checks(plugins: Plugins, settings: Settings) -> list[Check]:
             except ValueError as e:
                 yield ("spec", "mounts", i), str(e)
                 continue
+            assert target is not None  # parse_mount fills it in (the source when not given)
             # where every runtime puts the workdir, the agent's HOME and the claude CLI
             if target in layout.RESERVED or target.startswith(f"{layout.SAC_DIR}/"):
                 yield ("spec", "mounts", i), f"target {target} is where sac mounts its own (use a path below it)"

@@ -5,7 +5,7 @@ built-in default. Each value remembers where it came from (``sac config show``).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +32,35 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defa
     safe_directories: list[str] | msgspec.UnsetType = msgspec.UNSET
 
 
-#: Built-in defaults. ``default_runtime: None`` means the best runtime available here.
-DEFAULTS: dict[str, Any] = {
-    "default_runtime": None,
-    "default_provider": "anthropic",
-    "agents_path": [],
-    "default_accounts": {},
-    "credential_store": "file",
-    "providers": {},
-    "safe_directories": [],
-}
+class Settings(msgspec.Struct, kw_only=True):
+    """Resolved settings: ``settings.default_runtime``, ``settings.source("default_runtime")``.
+    Each setting is a field of :class:`Config`, here with its built-in default."""
+
+    default_runtime: str | None = None  # None: the best runtime available here
+    default_provider: str = "anthropic"
+    agents_path: list[str] = msgspec.field(default_factory=list)
+    default_accounts: dict[str, str] = msgspec.field(default_factory=dict)
+    credential_store: str = "file"
+    providers: dict[str, ProviderConfig] = msgspec.field(default_factory=dict)
+    safe_directories: list[str] = msgspec.field(default_factory=list)
+    # provenance, not settings: where each value came from (a name absent: "default"), and
+    # the config files read
+    sources: dict[str, str] = msgspec.field(default_factory=dict)
+    files: list[Path] = msgspec.field(default_factory=list)
+
+    def source(self, name: str) -> str:
+        if name not in SETTINGS:
+            raise KeyError(name)
+        return self.sources.get(name, "default")
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {"value": msgspec.to_builtins(getattr(self, name)), "source": self.source(name)} for name in SETTINGS
+        }
+
+
+#: The names of the settings, in config.yaml's order.
+SETTINGS: tuple[str, ...] = Config.__struct_fields__
 
 #: The environment variable of each setting. List settings split on os.pathsep.
 ENV = {
@@ -54,29 +73,10 @@ ENV = {
 LISTS = ("agents_path", "safe_directories")
 
 
-class Settings:
-    """Resolved settings: ``settings.default_runtime``, ``settings.source("default_runtime")``."""
-
-    def __init__(self, values: dict[str, Any], sources: dict[str, str], files: list[Path]) -> None:
-        self._values, self._sources, self.files = values, sources, files
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def source(self, name: str) -> str:
-        return self._sources[name]
-
-    def as_dict(self) -> dict[str, dict[str, Any]]:
-        return {k: {"value": msgspec.to_builtins(v), "source": self._sources[k]} for k, v in self._values.items()}
-
-
-def safe_directories(values: Mapping[str, Any]) -> list[str]:
-    """The user's safe_directories (user config, so far) plus SAC_SAFE_DIRECTORIES."""
+def safe_directories(configured: Iterable[str]) -> list[str]:
+    """The configured safe_directories (the user config's, so far) plus SAC_SAFE_DIRECTORIES."""
     env = [p for p in os.environ.get("SAC_SAFE_DIRECTORIES", "").split(os.pathsep) if p]
-    return [*values.get("safe_directories", []), *env]
+    return [*configured, *env]
 
 
 def config_files() -> list[tuple[str, Path]]:
@@ -86,16 +86,16 @@ def config_files() -> list[tuple[str, Path]]:
 
 def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
     """Resolve every setting. A broken config file is a SpecError naming file:line:col."""
-    values = dict(DEFAULTS)
-    sources = dict.fromkeys(values, "default")
-    files = []
+    values: dict[str, Any] = {}  # the settings not left at their default
+    sources: dict[str, str] = {}
+    files: list[Path] = []
     for label, path in config_files():
         if not path.is_file():
             continue
         if label == "project config":  # another user's planted config must not be read
             from sac.trust import check_project_path
 
-            check_project_path(path, project_dir(), safe_directories(values))
+            check_project_path(path, project_dir(), safe_directories(values.get("safe_directories", [])))
         else:  # nor one another user could write in a SAC_HOME that is not private
             from sac.trust import check_home_path
 
@@ -123,7 +123,7 @@ def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
     for name, value in (flags or {}).items():
         if value is not None:
             values[name], sources[name] = value, "command-line flag"
-    return Settings(values, sources, files)
+    return Settings(**values, sources=sources, files=files)
 
 
 def set_user_setting(name: str, value: Any) -> Path:

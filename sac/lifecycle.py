@@ -230,7 +230,7 @@ def stop(name: str, *, kill_after: float = KILL_AFTER) -> str:
     # SIGTERM (hung, stopped) is killed after `kill_after` seconds, not after two waits
     deadline = time.monotonic() + kill_after
     try:
-        control.call(d.socket, {"op": "stop"}, timeout=kill_after)
+        control.call(d.socket, control.Stop(), timeout=kill_after)
     except (SacError, OSError, ValueError):
         try:
             os.kill(st.pid, signal.SIGTERM)

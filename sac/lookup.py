@@ -33,7 +33,7 @@ def _trust(spec: Path, settings: Settings) -> None:
         from sac.config import safe_directories
         from sac.trust import check_project_path
 
-        check_project_path(spec, project, safe_directories({"safe_directories": settings.safe_directories}))
+        check_project_path(spec, project, safe_directories(settings.safe_directories))
     elif spec.is_relative_to(home):
         from sac.trust import check_home_path
 

@@ -21,13 +21,18 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import pluggy
 
 import sac
 from sac.errors import NotFound, PluginError
 from sac_hookspecs import CredentialStore, Provider, Runtime, Transport, hookspecs
+
+if TYPE_CHECKING:
+    import msgspec
+
+    from sac_hookspecs.spec import AgentSpec
 
 ENTRY_POINT_GROUP = "sac"
 DEFAULT_PLUGINS = (
@@ -37,6 +42,14 @@ DEFAULT_PLUGINS = (
 )
 
 T = TypeVar("T")
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Named)  # a runtime, provider, transport or credential store
 
 
 @dataclass
@@ -181,21 +194,21 @@ class Plugins:
                 print(f"sac: hook {hook_name} -> plugin {impl.plugin_name!r}", file=sys.stderr)
             impl.function(**make_kwargs(impl.plugin_name))
 
-    def _registry(self, hook_name: str, kind: str, base: type[T]) -> Registry[T]:
-        registry: Registry[T] = Registry(kind, self)
+    def _registry(self, hook_name: str, kind: str, base: type[N]) -> Registry[N]:
+        registry: Registry[N] = Registry(kind, self)
 
         def make_kwargs(owner: str) -> dict[str, Any]:
-            def register(obj: T) -> None:
+            def register(obj: N) -> None:
                 if not isinstance(obj, base):
                     raise PluginError(
                         f"plugin {self.describe(owner)} registered {obj!r} as a {kind}, "
                         f"but it is not a sac_hookspecs.{base.__name__}"
                     )
-                registry.add(obj.name, obj, owner)  # type: ignore[attr-defined]
+                registry.add(obj.name, obj, owner)
                 for alias in getattr(obj, "aliases", ()):
                     registry.add(alias, obj, owner, alias=True)
                 if self._trace:
-                    print(f"sac:   {owner} registered {kind} {obj.name!r}", file=sys.stderr)  # type: ignore[attr-defined]
+                    print(f"sac:   {owner} registered {kind} {obj.name!r}", file=sys.stderr)
 
             return {"register": register}
 
@@ -219,12 +232,12 @@ class Plugins:
         return self._registry("sac_register_credential_stores", "credential store", CredentialStore)
 
     @cached_property
-    def spec_sections(self) -> Registry[type]:
+    def spec_sections(self) -> Registry[type[msgspec.Struct]]:
         import msgspec
 
         from sac.spec.schema import CORE_FIELDS
 
-        registry: Registry[type] = Registry("spec section", self)
+        registry: Registry[type[msgspec.Struct]] = Registry("spec section", self)
 
         def make_kwargs(owner: str) -> dict[str, Any]:
             def register(name: str, struct: type) -> None:
@@ -244,7 +257,7 @@ class Plugins:
         return registry
 
     @cached_property
-    def spec_type(self) -> type:
+    def spec_type(self) -> type[AgentSpec]:
         """The full spec.yaml type: core fields plus every plugin section."""
         from sac.spec.schema import spec_type
 
@@ -272,7 +285,7 @@ class Plugins:
     def registered_by(self) -> dict[str, dict[str, list[str]]]:
         """For each plugin name, the names it registered, by kind."""
         out: dict[str, dict[str, list[str]]] = {name: {} for name in self.infos}
-        registries = {
+        registries: dict[str, Registry[Any]] = {
             "runtimes": self.runtimes,
             "providers": self.providers,
             "transports": self.transports,

@@ -49,12 +49,17 @@ class Phase(str, enum.Enum):
     UNKNOWN = "unknown"  # a runner holds the lock, its state file cannot be read
     NEVER_STARTED = "never-started"
 
-    __str__ = str.__str__  # the word, also in f-strings (Python 3.11 changed Enum.__format__)
-    __format__ = str.__format__
+    # the word, also in f-strings (Python 3.11 changed Enum.__format__)
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(self, format_spec)
 
     @classmethod
     def parse(cls, value: object) -> Phase | None:
         """The phase a word names (from JSON), or None."""
+        # typeshed types _value2member_map_ as dict[Any, Enum]; in Phase its values are Phases
         return cls._value2member_map_.get(value) if isinstance(value, str) else None  # type: ignore[return-value]
 
     @property

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import types
+import typing
+
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sac.config import load_settings
+from sac.config import SETTINGS, Config, Settings, load_settings
 from sac.errors import NotFound, UsageError
 from sac.lookup import discover, resolve
 from sac.names import check_name
@@ -105,3 +109,23 @@ def test_a_broken_config_file_is_a_located_error(home):
 def test_an_empty_config_file_is_fine(home):
     (home / "config.yaml").write_text("# nothing yet\n")
     assert load_settings().default_provider == "anthropic"
+
+
+def _members(t: object, drop: object) -> frozenset[object]:
+    """The members of a union type other than ``drop``; a lone type is a union of one."""
+    members = typing.get_args(t) if typing.get_origin(t) in (typing.Union, types.UnionType) else (t,)
+    return frozenset(m for m in members if m is not drop)
+
+
+def test_every_config_key_is_a_typed_setting_with_a_default():
+    config = {f.name: f.type for f in msgspec.structs.fields(Config)}
+    settings = {f.name: f for f in msgspec.structs.fields(Settings)}
+    assert list(SETTINGS) == list(config) == [n for n in settings if n not in ("sources", "files")]
+    for name in SETTINGS:
+        # the type config.yaml accepts, resolved (never UNSET; None only where it means "choose")
+        assert _members(settings[name].type, type(None)) == _members(config[name], msgspec.UnsetType), name
+        assert settings[name].required is False, name
+    defaults = Settings()
+    assert all(defaults.source(name) == "default" for name in SETTINGS)
+    with pytest.raises(KeyError):
+        defaults.source("files")

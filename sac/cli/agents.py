@@ -101,9 +101,9 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
     if foreground:
         if len(refs) != 1:
             raise UsageError("--foreground runs exactly one agent")
-        agent = load_agent(refs[0], plugins, settings)
+        one = load_agent(refs[0], plugins, settings)
         echo = lambda line: click.echo(line, err=True)  # noqa: E731
-        sys.exit(lifecycle.run_here(agent, plugins, settings, resume=resume, parent=parent, echo=echo))
+        sys.exit(lifecycle.run_here(one, plugins, settings, resume=resume, parent=parent, echo=echo))
     rows, failed = [], False
     for agent in lifecycle.to_start(refs, plugins, settings):
         name = agent if isinstance(agent, str) else agent.name

@@ -230,7 +230,8 @@ def prune(versions: tuple[str, ...], keep: int, dry_run: bool, runtime: str | No
     with core.locked(name):  # nothing may become current between the check and the removal
         if versions:
             core.removable(name, images, list(versions))
-            remove, kept = list(versions), {}
+            kept: dict[str, str] = {}
+            remove = list(versions)
         else:
             remove, kept = core.prune_plan(name, images, keep)
         for version, why in kept.items():
@@ -334,7 +335,7 @@ def _builtins(v) -> dict:
     return out
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

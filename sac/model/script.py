@@ -137,6 +137,7 @@ def continuation(script: Script, rule: int, prompt: str) -> Answer:
     """The answer once the tool calls of ``rule`` have their results."""
     if 0 <= rule < len(script.rules):
         r = script.rules[rule]
-        groups = re.search(r.regex, prompt).groups() if r.regex and re.search(r.regex, prompt) else ()
+        m = re.search(r.regex, prompt) if r.regex else None
+        groups = m.groups() if m else ()
         return Answer(text=_fill(r.then, prompt, groups), rule=rule, delay=r.delay, prompt=prompt)
     return Answer(text="Done.", prompt=prompt)

@@ -225,6 +225,9 @@ class ModelServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        # an AF_INET socket's getsockname() host is a str; typeshed also allows bytes, which
+        # would print as "http://b'127.0.0.1':port"
+        assert isinstance(host, str)
         return f"http://{host}:{port}"
 
     def record(self, handler: _Handler, body: dict[str, Any], ans: Answer) -> None:

@@ -172,7 +172,7 @@ def call(path: Path, request: Request, timeout: float | None = 30.0) -> dict[str
                 f"no permission to talk to the agent on {path}", hint="agents answer only the user who started them"
             ) from None
         s.sendall(msgspec.json.encode(request) + b"\n")
-        chunks = []
+        chunks: list[bytes] = []
         while not chunks or not chunks[-1].endswith(b"\n"):
             try:
                 chunk = s.recv(65536)

@@ -21,6 +21,7 @@ import os
 import shlex
 import signal
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +101,11 @@ class Runner:
         provider_ctx: ProviderContext,
         *,
         claude_cli: str,
-        transports: list[Transport] = (),
+        transports: Sequence[Transport] = (),
         resume: bool = False,
         parent: str | None = None,
         echo: Any = None,
-        blank: list[str] = (),
+        blank: Sequence[str] = (),
     ) -> None:
         self.agent, self.runtime, self.provider, self.provider_ctx = agent, runtime, provider, provider_ctx
         self.transports = list(transports)
@@ -530,6 +531,7 @@ class Runner:
             self.beat()
 
     async def serve_transports(self) -> None:
+        assert self.state is not None  # _run_locked sets it before serving anything
         port = RunnerPort(self)
         for transport in self.transports:
             serving = await transport.serve(self.agent, port)

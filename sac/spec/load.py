@@ -46,6 +46,7 @@ def _check_depth(text: str, file: str, loader_type: Any) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
+                    assert mark is not None  # a parser's events always carry marks; only hand-made ones lack them
                     message = f"the document is nested deeper than {MAX_DEPTH} levels (a spec needs fewer than 10)"
                     raise SpecError(
                         [Problem(file=file, line=mark.line + 1, col=mark.column + 1, path="", message=message)]
@@ -151,10 +152,11 @@ def load_text(
     message ends with ``what`` (the content expected).
     """
     if isinstance(text, bytes):
+        raw = text
         try:
-            text = text.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            line, col = _position(text[: e.start].decode("utf-8", "replace"), e.start)
+            line, col = _position(raw[: e.start].decode("utf-8", "replace"), e.start)
             raise SpecError(
                 [Problem(file=file, line=line, col=col, path="", message="the file is not UTF-8 text")]
             ) from None

@@ -21,13 +21,26 @@ def spec_type(sections: Mapping[str, type[msgspec.Struct]]) -> type[AgentSpec]:
 def _spec_type(sections: tuple[tuple[str, type[msgspec.Struct]], ...]) -> type[AgentSpec]:
     if not sections:
         return AgentSpec
-    opts = dict(forbid_unknown_fields=True, kw_only=True, omit_defaults=True, module=__name__)
     spec = msgspec.defstruct(
-        "Spec", [(name, section | None, None) for name, section in sections], bases=(Spec,), **opts
+        "Spec",
+        [(name, section | None, None) for name, section in sections],
+        bases=(Spec,),
+        module=__name__,
+        forbid_unknown_fields=True,
+        kw_only=True,
+        omit_defaults=True,
     )
-    return msgspec.defstruct(
-        "AgentSpec", [("spec", spec, msgspec.field(default_factory=spec))], bases=(AgentSpec,), **opts
+    agent_spec = msgspec.defstruct(
+        "AgentSpec",
+        [("spec", spec, msgspec.field(default_factory=spec))],
+        bases=(AgentSpec,),
+        module=__name__,
+        forbid_unknown_fields=True,
+        kw_only=True,
+        omit_defaults=True,
     )
+    assert issubclass(agent_spec, AgentSpec)  # bases=(AgentSpec,); defstruct is typed type[Struct]
+    return agent_spec
 
 
 def json_schema(type_: type) -> dict:

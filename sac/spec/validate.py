@@ -245,7 +245,12 @@ class Validator:
             self.check(knode, t.key_type, join(path, key))
             self.check(vnode, t.value_type, join(path, key))
 
-    def _sequence(self, node: yaml.Node, t: mi.Type, path: str) -> None:
+    def _sequence(
+        self,
+        node: yaml.Node,
+        t: mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType | mi.TupleType,
+        path: str,
+    ) -> None:
         if not isinstance(node, yaml.SequenceNode):
             hint = " (write it as a list: `- item`)" if isinstance(node, yaml.ScalarNode) else ""
             self.report(node, path, f"expected {describe_type(t)}, got {describe_node(node)}{hint}")
@@ -274,7 +279,7 @@ class Validator:
         if len(candidates) == 1:
             self.check(node, candidates[0], path)
             return
-        trials = []
+        trials: list[tuple[mi.Type, list[Problem]]] = []
         for member in candidates:
             trial = Validator(self.file)
             trial.check(node, member, path)
@@ -289,7 +294,8 @@ class Validator:
             else:
                 self.report(node, path, f"expected {describe_type(t)}, got {describe_node(node)}")
         else:
-            self.problems.extend(min((probs for _, probs in trials), key=len))
+            fewest = min((probs for _, probs in trials), key=len)
+            self.problems.extend(fewest)
 
     # -- scalars ----------------------------------------------------------------------
 
