@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from sac.agent import can_start, choose_runtime, load_agent, provider_name
+from sac.agent import can_start, choose_runtime, load_agent, override_note, provider_name
 from sac.config import Settings
 from sac.errors import SacError
 from sac.plugins import Plugins
@@ -108,7 +108,8 @@ def host_paths(agent: Agent) -> list[CheckResult]:
     return rows
 
 
-def preflight(ref: str, plugins: Plugins, settings: Settings) -> Report:
+def preflight(ref: str, plugins: Plugins, settings: Settings, runtime: str | None = None) -> Report:
+    """Every check a start runs, all at once; ``runtime``: the --runtime of this run."""
     try:
         agent = load_agent(ref, plugins, settings)
     except SpecError as e:
@@ -118,12 +119,12 @@ def preflight(ref: str, plugins: Plugins, settings: Settings) -> Report:
     report = Report(agent=agent.name, ok=True, spec=str(agent.spec_path))
     checks = [CheckResult(name="spec", ok=True, detail="valid"), *host_paths(agent)]
     try:
-        runtime = choose_runtime(agent, plugins, settings)
+        note = override_note(agent, runtime)
+        runtime = choose_runtime(agent, plugins, settings, override=runtime)
         report.runtime = runtime.name
         if can_start(runtime):
-            checks.append(
-                CheckResult(name="runtime", ok=True, detail=f"{runtime.name} (isolation: {runtime.isolation})")
-            )
+            detail = f"{runtime.name} (isolation: {runtime.isolation})" + (f"; {note}" if note else "")
+            checks.append(CheckResult(name="runtime", ok=True, detail=detail))
         else:
             checks.append(
                 CheckResult(

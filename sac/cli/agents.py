@@ -19,7 +19,11 @@ def agents() -> None:
 
 
 def _common_runtime_option(f):
-    return click.option("--runtime", help="Use this runtime when a spec names none (default: the best available).")(f)
+    return click.option(
+        "--runtime",
+        help="Run on this runtime, whatever the spec says (this run only; default: spec.runtime, "
+        "else the configured default_runtime, else the best available here).",
+    )(f)
 
 
 # -- check ------------------------------------------------------------------------------
@@ -38,12 +42,12 @@ def check(refs: tuple[str, ...], runtime: str | None, as_json: bool) -> None:
     from sac.lookup import discover
     from sac.preflight import preflight
 
-    plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
+    plugins, settings = context.plugins(), context.settings()
     if not refs:
         refs = tuple(str(path) for _, path in discover(settings))
         if not refs:
             raise click.UsageError("no agents found on the search path; name one (see `sac config show`)")
-    reports = [preflight(ref, plugins, settings) for ref in refs]
+    reports = [preflight(ref, plugins, settings, runtime) for ref in refs]
     if as_json:
         echo_json(reports)
     else:
@@ -95,18 +99,22 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
     runner process; `--foreground` runs one in this terminal instead (Ctrl-C stops it).
     """
     from sac import lifecycle
-    from sac.agent import load_agent
+    from sac.agent import load_agent, override_note
 
-    plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
+    plugins, settings = context.plugins(), context.settings()
     if foreground:
         if len(refs) != 1:
             raise UsageError("--foreground runs exactly one agent")
         agent = load_agent(refs[0], plugins, settings)
         echo = lambda line: click.echo(line, err=True)  # noqa: E731
-        sys.exit(lifecycle.run_here(agent, plugins, settings, resume=resume, parent=parent, echo=echo))
+        code = lifecycle.run_here(agent, plugins, settings, resume=resume, parent=parent, runtime=runtime, echo=echo)
+        sys.exit(code)
     rows, failed = [], False
     for agent in lifecycle.to_start(refs, plugins, settings):
         name = agent if isinstance(agent, str) else agent.name
+        note = None if isinstance(agent, str) else override_note(agent, runtime)
+        if note:
+            click.echo(f"{name}: {note}", err=True)
         try:
             started = lifecycle.start(
                 agent, plugins, settings, timeout=timeout, resume=resume, parent=parent, runtime=runtime

@@ -83,6 +83,17 @@ def test_second_start_of_a_running_agent_says_so(fleet, sac):
     assert status(sac, "a1")["pid"] == pid
 
 
+def test_runtime_flag_runs_the_agent_there_whatever_the_spec_says(fleet, sac):
+    """`start --runtime local` of a spec naming docker runs it on local, and says so; the
+    runner itself gets the override (the status is what the runner recorded)."""
+    make_agent(fleet, "rt1", "docker")
+    done = sac("agents", "start", "rt1", "--runtime", "local")
+    assert done.returncode == 0, done.stderr
+    assert "rt1: --runtime local overrides spec.runtime docker for this run" in done.stderr
+    assert status(sac, "rt1")["runtime"] == "local"
+    assert sac("agents", "send", "rt1", "What is 2+2?").stdout == "4\n"
+
+
 def test_two_concurrent_starts_make_one_agent(fleet, sac):
     make_agent(fleet, "c1", "local")
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
