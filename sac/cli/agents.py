@@ -126,6 +126,7 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
         st, running = started.status, started.already_running
         rows.append(st)
         on = f"on the host ({st.runtime}, pid {st.pid})" if started.by_host else f"on {st.runtime} (pid {st.pid})"
+        on += "".join(f", {transport} at {url}" for transport, url in st.urls.items())
         if running:
             click.echo(f"{name}: already running{' on the host' if started.by_host else ''} (pid {st.pid})", err=True)
         elif st.state == lifecycle.Phase.FAILED:
@@ -245,7 +246,7 @@ def _ago(seconds: float | None) -> str:
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(name: str | None, as_json: bool) -> None:
-    """The fleet (or one agent): state, runtime, pid, uptime, restarts, turns, cost, last error."""
+    """The fleet (or one agent): state, runtime, pid, uptime, restarts, turns, cost, URL, last error."""
     from sac import lifecycle
     from sac.config import load_settings
     from sac.lookup import discover
@@ -274,7 +275,7 @@ def status(name: str | None, as_json: bool) -> None:
         return
     click.echo(
         table(
-            ("NAME", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "TURNS", "COST", "LAST ERROR"),
+            ("NAME", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "TURNS", "COST", "URL", "LAST ERROR"),
             [
                 (
                     r.name,
@@ -285,6 +286,7 @@ def status(name: str | None, as_json: bool) -> None:
                     r.restarts,
                     r.turns,
                     f"${r.cost_usd:.4f}",
+                    " ".join(r.urls.values()) or "-",  # where it answers (A2A), while it runs
                     (r.last_error or "")[:60],
                 )
                 for r in rows
