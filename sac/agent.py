@@ -102,9 +102,17 @@ def can_start(rt: Runtime) -> bool:
     return type(rt).start is not Runtime.start
 
 
-def choose_runtime(agent: Agent, plugins: Plugins, settings: Settings) -> Runtime:
-    """The spec's runtime, else the configured default, else the best available here."""
-    return pick_runtime(agent.spec.runtime or settings.default_runtime, plugins)
+def choose_runtime(agent: Agent, plugins: Plugins, settings: Settings, override: str | None = None) -> Runtime:
+    """``override`` (``--runtime``: this run, whatever the spec says), else the spec's runtime,
+    else the configured default, else the best available here."""
+    return pick_runtime(override or agent.spec.runtime or settings.default_runtime, plugins)
+
+
+def override_note(agent: Agent, override: str | None) -> str | None:
+    """What to tell the user when ``--runtime`` overrides the runtime the spec names."""
+    if override and agent.spec.runtime and override != agent.spec.runtime:
+        return f"--runtime {override} overrides spec.runtime {agent.spec.runtime} for this run"
+    return None
 
 
 def pick_runtime(name: str | None, plugins: Plugins) -> Runtime:

@@ -15,26 +15,26 @@ from typing import Any
 from sac.errors import SacError
 
 
-def _context(runtime: str | None = None):
+def _context():
     from sac.config import load_settings
     from sac.plugins import get_plugins
 
-    return get_plugins(), load_settings({"default_runtime": runtime})
+    return get_plugins(), load_settings()
 
 
 def check(ref: str, *, runtime: str | None = None):
     """The preflight report of one agent (name, folder or spec file)."""
     from sac.preflight import preflight
 
-    plugins, settings = _context(runtime)
-    return preflight(ref, plugins, settings)
+    plugins, settings = _context()
+    return preflight(ref, plugins, settings, runtime)
 
 
 def start(ref: str, *, runtime: str | None = None, timeout: float = 180.0, resume: bool = False):
     """Start an agent (a detached runner); its Status once ready. A running agent is left as is."""
     from sac import lifecycle
 
-    plugins, settings = _context(runtime)
+    plugins, settings = _context()
     st = lifecycle.start(ref, plugins, settings, timeout=timeout, resume=resume, runtime=runtime).status
     if st.state == lifecycle.Phase.FAILED:
         raise SacError(f"agent {st.name} failed: {st.last_error}")

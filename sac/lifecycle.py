@@ -267,11 +267,11 @@ def delete_runtime(name: str) -> None:
     revoke_broker_token(name)
 
 
-def preflight_or_raise(agent, plugins, settings) -> None:
+def preflight_or_raise(agent, plugins, settings, runtime: str | None = None) -> None:
     """Run the preflight before spawning anything; a failure says what and how to fix it."""
     from sac.preflight import preflight
 
-    report = preflight(str(agent.spec_path), plugins, settings)
+    report = preflight(str(agent.spec_path), plugins, settings, runtime)
     failed = [c for c in report.checks if not c.ok]
     if failed:
         lines = [f"{c.name}: {c.detail}" + (f"\n    fix: {c.fix}" if c.fix else "") for c in failed]
@@ -311,7 +311,7 @@ def start(
     current = status(agent.name)
     if not current.state.can_start:
         return Started(status=current, already_running=True)
-    preflight_or_raise(agent, plugins, settings)
+    preflight_or_raise(agent, plugins, settings, runtime)
     resume = resume or current.state == Phase.DEAD
     proc = spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)
     return Started(status=wait_ready(agent.name, proc, timeout))
@@ -327,13 +327,22 @@ def to_start(refs: Iterable[str], plugins, settings) -> list[Agent | str]:
     return [load_agent(ref, plugins, settings) for ref in refs]
 
 
-def run_here(agent: Agent, plugins, settings, *, resume: bool = False, parent: str | None = None, echo=print) -> int:
+def run_here(
+    agent: Agent,
+    plugins,
+    settings,
+    *,
+    resume: bool = False,
+    parent: str | None = None,
+    runtime: str | None = None,
+    echo=print,
+) -> int:
     """``--foreground``: the preflight every start runs, then the agent's runner in this
     process until it stops; its exit status."""
     from sac.runner.entry import run
 
-    preflight_or_raise(agent, plugins, settings)
-    return run(agent, plugins, settings, resume=resume, parent=parent, echo=echo)
+    preflight_or_raise(agent, plugins, settings, runtime)
+    return run(agent, plugins, settings, resume=resume, parent=parent, runtime=runtime, echo=echo)
 
 
 def stop_and_clean(name: str, plugins_factory) -> str:

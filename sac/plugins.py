@@ -153,11 +153,13 @@ class Plugins:
         from importlib.metadata import entry_points
 
         wanted = None if only is None else {w.strip() for w in only.split(",") if w.strip()}
+        named: set[str] = set()  # what SAC_PLUGINS named that is installed
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else "?"
             if wanted is not None and ep.name not in wanted and dist not in wanted:
                 continue
+            named |= {ep.name, dist}
             if ep.name in self.infos:
                 self.warnings.append(
                     f"plugin {ep.name!r} from {dist} {version} skipped: the name is taken by {self.describe(ep.name)}"
@@ -169,6 +171,12 @@ class Plugins:
                 self._failed(PluginInfo(ep.name, ep.value, dist, version), f"{type(e).__name__}: {e}")
                 continue
             self.add(plugin, ep.name, dist, version)
+        for missing in sorted((wanted or set()) - named):  # a typo must not silently load nothing
+            installed = sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+            self.warnings.append(
+                f"SAC_PLUGINS names {missing!r}, but no installed plugin (entry point or distribution) "
+                f"has that name; installed: {', '.join(installed) or 'none'}"
+            )
 
     def _failed(self, info: PluginInfo, error: str) -> None:
         info.error = error

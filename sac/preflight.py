@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from sac.agent import can_start, choose_runtime, load_agent, provider_name
+from sac.agent import can_start, choose_runtime, load_agent, override_note, provider_name
 from sac.config import Settings
 from sac.errors import SacError
 from sac.plugins import Plugins
@@ -108,7 +108,8 @@ def host_paths(agent: Agent) -> list[CheckResult]:
     return rows
 
 
-def preflight(ref: str, plugins: Plugins, settings: Settings) -> Report:
+def preflight(ref: str, plugins: Plugins, settings: Settings, runtime: str | None = None) -> Report:
+    """Every check a start runs, all at once; ``runtime``: the --runtime of this run."""
     try:
         agent = load_agent(ref, plugins, settings)
     except SpecError as e:
@@ -118,22 +119,22 @@ def preflight(ref: str, plugins: Plugins, settings: Settings) -> Report:
     report = Report(agent=agent.name, ok=True, spec=str(agent.spec_path))
     checks = [CheckResult(name="spec", ok=True, detail="valid"), *host_paths(agent)]
     try:
-        runtime = choose_runtime(agent, plugins, settings)
-        report.runtime = runtime.name
-        if can_start(runtime):
-            checks.append(
-                CheckResult(name="runtime", ok=True, detail=f"{runtime.name} (isolation: {runtime.isolation})")
-            )
+        note = override_note(agent, runtime)
+        rt = choose_runtime(agent, plugins, settings, override=runtime)
+        report.runtime = rt.name
+        if can_start(rt):
+            detail = f"{rt.name} (isolation: {rt.isolation})" + (f"; {note}" if note else "")
+            checks.append(CheckResult(name="runtime", ok=True, detail=detail))
         else:
             checks.append(
                 CheckResult(
                     name="runtime",
                     ok=False,
-                    detail=f"{runtime.name} cannot start agents yet",
+                    detail=f"{rt.name} cannot start agents yet",
                     fix="choose another runtime (spec.runtime, or --runtime)",
                 )
             )
-        checks += _safe(f"runtime {runtime.name}", runtime.check, agent)
+        checks += _safe(f"runtime {rt.name}", rt.check, agent)
     except SacError as e:
         checks.append(CheckResult(name="runtime", ok=False, detail=e.message, fix=e.hint or "see `sac plugins list`"))
     report.provider = provider_name(agent.spec, settings, plugins)

@@ -52,6 +52,21 @@ def test_check_reports_ready_agent_and_exit_0(home, sac):
     assert done.stdout.rstrip().endswith("1 of 1 ready")
 
 
+def test_runtime_flag_overrides_the_spec_for_this_run_and_says_so(home, sac):
+    """--runtime is this run's runtime whatever spec.runtime says (issue 14: `check mini
+    --runtime docker` silently checked local)."""
+    write_agent(home / "agents", "mini", MINIMAL)  # spec.runtime: local
+    done = sac("agents", "check", "mini", "--runtime", "docker", "--json")
+    [report] = json.loads(done.stdout)
+    assert report["runtime"] == "docker", report
+    [row] = [c for c in report["checks"] if c["name"] == "runtime"]
+    assert row["detail"].endswith("--runtime docker overrides spec.runtime local for this run"), row
+    # without the flag the spec's runtime stands, and nothing is said
+    [report] = json.loads(sac("agents", "check", "mini", "--json").stdout)
+    assert report["runtime"] == "local"
+    assert [c["detail"] for c in report["checks"] if c["name"] == "runtime"] == ["local (isolation: none)"]
+
+
 def test_check_json_and_failures_exit_1_with_a_fix(home, sac):
     write_agent(home / "agents", "ds", MINIMAL.replace("provider: scripted", "provider: deepseek"))
     done = sac("agents", "check", "ds", "--json", env={"DEEPSEEK_API_KEY": ""})

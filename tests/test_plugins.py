@@ -54,6 +54,18 @@ def test_sac_plugins_env_limits_which_entry_points_load(home, monkeypatch):
     assert "a2a" not in pm.infos
 
 
+def test_sac_plugins_naming_nothing_installed_warns(home, monkeypatch, sac):
+    """A typo in SAC_PLUGINS loaded nothing and said nothing (issue 14)."""
+    monkeypatch.setenv("SAC_PLUGINS", "docker,dockr")
+    pm = Plugins()
+    assert set(pm.runtimes) == {"local", "docker"}
+    [warning] = pm.warnings
+    assert warning.startswith("SAC_PLUGINS names 'dockr', but no installed plugin") and "installed: a2a," in warning
+    done = sac("plugins", "list", env={"SAC_PLUGINS": "sac-runtime-docker,dockr"})
+    assert done.returncode == 0 and "sac: warning: SAC_PLUGINS names 'dockr'" in done.stderr, done.stderr
+    assert "warning" not in sac("plugins", "list", env={"SAC_PLUGINS": "sac-runtime-docker"}).stderr
+
+
 def test_unknown_name_lists_what_is_installed(home):
     with pytest.raises(NotFound, match=r"unknown runtime 'podman' \(installed: local, "):
         Plugins().runtimes.get("podman")

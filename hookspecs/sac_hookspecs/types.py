@@ -235,6 +235,10 @@ class Provider:
     key_env: ClassVar[str | None] = None  # the variable holding the key by default; None: no key
     #: handles an inline ``provider: {base_url: ...}`` that names no provider (one plugin may)
     inline: ClassVar[bool] = False
+    #: whether turns cost money. The claude CLI prices every turn from its own price table
+    #: (by model name); a provider that charges nothing (an offline or local model) says
+    #: False, and sac records $0 for its turns.
+    bills: ClassVar[bool] = True
 
     def check(self, agent: Agent, ctx: ProviderContext) -> list[CheckResult]:
         """Preflight: is the key there, is the base URL well formed, ... Never put the

@@ -19,7 +19,11 @@ def agents() -> None:
 
 
 def _common_runtime_option(f):
-    return click.option("--runtime", help="Use this runtime when a spec names none (default: the best available).")(f)
+    return click.option(
+        "--runtime",
+        help="Run on this runtime, whatever the spec says (this run only; default: spec.runtime, "
+        "else the configured default_runtime, else the best available here).",
+    )(f)
 
 
 # -- check ------------------------------------------------------------------------------
@@ -38,12 +42,12 @@ def check(refs: tuple[str, ...], runtime: str | None, as_json: bool) -> None:
     from sac.lookup import discover
     from sac.preflight import preflight
 
-    plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
+    plugins, settings = context.plugins(), context.settings()
     if not refs:
         refs = tuple(str(path) for _, path in discover(settings))
         if not refs:
             raise click.UsageError("no agents found on the search path; name one (see `sac config show`)")
-    reports = [preflight(ref, plugins, settings) for ref in refs]
+    reports = [preflight(ref, plugins, settings, runtime) for ref in refs]
     if as_json:
         echo_json(reports)
     else:
@@ -95,18 +99,22 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
     runner process; `--foreground` runs one in this terminal instead (Ctrl-C stops it).
     """
     from sac import lifecycle
-    from sac.agent import load_agent
+    from sac.agent import load_agent, override_note
 
-    plugins, settings = context.plugins(), context.settings(default_runtime=runtime)
+    plugins, settings = context.plugins(), context.settings()
     if foreground:
         if len(refs) != 1:
             raise UsageError("--foreground runs exactly one agent")
         one = load_agent(refs[0], plugins, settings)
         echo = lambda line: click.echo(line, err=True)  # noqa: E731
-        sys.exit(lifecycle.run_here(one, plugins, settings, resume=resume, parent=parent, echo=echo))
+        code = lifecycle.run_here(one, plugins, settings, resume=resume, parent=parent, runtime=runtime, echo=echo)
+        sys.exit(code)
     rows, failed = [], False
     for agent in lifecycle.to_start(refs, plugins, settings):
         name = agent if isinstance(agent, str) else agent.name
+        note = None if isinstance(agent, str) else override_note(agent, runtime)
+        if note:
+            click.echo(f"{name}: {note}", err=True)
         try:
             started = lifecycle.start(
                 agent, plugins, settings, timeout=timeout, resume=resume, parent=parent, runtime=runtime
@@ -118,6 +126,7 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
         st, running = started.status, started.already_running
         rows.append(st)
         on = f"on the host ({st.runtime}, pid {st.pid})" if started.by_host else f"on {st.runtime} (pid {st.pid})"
+        on += "".join(f", {transport} at {url}" for transport, url in st.urls.items())
         if running:
             click.echo(f"{name}: already running{' on the host' if started.by_host else ''} (pid {st.pid})", err=True)
         elif st.state == lifecycle.Phase.FAILED:
@@ -237,7 +246,7 @@ def _ago(seconds: float | None) -> str:
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(name: str | None, as_json: bool) -> None:
-    """The fleet (or one agent): state, runtime, pid, uptime, restarts, turns, cost, last error."""
+    """The fleet (or one agent): state, runtime, pid, uptime, restarts, turns, cost, URL, last error."""
     from sac import lifecycle
     from sac.config import load_settings
     from sac.lookup import discover
@@ -266,7 +275,7 @@ def status(name: str | None, as_json: bool) -> None:
         return
     click.echo(
         table(
-            ("NAME", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "TURNS", "COST", "LAST ERROR"),
+            ("NAME", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "TURNS", "COST", "URL", "LAST ERROR"),
             [
                 (
                     r.name,
@@ -277,6 +286,7 @@ def status(name: str | None, as_json: bool) -> None:
                     r.restarts,
                     r.turns,
                     f"${r.cost_usd:.4f}",
+                    " ".join(r.urls.values()) or "-",  # where it answers (A2A), while it runs
                     (r.last_error or "")[:60],
                 )
                 for r in rows

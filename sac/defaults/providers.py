@@ -65,6 +65,7 @@ class AnthropicProvider(Provider):
 class ScriptedProvider(Provider):
     name = "scripted"
     description = "a built-in offline model that plays a script (no network, no key)"
+    bills = False  # the CLI would price its tokens as Claude's
 
     def script_path(self, agent: Agent, ctx: ProviderContext) -> Path | None:
         if not ctx.options.script:

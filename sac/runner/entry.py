@@ -17,7 +17,16 @@ from collections.abc import Callable
 from typing import Any
 
 
-def run(agent: Any, plugins: Any, settings: Any, *, resume: bool, parent: str | None, echo: Callable) -> int:
+def run(
+    agent: Any,
+    plugins: Any,
+    settings: Any,
+    *,
+    resume: bool,
+    parent: str | None,
+    echo: Callable,
+    runtime: str | None = None,
+) -> int:
     """Run ``agent``'s runner in this process until it stops; its exit status."""
     import asyncio
 
@@ -27,7 +36,7 @@ def run(agent: Any, plugins: Any, settings: Any, *, resume: bool, parent: str | 
     from sac.errors import SacError
     from sac.runner.runner import Runner
 
-    runtime = choose_runtime(agent, plugins, settings)
+    chosen = choose_runtime(agent, plugins, settings, override=runtime)
     provider = plugins.providers.get(provider_name(agent.spec, settings, plugins))
     ctx = provider_context(agent, provider, settings, plugins)
     cli = find_claude()
@@ -36,7 +45,7 @@ def run(agent: Any, plugins: Any, settings: Any, *, resume: bool, parent: str | 
     os.environ["CLAUDE_AGENT_SDK_SKIP_VERSION_CHECK"] = "1"  # the wrapper is not the CLI
     runner = Runner(
         agent,
-        runtime,
+        chosen,
         provider,
         ctx,
         claude_cli=str(cli),
@@ -53,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     """Parse the runner's arguments (sac.lifecycle.spawn_runner writes them), run it, exit."""
     parser = argparse.ArgumentParser(prog="python -m sac.runner", description=__doc__.splitlines()[0])
     parser.add_argument("spec", help="the agent's spec.yaml")
-    parser.add_argument("--runtime", help="the runtime of agents whose spec names none")
+    parser.add_argument("--runtime", help="run on this runtime, whatever the spec says")
     parser.add_argument("--resume", action="store_true", help="go on with the agent's last session")
     parser.add_argument("--parent", help="the agent that asked for this one (lineage)")
     args = parser.parse_args(argv)
@@ -67,9 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         print(line, file=sys.stderr, flush=True)
 
     try:
-        plugins, settings = get_plugins(), load_settings({"default_runtime": args.runtime})
+        plugins, settings = get_plugins(), load_settings()
         agent = load_agent(args.spec, plugins, settings)
-        code = run(agent, plugins, settings, resume=args.resume, parent=args.parent, echo=echo)
+        code = run(agent, plugins, settings, resume=args.resume, parent=args.parent, echo=echo, runtime=args.runtime)
     except SacError as e:
         echo(f"sac: error: {e.render()}")
         code = e.exit_code

@@ -49,6 +49,7 @@ from sac_hookspecs.toolkit.files import write_atomic
 from sac_hookspecs.toolkit.mounts import parse_mount
 
 TICK = 1.0  # seconds between heartbeats
+RECOVERED = "(recovered by a restart) "  # how a past error of a recovered agent is kept
 ALREADY_RUNNING = 3  # the runner's exit status when another runner holds the lock
 
 #: Variables the SDK sets for the CLI; they must reach it inside a container too.
@@ -250,7 +251,8 @@ class Runner:
             self.record(instance=self.instance, isolation=self.instance.isolation)
         wrapper = self.wrapper(self.instance)
         if self.session is None:
-            self.session = Session(self.sdk_options(wrapper, self.launch.workdir), self.dir.transcript)
+            options = self.sdk_options(wrapper, self.launch.workdir)
+            self.session = Session(options, self.dir.transcript, bills=self.provider.bills)
             self.resume_transcript()
             self.session.on_busy = self.beat
         self.session.make_options = self.sdk_options(wrapper, self.launch.workdir)
@@ -444,7 +446,8 @@ class Runner:
                 self.failure = None
                 await self.open_session(first=False)
                 assert self.state is not None
-                self.record(Phase.READY, restarts=self.state.restarts + 1)
+                # the error is history now: said as such, so a ready agent does not look broken
+                self.record(Phase.READY, restarts=self.state.restarts + 1, last_error=f"{RECOVERED}{problem}")
                 append_event(self.dir.transcript, ev.Restart(attempt=attempt, session_id=self.state.session_id))
             except Exception as e:  # noqa: BLE001 - a failed restart is one more failure
                 self.failure = f"restart failed: {e}"

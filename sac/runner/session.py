@@ -26,9 +26,10 @@ class SessionDied(Exception):
 class Session:
     """``await open(resume)``, then ``await turn(text, timeout)`` as often as needed."""
 
-    def __init__(self, options: Callable[[str | None, bool], Any], transcript: Path) -> None:
+    def __init__(self, options: Callable[[str | None, bool], Any], transcript: Path, bills: bool = True) -> None:
         self.make_options = options  # (resume session id, continue?) -> ClaudeAgentOptions
         self._transcript = transcript
+        self._bills = bills  # False: the provider charges nothing, whatever the CLI computed
         self._client: Any = None
         self._lock = asyncio.Lock()
         self.session_id: str | None = None
@@ -195,7 +196,7 @@ class Session:
             text=(msg.result if msg.result is not None else "\n".join(texts)).strip(),
             session_id=self.session_id,
             turn=n,
-            cost_usd=msg.total_cost_usd or 0.0,
+            cost_usd=(msg.total_cost_usd or 0.0) if self._bills else 0.0,
             input_tokens=int(usage.get("input_tokens") or 0),
             output_tokens=int(usage.get("output_tokens") or 0),
             duration_ms=msg.duration_ms,

@@ -49,6 +49,10 @@ def a2a_agent(home, sac):
         state = json.loads((home / "runtime" / name / "state.json").read_text())
         url = state["urls"]["a2a"]
         assert url and url.startswith("http://127.0.0.1:")
+        # where it answers is said by start and shown by status (issue 14)
+        assert f"{name}: ready on local (pid {state['pid']}), a2a at {url}" in done.stderr, done.stderr
+        row = next(ln.split() for ln in sac("agents", "status").stdout.splitlines() if ln.startswith(name + " "))
+        assert url in row, row
         if "a2a" in state["token_files"]:
             TOKENS[url] = (home / "runtime" / name / "a2a.token").read_text().strip()
         return url

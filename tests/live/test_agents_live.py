@@ -83,6 +83,30 @@ def test_second_start_of_a_running_agent_says_so(fleet, sac):
     assert status(sac, "a1")["pid"] == pid
 
 
+def test_runtime_flag_runs_the_agent_there_whatever_the_spec_says(fleet, sac):
+    """`start --runtime local` of a spec naming docker runs it on local, and says so; the
+    runner itself gets the override (the status is what the runner recorded)."""
+    make_agent(fleet, "rt1", "docker")
+    done = sac("agents", "start", "rt1", "--runtime", "local")
+    assert done.returncode == 0, done.stderr
+    assert "rt1: --runtime local overrides spec.runtime docker for this run" in done.stderr
+    assert status(sac, "rt1")["runtime"] == "local"
+    assert sac("agents", "send", "rt1", "What is 2+2?").stdout == "4\n"
+
+
+def test_the_scripted_model_costs_nothing(fleet, sac):
+    """The CLI prices every turn by model name from its own table (the scripted model's tokens
+    came to $0.0x as if Claude had answered): a provider that bills nothing records $0."""
+    make_agent(fleet, "free1", "local")
+    sac("agents", "start", "free1", check=True)
+    answer = json.loads(sac("agents", "send", "free1", "What is 2+2?", "--json").stdout)
+    assert answer["text"] == "4" and answer.get("cost_usd", 0.0) == 0.0 and answer["output_tokens"] > 0, answer
+    st = status(sac, "free1")
+    assert st["cost_usd"] == 0.0 and st["turns"] == 2 and st["output_tokens"] > 0, st
+    results = [e for e in transcript(fleet, "free1") if e["type"] == "result"]
+    assert [e["cost_usd"] for e in results] == [0.0, 0.0]
+
+
 def test_two_concurrent_starts_make_one_agent(fleet, sac):
     make_agent(fleet, "c1", "local")
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -143,6 +167,8 @@ def test_dead_cli_or_container_is_restarted_and_the_session_resumed(fleet, sac, 
     )
     st = status(sac, "r1")
     assert st["session_id"] == session
+    # what happened stays visible, as the past: LAST ERROR of a ready agent says it recovered
+    assert st["last_error"].startswith("(recovered by a restart) "), st["last_error"]
     done = sac("agents", "send", "r1", "What is 5+5?")
     assert done.stdout == "10\n", done.stderr
     assert status(sac, "r1")["session_id"] == session  # the conversation goes on
@@ -234,11 +260,16 @@ def test_restart_command_resumes_the_session(fleet, sac):
     make_agent(fleet, "s1", "local")
     sac("agents", "start", "s1", check=True)
     session = status(sac, "s1")["session_id"]
+    before = json.loads(sac("agents", "send", "s1", "What is 1+1?", "--json").stdout)["turn"]
     done = sac("agents", "restart", "s1")
     assert done.returncode == 0, done.stderr
     assert status(sac, "s1")["session_id"] == session
-    assert sac("agents", "send", "s1", "What is 9-2?").stdout == "7\n"
-    assert status(sac, "s1")["session_id"] == session
+    after = json.loads(sac("agents", "send", "s1", "What is 9-2?", "--json").stdout)
+    assert after["text"] == "7" and status(sac, "s1")["session_id"] == session
+    # turn numbers go on across the restart (issue 14): the new run's startup prompt is the
+    # next turn, then this one; no number is used twice
+    assert after["turn"] == before + 2
+    assert [e["turn"] for e in transcript(fleet, "s1") if e["type"] == "prompt"] == [1, 2, 3, 4]
 
 
 def test_session_resume_by_id_and_fresh(fleet, sac):
