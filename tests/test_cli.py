@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import EXAMPLES
 
@@ -143,6 +144,19 @@ def test_config_show(home, sac):
     data = json.loads(sac("config", "show", "--json", env={"SAC_RUNTIME": "docker"}, check=True).stdout)
     assert data["settings"]["default_runtime"] == {"value": "docker", "source": "environment SAC_RUNTIME"}
     assert data["directories"]["SAC_HOME"] == str(home)
+    assert data["automatic"] == {}  # a runtime is set: nothing is automatic
+    # unset, it says what sac would pick here, and which config files it looked for (issue 14)
+    (home / "config.yaml").write_text("default_provider: scripted\n")
+    data = json.loads(sac("config", "show", "--json", check=True).stdout)
+    picked = data["automatic"]["default_runtime"]
+    assert picked.split(",")[0] in ("apptainer", "docker", "local") and picked.endswith("the best available here")
+    project = Path.cwd() / ".scitex" / "agent-container" / "config.yaml"
+    assert data["config_files_looked_for"] == [
+        {"file": str(home / "config.yaml"), "role": "user config", "found": True},
+        {"file": str(project), "role": "project config", "found": False},
+    ]
+    text = sac("config", "show", check=True).stdout
+    assert f"(automatic: {picked})" in text and f"{project} (project config: not there)" in text
 
 
 def test_names_are_never_paths(home, sac, tmp_path):

@@ -16,23 +16,59 @@ def config() -> None:
 @config.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(as_json: bool) -> None:
-    """Each setting, its value and its source (flag > env > project > user > default),
-    plus the directories sac uses."""
-    from sac.config import ENV
+    """Each setting, its value and its source (flag > env > project > user > default), what
+    an unset setting means here (the runtime sac would pick), the config files it looked for,
+    and the directories sac uses.
+
+    \b
+    Example:
+      sac config show --json | jq .automatic
+    """
+    from sac.config import ENV, config_files
     from sac.lookup import search_path
     from sac.paths import sac_home
 
     settings = context.settings()
     dirs = {"SAC_HOME": str(sac_home()), "agent search path": [str(p) for p in search_path(settings)]}
+    looked = [{"file": str(path), "role": label, "found": path.is_file()} for label, path in config_files()]
+    automatic = _automatic(settings)
     if as_json:
         echo_json(
-            {"settings": settings.as_dict(), "directories": dirs, "config_files": [str(f) for f in settings.files]}
+            {
+                "settings": settings.as_dict(),
+                "automatic": automatic,
+                "directories": dirs,
+                "config_files": [str(f) for f in settings.files],
+                "config_files_looked_for": looked,
+            }
         )
         return
     from sac.cli.output import human
 
-    rows = [(k, human(v["value"]), v["source"], ENV.get(k, "-")) for k, v in settings.as_dict().items()]
+    rows = []
+    for k, v in settings.as_dict().items():
+        value = human(v["value"])
+        if k in automatic:
+            value = f"{value} (automatic: {automatic[k]})"
+        rows.append((k, value, v["source"], ENV.get(k, "-")))
     click.echo(table(("SETTING", "VALUE", "SOURCE", "ENV"), rows))
-    click.echo(f"\nSAC_HOME: {dirs['SAC_HOME']}\nagent search path:")
+    click.echo("\nconfig files:")
+    for f in looked:
+        click.echo(f"  {f['file']} ({f['role']}: {'read' if f['found'] else 'not there'})")
+    click.echo(f"SAC_HOME: {dirs['SAC_HOME']}\nagent search path:")
     for p in dirs["agent search path"]:
         click.echo(f"  {p}")
+
+
+def _automatic(settings) -> dict[str, str]:
+    """What an unset setting means on this host: ``default_runtime`` unset picks the best
+    available runtime (probed now, as a start would)."""
+    if settings.default_runtime:
+        return {}
+    from sac.agent import pick_runtime
+    from sac.errors import SacError
+
+    try:
+        return {"default_runtime": f"{pick_runtime(None, context.plugins()).name}, the best available here"}
+    except SacError as e:
+        return {"default_runtime": f"none available ({e.message.splitlines()[0]})"}
