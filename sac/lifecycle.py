@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -174,17 +174,25 @@ def spawn_runner(
         log.close()
 
 
-def wait_ready(name: str, proc: subprocess.Popen, timeout: float) -> Status:
+#: Told what a start is doing: (the step, seconds since the start began), every poll.
+Progress = Callable[[str, float], None]
+
+
+def wait_ready(name: str, proc: subprocess.Popen, timeout: float, progress: Progress | None = None) -> Status:
     """Wait until the runner reports ready or failed, or exits."""
     from sac.runner.runner import ALREADY_RUNNING
 
     d = AgentDir(name)
-    deadline = time.monotonic() + timeout
+    began = time.monotonic()
+    deadline = began + timeout
     while time.monotonic() < deadline:
         st = d.read_state()
         code = proc.poll()
-        if st is not None and st.pid == proc.pid and st.state.is_settled:
+        mine = st if st is not None and st.pid == proc.pid else None  # not an older run's file
+        if mine is not None and mine.state.is_settled:
             return status(name)
+        if progress is not None:
+            progress((mine.step if mine else None) or "starting its runner", time.monotonic() - began)
         if code == ALREADY_RUNNING:
             return _wait_other(name, deadline)
         if code is not None:
@@ -295,6 +303,7 @@ def start(
     resume: bool = False,
     parent: str | None = None,
     runtime: str | None = None,
+    progress: Progress | None = None,
 ) -> Started:
     """Start ``agent`` (an Agent, or a name or path) unless it runs, and return once it is
     ready or has failed. Inside one of a runtime's containers no nested start is tried: the
@@ -311,10 +320,12 @@ def start(
     current = status(agent.name)
     if not current.state.can_start:
         return Started(status=current, already_running=True)
+    if progress is not None:
+        progress("preflight", 0.0)
     preflight_or_raise(agent, plugins, settings, runtime)
     resume = resume or current.state == Phase.DEAD
     proc = spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)
-    return Started(status=wait_ready(agent.name, proc, timeout))
+    return Started(status=wait_ready(agent.name, proc, timeout, progress))
 
 
 def to_start(refs: Iterable[str], plugins, settings) -> list[Agent | str]:

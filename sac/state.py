@@ -114,6 +114,7 @@ class AgentState(Usage, kw_only=True):
     urls: dict[str, str] = msgspec.field(default_factory=dict)  # transport name -> where it serves the agent
     token_files: dict[str, str] = msgspec.field(default_factory=dict)  # transport name -> 0600 file of its token
     startup_errors: list[str] = msgspec.field(default_factory=list)  # startup prompts that failed, this run
+    step: str | None = None  # what a starting runner is doing now (shown by `start`), None once ready
 
 
 class Heartbeat(msgspec.Struct, kw_only=True):

@@ -8,7 +8,7 @@ import time
 import click
 
 from sac.cli import builtin_group, context
-from sac.cli.output import echo_json, table
+from sac.cli.output import StepLine, echo_json, table
 from sac.cli.params import SECONDS
 from sac.errors import SacError, UsageError
 
@@ -115,14 +115,17 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
         note = None if isinstance(agent, str) else override_note(agent, runtime)
         if note:
             click.echo(f"{name}: {note}", err=True)
+        steps = StepLine(name)
         try:
             started = lifecycle.start(
-                agent, plugins, settings, timeout=timeout, resume=resume, parent=parent, runtime=runtime
+                agent, plugins, settings, timeout=timeout, resume=resume, parent=parent, runtime=runtime, progress=steps
             )
         except SacError as e:
+            steps.done()
             click.echo(f"sac: error: {e.render()}", err=True)
             failed = True
             continue
+        steps.done()
         st, running = started.status, started.already_running
         rows.append(st)
         on = f"on the host ({st.runtime}, pid {st.pid})" if started.by_host else f"on {st.runtime} (pid {st.pid})"

@@ -246,10 +246,14 @@ class Runner:
         if self.instance is None or not await asyncio.to_thread(self.runtime.alive, self.agent, self.instance):
             if self.instance is not None:
                 await asyncio.to_thread(self.runtime.stop, self.agent, self.instance, 2.0)
+            if first:
+                self.record(step=f"starting its {self.runtime.name} instance")
             self.instance = await asyncio.to_thread(self.runtime.start, self.agent, self.launch)
             self.env.update(self.instance.env)
             self.record(instance=self.instance, isolation=self.instance.isolation)
         wrapper = self.wrapper(self.instance)
+        if first:
+            self.record(step="opening the claude session")
         if self.session is None:
             options = self.sdk_options(wrapper, self.launch.workdir)
             self.session = Session(options, self.dir.transcript, bills=self.provider.bills)
@@ -501,7 +505,9 @@ class Runner:
         try:
             if previous and previous.instance:  # a runner killed with -9 left its instance behind
                 await asyncio.to_thread(self.runtime.stop, self.agent, previous.instance, 1.0)
+            self.record(step="preparing its HOME and workdir")
             self.launch = self.prepare()
+            self.record(step=f"setting up its model ({self.provider.name})")
             provided = await asyncio.to_thread(self.provider.environment, self.agent, self.provider_ctx)
             self.env = {**BASE_ENV, **dict.fromkeys(self.blank, ""), **provided, **self.broker_env()}
             await self.open_session(first=True)
@@ -509,15 +515,17 @@ class Runner:
             await self.serve_transports()
             self.echo(f"agent {self.agent.name}: session open on {self.runtime.name}")
             failed = []
-            for i, prompt in enumerate(self.agent.spec.startup_prompts, 1):
+            prompts = self.agent.spec.startup_prompts
+            for i, prompt in enumerate(prompts, 1):
                 if self.stopping.is_set():
                     break
+                self.record(step=f"startup prompt {i} of {len(prompts)}")
                 answer = await self.send(prompt, self.agent.spec.claude.turn_timeout, source="startup")
                 self.echo(f"startup: {answer.text or answer.error}")
                 if not answer.ok:  # `start` says so (and fails) instead of a bare "ready"
                     failed.append(f"startup prompt {i}: {answer.error}")
             if not self.stopping.is_set():
-                self.record(Phase.READY, startup_errors=failed)
+                self.record(Phase.READY, startup_errors=failed, step=None)
                 await self.supervise()
             return 0 if self.state.state != Phase.FAILED else 1
         except Exception as e:  # noqa: BLE001 - report, clean up, exit 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,6 +106,54 @@ def test_the_scripted_model_costs_nothing(fleet, sac):
     assert st["cost_usd"] == 0.0 and st["turns"] == 2 and st["output_tokens"] > 0, st
     results = [e for e in transcript(fleet, "free1") if e["type"] == "result"]
     assert [e["cost_usd"] for e in results] == [0.0, 0.0]
+
+
+def test_start_shows_what_it_is_doing(fleet, sac):
+    """Progress on a slow start (issue 14): piped, one line per step, in order, before the
+    result; on a terminal one line rewritten in place with the elapsed time, cleared at the end."""
+    make_agent(fleet, "p1", "local")
+    done = sac("agents", "start", "p1")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    steps = [ln.split(": ", 1)[1] for ln in lines if ln.startswith("p1: ") and "ready on" not in ln]
+    every = [
+        "preflight",
+        "starting its runner",
+        "preparing its HOME and workdir",
+        "setting up its model (scripted)",
+        "starting its local instance",
+        "opening the claude session",
+        "startup prompt 1 of 1",
+    ]
+    # in order, each once; a fast step may pass between two polls (every 50 ms)
+    assert steps == [s for s in every if s in steps] and len(steps) >= 4, lines
+    assert steps[0] == "preflight" and steps[-1] == "startup prompt 1 of 1", lines
+    assert lines[-1].startswith("p1: ready on local (pid "), lines
+    assert "\r" not in done.stderr
+    sac("agents", "stop", "p1", check=True)
+
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sac", "agents", "start", "p1"], stdout=subprocess.PIPE, stderr=follower
+    )
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal's other side closed: the start is over
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=60) == 0
+    os.close(leader)
+    text = out.decode()
+    assert "\r\x1b[Kp1: preflight (0.0 s)" in text, text
+    assert re.search(r"\r\x1b\[Kp1: startup prompt 1 of 1 \(\d+\.\d s\)", text), text
+    assert re.search(r"\r\x1b\[K\r?\n?p1: ready on local \(pid \d+\)", text.replace("\r\n", "\n")), text
 
 
 def test_two_concurrent_starts_make_one_agent(fleet, sac):
