@@ -123,14 +123,9 @@ class Request:
 
 def _problems(raw: bytes, type_: Any, first: Exception) -> list[str]:
     """Every problem of a well-formed body (JSON is YAML to sac's validator), not only the first."""
-    from sac.spec.errors import SpecError
-    from sac.spec.load import load_text
+    from sac.spec.load import body_problems
 
-    try:
-        load_text(raw, "body", type_)
-    except SpecError as e:
-        return [p.render() for p in e.problems]
-    return [str(first)]
+    return body_problems(raw, type_) or [str(first)]
 
 
 def _check_name(name: str) -> None:
