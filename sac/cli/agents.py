@@ -114,9 +114,11 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
         except SacError as e:
             click.echo(f"sac: error: {e.render()}", err=True)
             failed = True
+            rows.append(_start_row(lifecycle.status(name), e))
             continue
         st, running = started.status, started.already_running
-        rows.append(st)
+        failed_here = st.state == lifecycle.Phase.FAILED or bool(st.startup_errors and not ignore_startup_errors)
+        rows.append(_start_row(st, None if not failed_here else st.last_error or "its startup prompts failed"))
         on = f"on the host ({st.runtime}, pid {st.pid})" if started.by_host else f"on {st.runtime} (pid {st.pid})"
         if running:
             click.echo(f"{name}: already running{' on the host' if started.by_host else ''} (pid {st.pid})", err=True)
@@ -134,6 +136,19 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
     if as_json:
         echo_json(rows)
     sys.exit(1 if failed else 0)
+
+
+def _start_row(st, error: SacError | str | None) -> dict:
+    """One agent in `start --json`: its status, whether its start went well, and if not why
+    (an agent that could not start is a row too, not left out)."""
+    import msgspec
+
+    row = {**msgspec.to_builtins(st), "ok": error is None, "error": None, "hint": None}
+    if isinstance(error, SacError):
+        row.update(error=error.message, hint=error.hint)
+    elif error:
+        row["error"] = error
+    return row
 
 
 @agents.command("stop")
@@ -163,9 +178,12 @@ def stop(names: tuple[str, ...], as_json: bool) -> None:
 @agents.command("restart")
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
 @_common_runtime_option
-@click.option("--timeout", default=180.0, show_default=True, type=SECONDS)
+@click.option(
+    "--timeout", default=180.0, show_default=True, type=SECONDS, help="Seconds to wait for each agent to be ready."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one row per agent as JSON, as `start --json` does.")
 @click.pass_context
-def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, timeout: float) -> None:
+def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, timeout: float, as_json: bool) -> None:
     """Stop and start agents; each resumes its Claude session."""
     from sac import lifecycle
     from sac.lookup import resolve
@@ -176,14 +194,23 @@ def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, time
         if lifecycle.status(name).state != lifecycle.Phase.NEVER_STARTED:
             lifecycle.stop_and_clean(name, context.plugins)
     ctx.invoke(
-        start, refs=refs, runtime=runtime, foreground=False, timeout=timeout, resume=True, parent=None, as_json=False
+        start,
+        refs=refs,
+        runtime=runtime,
+        foreground=False,
+        timeout=timeout,
+        resume=True,
+        parent=None,
+        ignore_startup_errors=False,
+        as_json=as_json,
     )
 
 
 @agents.command("delete")
 @click.argument("names", nargs=-1, required=True)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask.")
-def delete(names: tuple[str, ...], yes: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print one result per agent as JSON: what was removed.")
+def delete(names: tuple[str, ...], yes: bool, as_json: bool) -> None:
     """Stop agents and remove their spec folders and runtime dirs."""
     from sac import lifecycle
     from sac.lookup import is_path, resolve
@@ -209,18 +236,30 @@ def delete(names: tuple[str, ...], yes: bool) -> None:
         click.confirm(f"Delete:\n{listing}\n", abort=True)
     import shutil
 
+    results = []
     for name, spec_dir in targets:
-        if lifecycle.status(name).state != lifecycle.Phase.NEVER_STARTED:
-            what = lifecycle.stop_and_clean(name, context.plugins)  # raises if it cannot stop it
-            if lifecycle.status(name).state.has_runner:
-                raise SacError(f"{name}: could not stop it ({what}); nothing deleted")
+        try:
+            if lifecycle.status(name).state != lifecycle.Phase.NEVER_STARTED:
+                what = lifecycle.stop_and_clean(name, context.plugins)  # raises if it cannot stop it
+                if lifecycle.status(name).state.has_runner:
+                    raise SacError(f"{name}: could not stop it ({what}); nothing deleted")
+        except SacError as e:  # the ones before it are gone: --json still says which
+            if not as_json:
+                raise
+            results.append({"name": name, "ok": False, "error": e.message, "hint": e.hint})
+            echo_json(results)
+            sys.exit(e.exit_code)
         lifecycle.delete_runtime(name)
         if spec_dir is not None:
             if spec_dir.is_symlink():  # a linked agent folder: remove the link, never its target
                 spec_dir.unlink()
             else:
                 shutil.rmtree(spec_dir)
-        click.echo(f"{name}: deleted")
+        results.append({"name": name, "ok": True, "spec_dir": None if spec_dir is None else str(spec_dir)})
+        if not as_json:
+            click.echo(f"{name}: deleted")
+    if as_json:
+        echo_json(results)
 
 
 # -- status / health --------------------------------------------------------------------

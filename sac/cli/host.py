@@ -22,7 +22,10 @@ def host() -> None:
 @click.argument("url")
 @click.option("--token-from-env", "var", metavar="VAR", help="Read the peer's bearer token from this variable.")
 @click.option("--token-stdin", is_flag=True, help="Read the peer's bearer token from standard input.")
-def add_peer(name: str, url: str, var: str | None, token_stdin: bool) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the peer (name, URL, token file; never the token) as JSON."
+)
+def add_peer(name: str, url: str, var: str | None, token_stdin: bool, as_json: bool) -> None:
     """Register a peer host's control plane (its token is never an argument)."""
     from sac.peers import add_peer as add
 
@@ -32,7 +35,10 @@ def add_peer(name: str, url: str, var: str | None, token_stdin: bool) -> None:
     if not token:
         raise UsageError("the token is empty; nothing saved")
     path = add(name, url, token)
-    click.echo(f"peer {name}: {url} (token in {path})")
+    if as_json:
+        echo_json({"name": name, "url": url.rstrip("/"), "token_file": str(path)})
+    else:
+        click.echo(f"peer {name}: {url} (token in {path})")
 
 
 @host.command("list-peers")
@@ -50,10 +56,14 @@ def list_peers(as_json: bool) -> None:
 
 @host.command("remove-peer")
 @click.argument("name")
-def remove_peer(name: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the removed peer's name as JSON.")
+def remove_peer(name: str, as_json: bool) -> None:
     """Forget a peer host."""
     from sac.peers import remove_peer as remove
 
     if not remove(name):
         raise UsageError(f"no peer host {name!r}")
-    click.echo(f"removed peer {name}")
+    if as_json:
+        echo_json({"name": name, "removed": True})
+    else:
+        click.echo(f"removed peer {name}")

@@ -187,19 +187,26 @@ def status(runtime: str | None, as_json: bool) -> None:
 @image.command("switch")
 @click.argument("version")
 @RUNTIME
-def switch(version: str, runtime: str | None) -> None:
+@JSON
+def switch(version: str, runtime: str | None, as_json: bool) -> None:
     """Make VERSION current (atomically). Running agents keep theirs; new starts take it."""
     from sac import images as core
 
     name, images = images_of(runtime)
     with core.locked(name):
         was = core.switch(name, images, version)
+    if as_json:
+        from sac.cli.output import echo_json
+
+        echo_json({"runtime": name, "current": version, "was": was})
+        return
     click.echo(f"current: {version}" + (f" (was {was})" if was and was != version else ""))
 
 
 @image.command("rollback")
 @RUNTIME
-def rollback(runtime: str | None) -> None:
+@JSON
+def rollback(runtime: str | None, as_json: bool) -> None:
     """Back one step: to the version that was current before the last switch or build (each
     rollback goes one further back)."""
     from sac import images as core
@@ -207,6 +214,11 @@ def rollback(runtime: str | None) -> None:
     name, images = images_of(runtime)
     with core.locked(name):
         was, now = core.rollback(name, images)
+    if as_json:
+        from sac.cli.output import echo_json
+
+        echo_json({"runtime": name, "current": now, "was": was})
+        return
     click.echo(f"current: {now} (was {was})")
 
 
@@ -221,7 +233,8 @@ def rollback(runtime: str | None) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Say what would go; remove nothing.")
 @RUNTIME
-def prune(versions: tuple[str, ...], keep: int, dry_run: bool, runtime: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed and what was kept (and why) as JSON.")
+def prune(versions: tuple[str, ...], keep: int, dry_run: bool, runtime: str | None, as_json: bool) -> None:
     """Remove VERSIONS, or all but the --keep newest. Never the current version, never one a
     running agent uses: naming one of those is refused (exit 1), nothing removed."""
     from sac import images as core
@@ -233,15 +246,27 @@ def prune(versions: tuple[str, ...], keep: int, dry_run: bool, runtime: str | No
             remove, kept = list(versions), {}
         else:
             remove, kept = core.prune_plan(name, images, keep)
-        for version, why in kept.items():
-            click.echo(f"kept {version}: {why}")
+        if not as_json:
+            for version, why in kept.items():
+                click.echo(f"kept {version}: {why}")
+        removed = []
         for version in remove:
             if not dry_run:
                 try:
                     images.remove(version)
                 except (RuntimeError, OSError) as e:
+                    if as_json:  # say what went before this one, then fail as without --json
+                        from sac.cli.output import echo_json
+
+                        echo_json({"runtime": name, "dry_run": dry_run, "removed": removed, "kept": kept})
                     raise SacError(f"could not remove {version}: {e}") from None
-            click.echo(f"{'would remove' if dry_run else 'removed'} {version}")
+            removed.append(version)
+            if not as_json:
+                click.echo(f"{'would remove' if dry_run else 'removed'} {version}")
+    if as_json:
+        from sac.cli.output import echo_json
+
+        echo_json({"runtime": name, "dry_run": dry_run, "removed": removed, "kept": kept})
 
 
 @image.command("sandbox")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -87,16 +86,21 @@ def _stop(timeout: float = 10.0) -> dict | None:
 
 
 @listen.command("stop")
-def stop() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was stopped (pid, URL; {} if nothing ran) as JSON.")
+def stop(as_json: bool) -> None:
     """Stop the running control plane."""
     info = _stop()
-    click.echo(f"stopped (pid {info['pid']})" if info else "not running")
+    if as_json:
+        echo_json(info or {})
+    else:
+        click.echo(f"stopped (pid {info['pid']})" if info else "not running")
 
 
 @listen.command("restart")
 @click.option("--bind", help="HOST:PORT (default: where it ran, else 127.0.0.1:7878).")
-@click.option("--allow-non-loopback", is_flag=True)
-def restart(bind: str | None, allow_non_loopback: bool) -> None:
+@click.option("--allow-non-loopback", is_flag=True, help="Allow a non-loopback --bind (behind a firewall you trust).")
+@click.option("--json", "as_json", is_flag=True, help="Print the running control plane (pid, URL) as JSON.")
+def restart(bind: str | None, allow_non_loopback: bool, as_json: bool) -> None:
     """Stop the control plane (if it runs) and start it again, detached."""
     from sac.controlplane import listen_dir, running
     from sac.lifecycle import self_command
@@ -117,7 +121,10 @@ def restart(bind: str | None, allow_non_loopback: bool) -> None:
     while time.monotonic() < deadline:
         info = running()
         if info and _healthy(info["url"]):
-            click.echo(json.dumps(info))
+            if as_json:
+                echo_json(info)
+            else:
+                click.echo(f"running: pid {info['pid']}, {info['url']}")
             return
         if proc.poll() is not None:
             break

@@ -234,8 +234,10 @@ def test_restart_command_resumes_the_session(fleet, sac):
     make_agent(fleet, "s1", "local")
     sac("agents", "start", "s1", check=True)
     session = status(sac, "s1")["session_id"]
-    done = sac("agents", "restart", "s1")
+    done = sac("agents", "restart", "s1", "--json")
     assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)
+    assert (row["name"], row["ok"], row["state"], row["session_id"]) == ("s1", True, "ready", session)
     assert status(sac, "s1")["session_id"] == session
     assert sac("agents", "send", "s1", "What is 9-2?").stdout == "7\n"
     assert status(sac, "s1")["session_id"] == session
