@@ -82,3 +82,28 @@ def test_host_add_and_remove_peer_json(sac, home):
 def test_listen_stop_json_when_nothing_runs(sac, home):
     done = sac("listen", "stop", "--json")
     assert done.returncode == 0 and one_document(done) == {}
+
+
+def _state(home, name: str, cost: float) -> None:
+    """A stopped agent's state, as its runner left it, with what its turns cost."""
+    d = home / "runtime" / name
+    d.mkdir(parents=True)
+    state = {"name": name, "state": "stopped", "pid": 0, "pid_start": 0, "spec_path": "x", "runtime": "local"}
+    (d / "state.json").write_text(json.dumps({**state, "account": "work", "turns": 1, "cost_usd": cost}))
+
+
+def test_summed_costs_carry_no_float_noise(sac, home):
+    """0.1 + 0.2 was 0.30000000000000004 in `accounts status --json` (and `recall`): sums of
+    costs are rounded where sac adds them (Usage.add), far below any price."""
+    _state(home, "a1", 0.1)
+    _state(home, "a2", 0.2)
+    done = sac("accounts", "status", "--json")
+    assert done.returncode == 0, done.stderr
+    assert '"cost_usd": 0.3,' in done.stdout and one_document(done)["work"]["cost_usd"] == 0.3
+    events = [{"type": "prompt", "turn": n, "text": "hi", "ts": 1.0} for n in (1, 2)] + [
+        {"type": "result", "turn": n, "ok": True, "cost_usd": c, "ts": 2.0} for n, c in ((1, 0.1), (2, 0.2))
+    ]
+    (home / "runtime" / "a1" / "session.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    done = sac("agents", "recall", "a1", "--json")
+    assert done.returncode == 0, done.stderr
+    assert '"cost_usd": 0.3,' in done.stdout
