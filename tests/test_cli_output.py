@@ -107,3 +107,30 @@ def test_summed_costs_carry_no_float_noise(sac, home):
     done = sac("agents", "recall", "a1", "--json")
     assert done.returncode == 0, done.stderr
     assert '"cost_usd": 0.3,' in done.stdout
+
+
+def test_an_empty_result_is_an_empty_stdout_and_a_message_on_stderr(sac, home):
+    """`sac agents status | wc -l` counted the "no agents yet" sentence as an agent."""
+    for args, words in (
+        (("agents", "status"), "no agents yet"),
+        (("accounts", "list"), "no accounts"),
+        (("host", "list-peers"), "no peers"),
+    ):
+        done = sac(*args)
+        assert (done.returncode, done.stdout) == (0, ""), args
+        assert words in done.stderr, args
+
+
+def test_recall_and_tail_show_no_none(sac, home):
+    """A turn still running (a prompt, no result) recalled as "last reply:   None"; a failed
+    turn without an error tailed as "error: None"."""
+    _state(home, "r1", 0.0)
+    events = [
+        {"type": "prompt", "turn": 1, "text": "first", "ts": 1.0},
+        {"type": "result", "turn": 1, "ok": False, "ts": 2.0},
+        {"type": "prompt", "turn": 2, "text": "still running", "ts": 3.0},
+    ]
+    (home / "runtime" / "r1" / "session.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    out = sac("agents", "recall", "r1", check=True).stdout + sac("agents", "tail", "r1", check=True).stdout
+    assert "None" not in out, out
+    assert "last reply:   -" in out and "[1] # error: the turn failed" in out

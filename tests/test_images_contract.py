@@ -250,6 +250,11 @@ def test_two_builds_at_once_make_two_versions(tmp_path, home, sac):
     assert made == ["v1", "v2"]
 
 
+def test_no_versions_is_an_empty_stdout_and_a_message_on_stderr(toy):
+    done = toy("list")
+    assert (done.returncode, done.stdout) == (0, "") and "no toy image versions yet" in done.stderr
+
+
 def test_switch_rollback_and_prune_report_as_json(toy):
     for _ in range(3):
         build(toy)

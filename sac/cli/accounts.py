@@ -56,7 +56,7 @@ def list_(as_json: bool) -> None:
             )
         )
     else:
-        click.echo("no accounts: `sac accounts save NAME --from-env VAR` stores one")
+        click.echo("no accounts: `sac accounts save NAME --from-env VAR` stores one", err=True)
 
 
 @accounts.command("save")

@@ -300,8 +300,8 @@ def status(name: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(rows[0] if name else rows)
         return
-    if not rows:
-        click.echo("no agents yet: put one in $SAC_HOME/agents/NAME/spec.yaml (see examples/agents)")
+    if not rows:  # a message, not a result: stdout stays empty
+        click.echo("no agents yet: put one in $SAC_HOME/agents/NAME/spec.yaml (see examples/agents)", err=True)
         return
     click.echo(
         table(
@@ -493,7 +493,9 @@ def recall(name: str, as_json: bool) -> None:
     if as_json:
         echo_json(summary)
         return
-    click.echo(f"{name} ({summary['state']}), session {summary['session_id'] or '-'}")
+    from sac.cli.output import human
+
+    click.echo(f"{name} ({summary['state']}), session {human(summary['session_id'])}")
     click.echo(
         f"{summary['turns']} turns, {summary['errors']} errors, ${summary['cost_usd']:.4f}, "
         f"{summary['input_tokens']} tokens in / {summary['output_tokens']} out"
@@ -504,7 +506,7 @@ def recall(name: str, as_json: bool) -> None:
         click.echo(f"first prompt: {summary['first_prompt']}")
     if summary["last_prompt"]:
         click.echo(f"last prompt:  {summary['last_prompt']}")
-        click.echo(f"last reply:   {summary['last_reply']}")
+        click.echo(f"last reply:   {human(summary['last_reply'])}")
 
 
 @agents.command("find")

@@ -50,8 +50,10 @@ def list_peers(as_json: bool) -> None:
     rows = peers()
     if as_json:
         echo_json(rows)
-    else:
-        click.echo(table(("PEER", "URL"), [(r["name"], r["url"]) for r in rows]) if rows else "no peers")
+    elif rows:
+        click.echo(table(("PEER", "URL"), [(r["name"], r["url"]) for r in rows]))
+    else:  # a message, not a result: stdout stays empty
+        click.echo("no peers: `sac host add-peer NAME URL --token-stdin` registers one", err=True)
 
 
 @host.command("remove-peer")

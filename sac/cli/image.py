@@ -143,7 +143,7 @@ def list_(runtime: str | None, as_json: bool) -> None:
         echo_json([{**_builtins(v), "current": v.version == current, "used_by": core.users(v, used)} for v in versions])
         return
     if not versions:
-        click.echo(f"no {name} image versions yet: `sac image build base --runtime {name}` makes one")
+        click.echo(f"no {name} image versions yet: `sac image build base --runtime {name}` makes one", err=True)
         return
     rows = [
         (
