@@ -30,9 +30,17 @@ def _store(name: str | None):
 
 
 @accounts.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the accounts (names, stores, defaults; no secrets) as JSON."
+)
 def list_(as_json: bool) -> None:
-    """Accounts in every credential store (names only), and which is the default."""
+    """Accounts in every credential store (names only), and which is the default.
+
+    \b
+    Examples:
+      sac accounts list
+      sac accounts list --json
+    """
     plugins, settings = context.plugins(), context.settings()
     rows = []
     for store_name, store in plugins.credential_stores.items():
@@ -67,7 +75,14 @@ def list_(as_json: bool) -> None:
 @click.option("--store", help="The credential store (default: the credential_store setting, `file`).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was saved (never the secret) as JSON.")
 def save(name: str, var: str | None, from_stdin: bool, login: bool, store: str | None, as_json: bool) -> None:
-    """Store a secret under NAME (0600, written atomically)."""
+    """Store a secret under NAME (0600, written atomically).
+
+    \b
+    Examples:
+      sac accounts save work --from-env ANTHROPIC_API_KEY
+      pass show deepseek | sac accounts save ds --stdin
+      sac accounts save me --login
+    """
     from sac.names import check_name
 
     check_name(name, "account name")
@@ -101,7 +116,12 @@ def save(name: str, var: str | None, from_stdin: bool, login: bool, store: str |
 @click.option("--store", help="The credential store (default: the credential_store setting).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was deleted as JSON.")
 def delete(name: str, store: str | None, as_json: bool) -> None:
-    """Forget a stored account."""
+    """Forget a stored account.
+
+    \b
+    Examples:
+      sac accounts delete work
+    """
     s, settings = _store(store)
     if not s.delete(name):
         raise UsageError(f"no account {name!r} in the {s.name} store", hint="`sac accounts list`")
@@ -122,7 +142,13 @@ def delete(name: str, store: str | None, as_json: bool) -> None:
 @click.option("--provider", help="The provider it is for (default: the default_provider setting).")
 @click.option("--json", "as_json", is_flag=True, help="Print the new default (and the config file it is in) as JSON.")
 def switch(name: str, provider: str | None, as_json: bool) -> None:
-    """Make NAME the default account of a provider (for agents whose spec names none)."""
+    """Make NAME the default account of a provider (for agents whose spec names none).
+
+    \b
+    Examples:
+      sac accounts switch work
+      sac accounts switch ds --provider deepseek
+    """
     from sac.config import set_user_setting
     from sac.credentials import account_ref
 
@@ -149,9 +175,15 @@ class AccountUsage(Usage, kw_only=True):
 
 
 @accounts.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the usage per account as JSON.")
 def status(as_json: bool) -> None:
-    """Usage per account and per agent: turns, tokens and cost the runners recorded."""
+    """Usage per account and per agent: turns, tokens and cost the runners recorded.
+
+    \b
+    Examples:
+      sac accounts status
+      sac accounts status --json
+    """
     from sac.paths import sac_home
     from sac.state import AgentDir
 

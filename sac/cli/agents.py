@@ -34,6 +34,12 @@ def check(refs: tuple[str, ...], runtime: str | None, as_json: bool) -> None:
 
     With no arguments, checks every agent on the search path. Exit status: 0 all
     ready, 1 a check failed, 2 a spec is invalid or an agent was not found.
+
+    \b
+    Examples:
+      sac agents check
+      sac agents check my-agent ./agents/other/spec.yaml
+      sac agents check my-agent --json
     """
     from sac.lookup import discover
     from sac.preflight import preflight
@@ -93,6 +99,12 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
 
     A running agent is left as it is (exit 0). Each agent runs in its own detached
     runner process; `--foreground` runs one in this terminal instead (Ctrl-C stops it).
+
+    \b
+    Examples:
+      sac agents start my-agent
+      sac agents start a b --json | jq '.[] | select(.ok | not)'
+      sac agents start my-agent --foreground
     """
     from sac import lifecycle
     from sac.agent import load_agent
@@ -155,7 +167,13 @@ def _start_row(st, error: SacError | str | None) -> dict:
 @click.argument("names", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one result per agent as JSON.")
 def stop(names: tuple[str, ...], as_json: bool) -> None:
-    """Stop agents: end the session, stop the container; SIGKILL after 5 s."""
+    """Stop agents: end the session, stop the container; SIGKILL after 5 s.
+
+    \b
+    Examples:
+      sac agents stop my-agent
+      sac agents stop a b --json
+    """
     from sac import lifecycle
 
     status, results = 0, []
@@ -184,7 +202,13 @@ def stop(names: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one row per agent as JSON, as `start --json` does.")
 @click.pass_context
 def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, timeout: float, as_json: bool) -> None:
-    """Stop and start agents; each resumes its Claude session."""
+    """Stop and start agents; each resumes its Claude session.
+
+    \b
+    Examples:
+      sac agents restart my-agent
+      sac agents restart a b --timeout 60 --json
+    """
     from sac import lifecycle
     from sac.lookup import resolve
 
@@ -211,7 +235,13 @@ def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, time
 @click.option("-y", "--yes", is_flag=True, help="Do not ask.")
 @click.option("--json", "as_json", is_flag=True, help="Print one result per agent as JSON: what was removed.")
 def delete(names: tuple[str, ...], yes: bool, as_json: bool) -> None:
-    """Stop agents and remove their spec folders and runtime dirs."""
+    """Stop agents and remove their spec folders and runtime dirs.
+
+    \b
+    Examples:
+      sac agents delete my-agent
+      sac agents delete old-a old-b -y --json
+    """
     from sac import lifecycle
     from sac.lookup import is_path, resolve
     from sac.names import check_name
@@ -276,7 +306,13 @@ def _ago(seconds: float | None) -> str:
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(name: str | None, as_json: bool) -> None:
-    """The fleet (or one agent): state, runtime, pid, uptime, restarts, turns, cost, last error."""
+    """The fleet (or one agent): state, runtime, pid, uptime, restarts, turns, cost, last error.
+
+    \b
+    Examples:
+      sac agents status
+      sac agents status my-agent --json
+    """
     from sac import lifecycle
     from sac.config import load_settings
     from sac.lookup import discover
@@ -329,9 +365,15 @@ agents.add_command(status, "list")
 
 @agents.command("health")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the agent's report (and `healthy`) as JSON.")
 def health(name: str, as_json: bool) -> None:
-    """Ask a running agent how it is (exit 1 if it is not running or not healthy)."""
+    """Ask a running agent how it is (exit 1 if it is not running or not healthy).
+
+    \b
+    Examples:
+      sac agents health my-agent
+      sac agents health my-agent --json
+    """
     from sac.runner import control
     from sac.state import AgentDir, Phase
 
@@ -363,7 +405,18 @@ def health(name: str, as_json: bool) -> None:
 @click.option("--timeout", type=SECONDS, help="Seconds to wait for the reply (default: spec.claude.turn_timeout).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 def send(name: str, prompt: str | None, key: str | None, timeout: float | None, as_json: bool) -> None:
-    """Send a prompt to a running agent and print its reply."""
+    """Send a prompt to a running agent and print its reply.
+
+    Without PROMPT, the prompt is read from standard input (a file, a pipe, a
+    here-document), so long or multi-line prompts need no quoting.
+
+    \b
+    Examples:
+      sac agents send my-agent "What changed in the last commit?"
+      sac agents send my-agent < prompt.md
+      git diff | sac agents send reviewer --json
+      sac agents send my-agent --key ESC
+    """
     from sac.state import AgentDir
 
     sock = AgentDir(name).socket
@@ -444,7 +497,14 @@ def _known_status(name: str):
     "-n", "--lines", default=50, show_default=True, type=click.IntRange(min=0), help="How many past events (0: all)."
 )
 def tail(names: tuple[str, ...], as_json: bool, follow: bool, lines: int) -> None:
-    """The structured transcript (session.jsonl) of agents."""
+    """The structured transcript (session.jsonl) of agents.
+
+    \b
+    Examples:
+      sac agents tail my-agent
+      sac agents tail a b -f
+      sac agents tail my-agent -n 0 --json
+    """
     from sac.state import AgentDir
     from sac.transcript import read_events
 
@@ -478,9 +538,15 @@ def _emit(name: str, ev, as_json: bool, prefix: bool) -> None:
 
 @agents.command("recall")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def recall(name: str, as_json: bool) -> None:
-    """A readable summary of the agent's session: turns, tools, cost, last exchange."""
+    """A readable summary of the agent's session: turns, tools, cost, last exchange.
+
+    \b
+    Examples:
+      sac agents recall my-agent
+      sac agents recall my-agent --json
+    """
     from sac import lifecycle
     from sac.state import AgentDir
     from sac.transcript import read_events, summarize
@@ -511,9 +577,17 @@ def recall(name: str, as_json: bool) -> None:
 
 @agents.command("find")
 @click.argument("capability")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the agents found (name, spec, state, capabilities) as JSON."
+)
 def find(capability: str, as_json: bool) -> None:
-    """Agents whose metadata.labels.capabilities include CAPABILITY."""
+    """Agents whose metadata.labels.capabilities include CAPABILITY.
+
+    \b
+    Examples:
+      sac agents find review
+      sac agents find review --json
+    """
     from sac import lifecycle
     from sac.agent import load_agent
     from sac.lookup import discover

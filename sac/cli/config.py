@@ -17,7 +17,13 @@ def config() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(as_json: bool) -> None:
     """Each setting, its value and its source (flag > env > project > user > default),
-    plus the directories sac uses."""
+    plus the directories sac uses.
+
+    \b
+    Examples:
+      sac config show
+      sac config show --json
+    """
     from sac.config import ENV
     from sac.lookup import search_path
     from sac.paths import sac_home

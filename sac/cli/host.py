@@ -26,7 +26,13 @@ def host() -> None:
     "--json", "as_json", is_flag=True, help="Print the peer (name, URL, token file; never the token) as JSON."
 )
 def add_peer(name: str, url: str, var: str | None, token_stdin: bool, as_json: bool) -> None:
-    """Register a peer host's control plane (its token is never an argument)."""
+    """Register a peer host's control plane (its token is never an argument).
+
+    \b
+    Examples:
+      sac host add-peer gpu1 http://gpu1:7878 --token-from-env GPU1_TOKEN
+      ssh gpu1 cat .scitex/agent-container/listen/token | sac host add-peer gpu1 http://gpu1:7878 --token-stdin
+    """
     from sac.peers import add_peer as add
 
     if bool(var) == token_stdin:
@@ -42,9 +48,15 @@ def add_peer(name: str, url: str, var: str | None, token_stdin: bool, as_json: b
 
 
 @host.command("list-peers")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the peers (names and URLs, never tokens) as JSON.")
 def list_peers(as_json: bool) -> None:
-    """Registered peers (names and URLs, never tokens)."""
+    """Registered peers (names and URLs, never tokens).
+
+    \b
+    Examples:
+      sac host list-peers
+      sac host list-peers --json
+    """
     from sac.peers import list_peers as peers
 
     rows = peers()
@@ -60,7 +72,12 @@ def list_peers(as_json: bool) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print the removed peer's name as JSON.")
 def remove_peer(name: str, as_json: bool) -> None:
-    """Forget a peer host."""
+    """Forget a peer host.
+
+    \b
+    Examples:
+      sac host remove-peer gpu1
+    """
     from sac.peers import remove_peer as remove
 
     if not remove(name):
