@@ -277,16 +277,17 @@ def prune(versions: tuple[str, ...], keep: int, dry_run: bool, runtime: str | No
     from sac import images as core
 
     name, images = images_of(runtime)
+    kept: dict[str, str] = {}
     with core.locked(name):  # nothing may become current between the check and the removal
         if versions:
             core.removable(name, images, list(versions))
-            remove, kept = list(versions), {}
+            remove = list(versions)
         else:
             remove, kept = core.prune_plan(name, images, keep)
         if not as_json:
             for version, why in kept.items():
                 click.echo(f"kept {version}: {why}")
-        removed = []
+        removed: list[str] = []
         for version in remove:
             if not dry_run:
                 try:
