@@ -176,7 +176,7 @@ def render(ev: Event) -> str:
     if isinstance(ev, ToolResult):
         return f"{tag}= {'error: ' if ev.is_error else ''}{_short(ev.content)}"
     if isinstance(ev, Result):
-        ok = "ok" if ev.ok else f"error: {ev.error}"
+        ok = "ok" if ev.ok else f"error: {ev.error or 'the turn failed'}"
         return f"{tag}# {ok}, ${ev.cost_usd:.4f}, {ev.duration_ms} ms"
     if isinstance(ev, Error):
         return f"{tag}! {ev.error}"

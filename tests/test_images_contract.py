@@ -248,3 +248,27 @@ def test_two_builds_at_once_make_two_versions(tmp_path, home, sac):
         runs = [pool.submit(sac, "image", "build", "base", "--runtime", "toy", "--json", env=env) for _ in range(2)]
         made = sorted(json.loads(r.result().stdout)["version"] for r in runs)
     assert made == ["v1", "v2"]
+
+
+def test_no_versions_is_an_empty_stdout_and_a_message_on_stderr(toy):
+    done = toy("list")
+    assert (done.returncode, done.stdout) == (0, "") and "no toy image versions yet" in done.stderr
+
+
+def test_switch_rollback_and_prune_report_as_json(toy):
+    for _ in range(3):
+        build(toy)
+    done = toy("switch", "v1", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout) == {"runtime": "toy", "current": "v1", "was": "v3"}
+    done = toy("rollback", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout) == {"runtime": "toy", "current": "v3", "was": "v1"}
+    done = toy("prune", "--keep", "1", "--dry-run", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "runtime": "toy",
+        "dry_run": True,
+        "removed": ["v2", "v1"],
+        "kept": {"v3": "current"},
+    }
+    done = toy("prune", "v2", "--json")
+    assert json.loads(done.stdout)["removed"] == ["v2"] and [v["version"] for v in listing(toy)] == ["v1", "v3"]

@@ -36,8 +36,10 @@ class Usage(msgspec.Struct, kw_only=True):
         return Usage(cost_usd=self.cost_usd, input_tokens=self.input_tokens, output_tokens=self.output_tokens)
 
     def add(self, other: Usage) -> None:
-        """Count ``other``'s usage into this one."""
-        self.cost_usd += other.cost_usd
+        """Count ``other``'s usage into this one. The cost is rounded to 1e-10 USD, far below
+        any price, so sums of binary floats carry no noise (0.1 + 0.2 is 0.3, not
+        0.30000000000000004) into state files, JSON and tables."""
+        self.cost_usd = round(self.cost_usd + other.cost_usd, 10)
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
 

@@ -30,9 +30,17 @@ def _store(name: str | None):
 
 
 @accounts.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the accounts (names, stores, defaults; no secrets) as JSON."
+)
 def list_(as_json: bool) -> None:
-    """Accounts in every credential store (names only), and which is the default."""
+    """Accounts in every credential store (names only), and which is the default.
+
+    \b
+    Examples:
+      sac accounts list
+      sac accounts list --json
+    """
     plugins, settings = context.plugins(), context.settings()
     rows = []
     for store_name, store in plugins.credential_stores.items():
@@ -56,7 +64,7 @@ def list_(as_json: bool) -> None:
             )
         )
     else:
-        click.echo("no accounts: `sac accounts save NAME --from-env VAR` stores one")
+        click.echo("no accounts: `sac accounts save NAME --from-env VAR` stores one", err=True)
 
 
 @accounts.command("save")
@@ -65,8 +73,16 @@ def list_(as_json: bool) -> None:
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the secret from standard input.")
 @click.option("--login", is_flag=True, help="Store your Claude login (~/.claude/.credentials.json).")
 @click.option("--store", help="The credential store (default: the credential_store setting, `file`).")
-def save(name: str, var: str | None, from_stdin: bool, login: bool, store: str | None) -> None:
-    """Store a secret under NAME (0600, written atomically)."""
+@click.option("--json", "as_json", is_flag=True, help="Print what was saved (never the secret) as JSON.")
+def save(name: str, var: str | None, from_stdin: bool, login: bool, store: str | None, as_json: bool) -> None:
+    """Store a secret under NAME (0600, written atomically).
+
+    \b
+    Examples:
+      sac accounts save work --from-env ANTHROPIC_API_KEY
+      pass show deepseek | sac accounts save ds --stdin
+      sac accounts save me --login
+    """
     from sac.names import check_name
 
     check_name(name, "account name")
@@ -89,30 +105,50 @@ def save(name: str, var: str | None, from_stdin: bool, login: bool, store: str |
     if not s.writable:
         raise UsageError(f"the {s.name} store is read-only")
     s.put(name, value)
-    click.echo(f"saved account {name!r} in the {s.name} store (from {where})")
+    if as_json:
+        echo_json({"account": name, "store": s.name, "from": where})
+    else:
+        click.echo(f"saved account {name!r} in the {s.name} store (from {where})")
 
 
 @accounts.command("delete")
 @click.argument("name")
 @click.option("--store", help="The credential store (default: the credential_store setting).")
-def delete(name: str, store: str | None) -> None:
-    """Forget a stored account."""
+@click.option("--json", "as_json", is_flag=True, help="Print what was deleted as JSON.")
+def delete(name: str, store: str | None, as_json: bool) -> None:
+    """Forget a stored account.
+
+    \b
+    Examples:
+      sac accounts delete work
+    """
     s, settings = _store(store)
     if not s.delete(name):
         raise UsageError(f"no account {name!r} in the {s.name} store", hint="`sac accounts list`")
     stale = {p: a for p, a in settings.default_accounts.items() if a != name}
-    if stale != settings.default_accounts:
+    no_longer_default_for = sorted(set(settings.default_accounts) - set(stale))
+    if no_longer_default_for:
         from sac.config import set_user_setting
 
         set_user_setting("default_accounts", stale or None)
-    click.echo(f"deleted account {name!r}")
+    if as_json:
+        echo_json({"account": name, "store": s.name, "no_longer_default_for": no_longer_default_for})
+    else:
+        click.echo(f"deleted account {name!r}")
 
 
 @accounts.command("switch")
 @click.argument("name")
 @click.option("--provider", help="The provider it is for (default: the default_provider setting).")
-def switch(name: str, provider: str | None) -> None:
-    """Make NAME the default account of a provider (for agents whose spec names none)."""
+@click.option("--json", "as_json", is_flag=True, help="Print the new default (and the config file it is in) as JSON.")
+def switch(name: str, provider: str | None, as_json: bool) -> None:
+    """Make NAME the default account of a provider (for agents whose spec names none).
+
+    \b
+    Examples:
+      sac accounts switch work
+      sac accounts switch ds --provider deepseek
+    """
     from sac.config import set_user_setting
     from sac.credentials import account_ref
 
@@ -122,8 +158,12 @@ def switch(name: str, provider: str | None) -> None:
     store = plugins.credential_stores.get(store_name)
     if store.get(key) is None:
         raise UsageError(f"no account {key!r} in the {store_name} store", hint="`sac accounts save` it first")
+    was = settings.default_accounts.get(provider)
     path = set_user_setting("default_accounts", {**settings.default_accounts, provider: name})
-    click.echo(f"default account for {provider}: {name} (in {path})")
+    if as_json:
+        echo_json({"provider": provider, "account": name, "was": was, "config": str(path)})
+    else:
+        click.echo(f"default account for {provider}: {name} (in {path})")
 
 
 class AccountUsage(Usage, kw_only=True):
@@ -135,9 +175,15 @@ class AccountUsage(Usage, kw_only=True):
 
 
 @accounts.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the usage per account as JSON.")
 def status(as_json: bool) -> None:
-    """Usage per account and per agent: turns, tokens and cost the runners recorded."""
+    """Usage per account and per agent: turns, tokens and cost the runners recorded.
+
+    \b
+    Examples:
+      sac accounts status
+      sac accounts status --json
+    """
     from sac.paths import sac_home
     from sac.state import AgentDir
 

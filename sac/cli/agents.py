@@ -38,6 +38,12 @@ def check(refs: tuple[str, ...], runtime: str | None, as_json: bool) -> None:
 
     With no arguments, checks every agent on the search path. Exit status: 0 all
     ready, 1 a check failed, 2 a spec is invalid or an agent was not found.
+
+    \b
+    Examples:
+      sac agents check
+      sac agents check my-agent ./agents/other/spec.yaml
+      sac agents check my-agent --json
     """
     from sac.lookup import discover
     from sac.preflight import preflight
@@ -97,6 +103,12 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
 
     A running agent is left as it is (exit 0). Each agent runs in its own detached
     runner process; `--foreground` runs one in this terminal instead (Ctrl-C stops it).
+
+    \b
+    Examples:
+      sac agents start my-agent
+      sac agents start a b --json | jq '.[] | select(.ok | not)'
+      sac agents start my-agent --foreground
     """
     from sac import lifecycle
     from sac.agent import load_agent, override_note
@@ -124,10 +136,12 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
             steps.done()
             click.echo(f"sac: error: {e.render()}", err=True)
             failed = True
+            rows.append(_start_row(lifecycle.status(name), e))
             continue
         steps.done()
         st, running = started.status, started.already_running
-        rows.append(st)
+        failed_here = st.state == lifecycle.Phase.FAILED or bool(st.startup_errors and not ignore_startup_errors)
+        rows.append(_start_row(st, None if not failed_here else st.last_error or "its startup prompts failed"))
         on = f"on the host ({st.runtime}, pid {st.pid})" if started.by_host else f"on {st.runtime} (pid {st.pid})"
         on += "".join(f", {transport} at {url}" for transport, url in st.urls.items())
         if running:
@@ -148,11 +162,30 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
     sys.exit(1 if failed else 0)
 
 
+def _start_row(st, error: SacError | str | None) -> dict:
+    """One agent in `start --json`: its status, whether its start went well, and if not why
+    (an agent that could not start is a row too, not left out)."""
+    import msgspec
+
+    row = {**msgspec.to_builtins(st), "ok": error is None, "error": None, "hint": None}
+    if isinstance(error, SacError):
+        row.update(error=error.message, hint=error.hint)
+    elif error:
+        row["error"] = error
+    return row
+
+
 @agents.command("stop")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one result per agent as JSON.")
 def stop(names: tuple[str, ...], as_json: bool) -> None:
-    """Stop agents: end the session, stop the container; SIGKILL after 5 s."""
+    """Stop agents: end the session, stop the container; SIGKILL after 5 s.
+
+    \b
+    Examples:
+      sac agents stop my-agent
+      sac agents stop a b --json
+    """
     from sac import lifecycle
 
     status, results = 0, []
@@ -175,10 +208,19 @@ def stop(names: tuple[str, ...], as_json: bool) -> None:
 @agents.command("restart")
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
 @_common_runtime_option
-@click.option("--timeout", default=180.0, show_default=True, type=SECONDS)
+@click.option(
+    "--timeout", default=180.0, show_default=True, type=SECONDS, help="Seconds to wait for each agent to be ready."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one row per agent as JSON, as `start --json` does.")
 @click.pass_context
-def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, timeout: float) -> None:
-    """Stop and start agents; each resumes its Claude session."""
+def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, timeout: float, as_json: bool) -> None:
+    """Stop and start agents; each resumes its Claude session.
+
+    \b
+    Examples:
+      sac agents restart my-agent
+      sac agents restart a b --timeout 60 --json
+    """
     from sac import lifecycle
     from sac.lookup import resolve
 
@@ -188,15 +230,30 @@ def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, time
         if lifecycle.status(name).state != lifecycle.Phase.NEVER_STARTED:
             lifecycle.stop_and_clean(name, context.plugins)
     ctx.invoke(
-        start, refs=refs, runtime=runtime, foreground=False, timeout=timeout, resume=True, parent=None, as_json=False
+        start,
+        refs=refs,
+        runtime=runtime,
+        foreground=False,
+        timeout=timeout,
+        resume=True,
+        parent=None,
+        ignore_startup_errors=False,
+        as_json=as_json,
     )
 
 
 @agents.command("delete")
 @click.argument("names", nargs=-1, required=True)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask.")
-def delete(names: tuple[str, ...], yes: bool) -> None:
-    """Stop agents and remove their spec folders and runtime dirs."""
+@click.option("--json", "as_json", is_flag=True, help="Print one result per agent as JSON: what was removed.")
+def delete(names: tuple[str, ...], yes: bool, as_json: bool) -> None:
+    """Stop agents and remove their spec folders and runtime dirs.
+
+    \b
+    Examples:
+      sac agents delete my-agent
+      sac agents delete old-a old-b -y --json
+    """
     from sac import lifecycle
     from sac.lookup import is_path, resolve
     from sac.names import check_name
@@ -221,18 +278,30 @@ def delete(names: tuple[str, ...], yes: bool) -> None:
         click.confirm(f"Delete:\n{listing}\n", abort=True)
     import shutil
 
+    results = []
     for name, spec_dir in targets:
-        if lifecycle.status(name).state != lifecycle.Phase.NEVER_STARTED:
-            what = lifecycle.stop_and_clean(name, context.plugins)  # raises if it cannot stop it
-            if lifecycle.status(name).state.has_runner:
-                raise SacError(f"{name}: could not stop it ({what}); nothing deleted")
+        try:
+            if lifecycle.status(name).state != lifecycle.Phase.NEVER_STARTED:
+                what = lifecycle.stop_and_clean(name, context.plugins)  # raises if it cannot stop it
+                if lifecycle.status(name).state.has_runner:
+                    raise SacError(f"{name}: could not stop it ({what}); nothing deleted")
+        except SacError as e:  # the ones before it are gone: --json still says which
+            if not as_json:
+                raise
+            results.append({"name": name, "ok": False, "error": e.message, "hint": e.hint})
+            echo_json(results)
+            sys.exit(e.exit_code)
         lifecycle.delete_runtime(name)
         if spec_dir is not None:
             if spec_dir.is_symlink():  # a linked agent folder: remove the link, never its target
                 spec_dir.unlink()
             else:
                 shutil.rmtree(spec_dir)
-        click.echo(f"{name}: deleted")
+        results.append({"name": name, "ok": True, "spec_dir": None if spec_dir is None else str(spec_dir)})
+        if not as_json:
+            click.echo(f"{name}: deleted")
+    if as_json:
+        echo_json(results)
 
 
 # -- status / health --------------------------------------------------------------------
@@ -249,7 +318,13 @@ def _ago(seconds: float | None) -> str:
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(name: str | None, as_json: bool) -> None:
-    """The fleet (or one agent): state, runtime, pid, uptime, restarts, turns, cost, URL, last error."""
+    """The fleet (or one agent): state, runtime, pid, uptime, restarts, turns, cost, URL, last error.
+
+    \b
+    Examples:
+      sac agents status
+      sac agents status my-agent --json
+    """
     from sac import lifecycle
     from sac.config import load_settings
     from sac.lookup import discover
@@ -273,8 +348,8 @@ def status(name: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(rows[0] if name else rows)
         return
-    if not rows:
-        click.echo("no agents yet: put one in $SAC_HOME/agents/NAME/spec.yaml (see examples/agents)")
+    if not rows:  # a message, not a result: stdout stays empty
+        click.echo("no agents yet: put one in $SAC_HOME/agents/NAME/spec.yaml (see examples/agents)", err=True)
         return
     click.echo(
         table(
@@ -303,9 +378,15 @@ agents.add_command(status, "list")
 
 @agents.command("health")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the agent's report (and `healthy`) as JSON.")
 def health(name: str, as_json: bool) -> None:
-    """Ask a running agent how it is (exit 1 if it is not running or not healthy)."""
+    """Ask a running agent how it is (exit 1 if it is not running or not healthy).
+
+    \b
+    Examples:
+      sac agents health my-agent
+      sac agents health my-agent --json
+    """
     from sac.runner import control
     from sac.state import AgentDir, Phase
 
@@ -337,7 +418,18 @@ def health(name: str, as_json: bool) -> None:
 @click.option("--timeout", type=SECONDS, help="Seconds to wait for the reply (default: spec.claude.turn_timeout).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 def send(name: str, prompt: str | None, key: str | None, timeout: float | None, as_json: bool) -> None:
-    """Send a prompt to a running agent and print its reply."""
+    """Send a prompt to a running agent and print its reply.
+
+    Without PROMPT, the prompt is read from standard input (a file, a pipe, a
+    here-document), so long or multi-line prompts need no quoting.
+
+    \b
+    Examples:
+      sac agents send my-agent "What changed in the last commit?"
+      sac agents send my-agent < prompt.md
+      git diff | sac agents send reviewer --json
+      sac agents send my-agent --key ESC
+    """
     from sac.state import AgentDir
 
     sock = AgentDir(name).socket
@@ -418,7 +510,14 @@ def _known_status(name: str):
     "-n", "--lines", default=50, show_default=True, type=click.IntRange(min=0), help="How many past events (0: all)."
 )
 def tail(names: tuple[str, ...], as_json: bool, follow: bool, lines: int) -> None:
-    """The structured transcript (session.jsonl) of agents."""
+    """The structured transcript (session.jsonl) of agents.
+
+    \b
+    Examples:
+      sac agents tail my-agent
+      sac agents tail a b -f
+      sac agents tail my-agent -n 0 --json
+    """
     from sac.state import AgentDir
     from sac.transcript import read_events
 
@@ -452,9 +551,15 @@ def _emit(name: str, ev, as_json: bool, prefix: bool) -> None:
 
 @agents.command("recall")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def recall(name: str, as_json: bool) -> None:
-    """A readable summary of the agent's session: turns, tools, cost, last exchange."""
+    """A readable summary of the agent's session: turns, tools, cost, last exchange.
+
+    \b
+    Examples:
+      sac agents recall my-agent
+      sac agents recall my-agent --json
+    """
     from sac import lifecycle
     from sac.state import AgentDir
     from sac.transcript import read_events, summarize
@@ -467,7 +572,9 @@ def recall(name: str, as_json: bool) -> None:
     if as_json:
         echo_json(summary)
         return
-    click.echo(f"{name} ({summary['state']}), session {summary['session_id'] or '-'}")
+    from sac.cli.output import human
+
+    click.echo(f"{name} ({summary['state']}), session {human(summary['session_id'])}")
     click.echo(
         f"{summary['turns']} turns, {summary['errors']} errors, ${summary['cost_usd']:.4f}, "
         f"{summary['input_tokens']} tokens in / {summary['output_tokens']} out"
@@ -478,14 +585,22 @@ def recall(name: str, as_json: bool) -> None:
         click.echo(f"first prompt: {summary['first_prompt']}")
     if summary["last_prompt"]:
         click.echo(f"last prompt:  {summary['last_prompt']}")
-        click.echo(f"last reply:   {summary['last_reply']}")
+        click.echo(f"last reply:   {human(summary['last_reply'])}")
 
 
 @agents.command("find")
 @click.argument("capability")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the agents found (name, spec, state, capabilities) as JSON."
+)
 def find(capability: str, as_json: bool) -> None:
-    """Agents whose metadata.labels.capabilities include CAPABILITY."""
+    """Agents whose metadata.labels.capabilities include CAPABILITY.
+
+    \b
+    Examples:
+      sac agents find review
+      sac agents find review --json
+    """
     from sac import lifecycle
     from sac.agent import load_agent
     from sac.lookup import discover

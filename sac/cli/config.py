@@ -21,7 +21,8 @@ def show(as_json: bool) -> None:
     and the directories sac uses.
 
     \b
-    Example:
+    Examples:
+      sac config show
       sac config show --json | jq .automatic
     """
     from sac.config import ENV, config_files

@@ -22,8 +22,17 @@ def host() -> None:
 @click.argument("url")
 @click.option("--token-from-env", "var", metavar="VAR", help="Read the peer's bearer token from this variable.")
 @click.option("--token-stdin", is_flag=True, help="Read the peer's bearer token from standard input.")
-def add_peer(name: str, url: str, var: str | None, token_stdin: bool) -> None:
-    """Register a peer host's control plane (its token is never an argument)."""
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the peer (name, URL, token file; never the token) as JSON."
+)
+def add_peer(name: str, url: str, var: str | None, token_stdin: bool, as_json: bool) -> None:
+    """Register a peer host's control plane (its token is never an argument).
+
+    \b
+    Examples:
+      sac host add-peer gpu1 http://gpu1:7878 --token-from-env GPU1_TOKEN
+      ssh gpu1 cat .scitex/agent-container/listen/token | sac host add-peer gpu1 http://gpu1:7878 --token-stdin
+    """
     from sac.peers import add_peer as add
 
     if bool(var) == token_stdin:
@@ -32,28 +41,48 @@ def add_peer(name: str, url: str, var: str | None, token_stdin: bool) -> None:
     if not token:
         raise UsageError("the token is empty; nothing saved")
     path = add(name, url, token)
-    click.echo(f"peer {name}: {url} (token in {path})")
+    if as_json:
+        echo_json({"name": name, "url": url.rstrip("/"), "token_file": str(path)})
+    else:
+        click.echo(f"peer {name}: {url} (token in {path})")
 
 
 @host.command("list-peers")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the peers (names and URLs, never tokens) as JSON.")
 def list_peers(as_json: bool) -> None:
-    """Registered peers (names and URLs, never tokens)."""
+    """Registered peers (names and URLs, never tokens).
+
+    \b
+    Examples:
+      sac host list-peers
+      sac host list-peers --json
+    """
     from sac.peers import list_peers as peers
 
     rows = peers()
     if as_json:
         echo_json(rows)
-    else:
-        click.echo(table(("PEER", "URL"), [(r["name"], r["url"]) for r in rows]) if rows else "no peers")
+    elif rows:
+        click.echo(table(("PEER", "URL"), [(r["name"], r["url"]) for r in rows]))
+    else:  # a message, not a result: stdout stays empty
+        click.echo("no peers: `sac host add-peer NAME URL --token-stdin` registers one", err=True)
 
 
 @host.command("remove-peer")
 @click.argument("name")
-def remove_peer(name: str) -> None:
-    """Forget a peer host."""
+@click.option("--json", "as_json", is_flag=True, help="Print the removed peer's name as JSON.")
+def remove_peer(name: str, as_json: bool) -> None:
+    """Forget a peer host.
+
+    \b
+    Examples:
+      sac host remove-peer gpu1
+    """
     from sac.peers import remove_peer as remove
 
     if not remove(name):
         raise UsageError(f"no peer host {name!r}")
-    click.echo(f"removed peer {name}")
+    if as_json:
+        echo_json({"name": name, "removed": True})
+    else:
+        click.echo(f"removed peer {name}")

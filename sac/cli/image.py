@@ -101,7 +101,14 @@ def image() -> None:
 def build(target: str, source: str | None, runtime: str | None, as_json: bool) -> None:
     """Build a new image version and make it current. TARGET: `base` (a minimal Debian from
     this host's apt mirror: no registry, no internet) or a definition file. Running agents
-    keep the version they started with."""
+    keep the version they started with.
+
+    \b
+    Examples:
+      sac image build base
+      sac image build ./my.def --runtime apptainer
+      sac image build --from rootfs.tar --json
+    """
     from sac import images as core
 
     name, images = images_of(runtime)
@@ -133,7 +140,13 @@ def version_rows(name: str, images) -> tuple[list, str | None, dict]:
 @RUNTIME
 @JSON
 def list_(runtime: str | None, as_json: bool) -> None:
-    """The versions, oldest first: which is current and which running agents use each."""
+    """The versions, oldest first: which is current and which running agents use each.
+
+    \b
+    Examples:
+      sac image list
+      sac image list --runtime docker --json
+    """
     from sac import images as core
     from sac.cli.output import echo_json, table
 
@@ -143,7 +156,7 @@ def list_(runtime: str | None, as_json: bool) -> None:
         echo_json([{**_builtins(v), "current": v.version == current, "used_by": core.users(v, used)} for v in versions])
         return
     if not versions:
-        click.echo(f"no {name} image versions yet: `sac image build base --runtime {name}` makes one")
+        click.echo(f"no {name} image versions yet: `sac image build base --runtime {name}` makes one", err=True)
         return
     rows = [
         (
@@ -163,7 +176,13 @@ def list_(runtime: str | None, as_json: bool) -> None:
 @RUNTIME
 @JSON
 def status(runtime: str | None, as_json: bool) -> None:
-    """The current version, the agents on each version, the disk used."""
+    """The current version, the agents on each version, the disk used.
+
+    \b
+    Examples:
+      sac image status
+      sac image status --json
+    """
     from sac import images as core
     from sac.cli.output import echo_json
 
@@ -187,26 +206,49 @@ def status(runtime: str | None, as_json: bool) -> None:
 @image.command("switch")
 @click.argument("version")
 @RUNTIME
-def switch(version: str, runtime: str | None) -> None:
-    """Make VERSION current (atomically). Running agents keep theirs; new starts take it."""
+@JSON
+def switch(version: str, runtime: str | None, as_json: bool) -> None:
+    """Make VERSION current (atomically). Running agents keep theirs; new starts take it.
+
+    \b
+    Examples:
+      sac image switch 20260101-120000
+    """
     from sac import images as core
 
     name, images = images_of(runtime)
     with core.locked(name):
         was = core.switch(name, images, version)
+    if as_json:
+        from sac.cli.output import echo_json
+
+        echo_json({"runtime": name, "current": version, "was": was})
+        return
     click.echo(f"current: {version}" + (f" (was {was})" if was and was != version else ""))
 
 
 @image.command("rollback")
 @RUNTIME
-def rollback(runtime: str | None) -> None:
+@JSON
+def rollback(runtime: str | None, as_json: bool) -> None:
     """Back one step: to the version that was current before the last switch or build (each
-    rollback goes one further back)."""
+    rollback goes one further back).
+
+    \b
+    Examples:
+      sac image rollback
+      sac image rollback --json
+    """
     from sac import images as core
 
     name, images = images_of(runtime)
     with core.locked(name):
         was, now = core.rollback(name, images)
+    if as_json:
+        from sac.cli.output import echo_json
+
+        echo_json({"runtime": name, "current": now, "was": was})
+        return
     click.echo(f"current: {now} (was {was})")
 
 
@@ -221,35 +263,61 @@ def rollback(runtime: str | None) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Say what would go; remove nothing.")
 @RUNTIME
-def prune(versions: tuple[str, ...], keep: int, dry_run: bool, runtime: str | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed and what was kept (and why) as JSON.")
+def prune(versions: tuple[str, ...], keep: int, dry_run: bool, runtime: str | None, as_json: bool) -> None:
     """Remove VERSIONS, or all but the --keep newest. Never the current version, never one a
-    running agent uses: naming one of those is refused (exit 1), nothing removed."""
+    running agent uses: naming one of those is refused (exit 1), nothing removed.
+
+    \b
+    Examples:
+      sac image prune --dry-run
+      sac image prune --keep 1
+      sac image prune 20260101-120000 --json
+    """
     from sac import images as core
 
     name, images = images_of(runtime)
+    kept: dict[str, str] = {}
     with core.locked(name):  # nothing may become current between the check and the removal
         if versions:
             core.removable(name, images, list(versions))
-            kept: dict[str, str] = {}
             remove = list(versions)
         else:
             remove, kept = core.prune_plan(name, images, keep)
-        for version, why in kept.items():
-            click.echo(f"kept {version}: {why}")
+        if not as_json:
+            for version, why in kept.items():
+                click.echo(f"kept {version}: {why}")
+        removed: list[str] = []
         for version in remove:
             if not dry_run:
                 try:
                     images.remove(version)
                 except (RuntimeError, OSError) as e:
+                    if as_json:  # say what went before this one, then fail as without --json
+                        from sac.cli.output import echo_json
+
+                        echo_json({"runtime": name, "dry_run": dry_run, "removed": removed, "kept": kept})
                     raise SacError(f"could not remove {version}: {e}") from None
-            click.echo(f"{'would remove' if dry_run else 'removed'} {version}")
+            removed.append(version)
+            if not as_json:
+                click.echo(f"{'would remove' if dry_run else 'removed'} {version}")
+    if as_json:
+        from sac.cli.output import echo_json
+
+        echo_json({"runtime": name, "dry_run": dry_run, "removed": removed, "kept": kept})
 
 
 @image.command("sandbox")
 @click.argument("args", nargs=-1, required=True, metavar="[VERSION] DIR")
 @RUNTIME
 def sandbox(args: tuple[str, ...], runtime: str | None) -> None:
-    """A writable directory from VERSION (default: the current one), to `update` and `freeze`."""
+    """A writable directory from VERSION (default: the current one), to `update` and `freeze`.
+
+    \b
+    Examples:
+      sac image sandbox ./sb
+      sac image sandbox 20260101-120000 ./sb
+    """
     from sac import images as core
 
     if len(args) > 2:
@@ -273,7 +341,12 @@ def sandbox(args: tuple[str, ...], runtime: str | None) -> None:
 @click.option("-p", "--pip", multiple=True, metavar="PKG", help="A Python package, with the image's pip.")
 @RUNTIME
 def update(directory: Path, apt: tuple[str, ...], pip: tuple[str, ...], runtime: str | None) -> None:
-    """Install packages into a sandbox; the installer's output is streamed."""
+    """Install packages into a sandbox; the installer's output is streamed.
+
+    \b
+    Examples:
+      sac image update ./sb --apt jq -p numpy
+    """
     if not apt and not pip:
         raise SacError("nothing to install", hint="name packages with --apt PKG or -p PKG")
     name, images = images_of(runtime)
@@ -286,7 +359,13 @@ def update(directory: Path, apt: tuple[str, ...], pip: tuple[str, ...], runtime:
 @RUNTIME
 @JSON
 def freeze(directory: Path, runtime: str | None, as_json: bool) -> None:
-    """A new current version from a sandbox directory."""
+    """A new current version from a sandbox directory.
+
+    \b
+    Examples:
+      sac image freeze ./sb
+      sac image freeze ./sb --json
+    """
     from sac import images as core
 
     name, images = images_of(runtime)
@@ -306,7 +385,13 @@ def freeze(directory: Path, runtime: str | None, as_json: bool) -> None:
 @RUNTIME
 def snapshot(version: str | None, output: Path | None, schema: bool, runtime: str | None) -> None:
     """A reproducibility capsule (JSON) of VERSION (default: current): digest, definition,
-    packages, sac/runtime/claude CLI versions and the specs of the agents that ran on it."""
+    packages, sac/runtime/claude CLI versions and the specs of the agents that ran on it.
+
+    \b
+    Examples:
+      sac image snapshot -o env.json
+      sac image snapshot --schema
+    """
     import msgspec
 
     from sac import images as core

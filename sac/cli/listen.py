@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -33,9 +32,17 @@ def listen(ctx: click.Context, bind: str, allow_non_loopback: bool) -> None:
 
 
 @listen.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the control plane's pid and URL as JSON ({} if it does not run)."
+)
 def status(as_json: bool) -> None:
-    """Whether the control plane runs, its pid and URL (exit 1 if it does not)."""
+    """Whether the control plane runs, its pid and URL (exit 1 if it does not).
+
+    \b
+    Examples:
+      sac listen status
+      sac listen status --json
+    """
     from sac.controlplane import running
 
     info = running()
@@ -87,17 +94,33 @@ def _stop(timeout: float = 10.0) -> dict | None:
 
 
 @listen.command("stop")
-def stop() -> None:
-    """Stop the running control plane."""
+@click.option("--json", "as_json", is_flag=True, help="Print what was stopped (pid, URL; {} if nothing ran) as JSON.")
+def stop(as_json: bool) -> None:
+    """Stop the running control plane.
+
+    \b
+    Examples:
+      sac listen stop
+    """
     info = _stop()
-    click.echo(f"stopped (pid {info['pid']})" if info else "not running")
+    if as_json:
+        echo_json(info or {})
+    else:
+        click.echo(f"stopped (pid {info['pid']})" if info else "not running")
 
 
 @listen.command("restart")
 @click.option("--bind", help="HOST:PORT (default: where it ran, else 127.0.0.1:7878).")
-@click.option("--allow-non-loopback", is_flag=True)
-def restart(bind: str | None, allow_non_loopback: bool) -> None:
-    """Stop the control plane (if it runs) and start it again, detached."""
+@click.option("--allow-non-loopback", is_flag=True, help="Allow a non-loopback --bind (behind a firewall you trust).")
+@click.option("--json", "as_json", is_flag=True, help="Print the running control plane (pid, URL) as JSON.")
+def restart(bind: str | None, allow_non_loopback: bool, as_json: bool) -> None:
+    """Stop the control plane (if it runs) and start it again, detached.
+
+    \b
+    Examples:
+      sac listen restart
+      sac listen restart --bind 127.0.0.1:7979 --json
+    """
     from sac.controlplane import listen_dir, running
     from sac.lifecycle import self_command
     from sac.listen.server import parse_bind
@@ -117,7 +140,10 @@ def restart(bind: str | None, allow_non_loopback: bool) -> None:
     while time.monotonic() < deadline:
         info = running()
         if info and _healthy(info["url"]):
-            click.echo(json.dumps(info))
+            if as_json:
+                echo_json(info)
+            else:
+                click.echo(f"running: pid {info['pid']}, {info['url']}")
             return
         if proc.poll() is not None:
             break

@@ -20,9 +20,16 @@ def peer() -> None:
 @click.argument("agent", metavar="AGENT|AGENT@PEER|URL")
 @click.argument("text")
 @click.option("--timeout", type=float, help="Seconds to wait for the reply.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> None:
-    """Send TEXT to AGENT and print the reply."""
+    """Send TEXT to AGENT and print the reply.
+
+    \b
+    Examples:
+      sac peer post-turn my-agent "hi"
+      sac peer post-turn reviewer@gpu1 "Review PR 12" --json
+      sac peer post-turn http://127.0.0.1:8123 "hi"
+    """
     from sac.controlplane import post_json
     from sac.peers import target
 
@@ -48,7 +55,12 @@ def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> No
 @peer.command("resolve-url")
 @click.argument("agent", metavar="AGENT|AGENT@PEER|URL")
 def resolve_url(agent: str) -> None:
-    """Print the URL `post-turn AGENT` would post to."""
+    """Print the URL `post-turn AGENT` would post to.
+
+    \b
+    Examples:
+      sac peer resolve-url reviewer@gpu1
+    """
     from sac.peers import target
 
     click.echo(target(agent)[0])

@@ -20,6 +20,11 @@ def list_(as_json: bool) -> None:
 
     SAC_PLUGINS=name,... limits which entry-point plugins load; SAC_TRACE_HOOKS=1
     prints every hook call.
+
+    \b
+    Examples:
+      sac plugins list
+      sac plugins list --json
     """
     pm = context.plugins()
     registered = pm.registered_by()

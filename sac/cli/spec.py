@@ -20,6 +20,10 @@ def schema() -> None:
     """Print the JSON Schema of spec.yaml (core fields and every plugin section).
 
     Point your editor's YAML language server at it for completion and checks.
+
+    \b
+    Examples:
+      sac spec schema > spec.schema.json
     """
     from sac.spec.schema import json_schema
 
@@ -30,7 +34,13 @@ def schema() -> None:
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
 @click.option("--json", "as_json", is_flag=True, help="Print one result per spec, with its problems, as JSON.")
 def validate(refs: tuple[str, ...], as_json: bool) -> None:
-    """Validate specs; print every problem as file:line:col. Exit 2 if any is invalid."""
+    """Validate specs; print every problem as file:line:col. Exit 2 if any is invalid.
+
+    \b
+    Examples:
+      sac spec validate my-agent
+      sac spec validate agents/*/spec.yaml --json
+    """
     import msgspec
 
     from sac.agent import load_agent

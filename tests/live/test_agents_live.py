@@ -310,8 +310,10 @@ def test_restart_command_resumes_the_session(fleet, sac):
     sac("agents", "start", "s1", check=True)
     session = status(sac, "s1")["session_id"]
     before = json.loads(sac("agents", "send", "s1", "What is 1+1?", "--json").stdout)["turn"]
-    done = sac("agents", "restart", "s1")
+    done = sac("agents", "restart", "s1", "--json")
     assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)
+    assert (row["name"], row["ok"], row["state"], row["session_id"]) == ("s1", True, "ready", session)
     assert status(sac, "s1")["session_id"] == session
     after = json.loads(sac("agents", "send", "s1", "What is 9-2?", "--json").stdout)
     assert after["text"] == "7" and status(sac, "s1")["session_id"] == session

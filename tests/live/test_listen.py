@@ -254,11 +254,11 @@ def test_start_inside_a_container_goes_through_the_host_broker(listen, home, sac
 
 def test_listen_restart_runs_it_detached_and_stop_ends_it(home, sac):
     port = free_port()
-    done = sac("listen", "restart", "--bind", f"127.0.0.1:{port}")
+    done = sac("listen", "restart", "--bind", f"127.0.0.1:{port}", "--json")
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
     assert info["url"] == f"http://127.0.0.1:{port}" and _up(info["url"])
-    done = sac("listen", "restart")  # again, where it ran: a new process, same place
+    done = sac("listen", "restart", "--json")  # again, where it ran: a new process, same place
     assert done.returncode == 0 and json.loads(done.stdout)["pid"] != info["pid"]
     assert json.loads(done.stdout)["url"] == info["url"]
     assert sac("listen", "stop").stdout.startswith("stopped")
@@ -360,7 +360,7 @@ def test_kill_9_of_listen_takes_its_worker_along(home, sac):
     proc.wait(timeout=10)
     wait_for(lambda: not _up(url), timeout=15, what="the orphaned worker to stop serving")
     assert sac("listen", "status").returncode == 1
-    done = sac("listen", "restart", "--bind", f"127.0.0.1:{port}")
+    done = sac("listen", "restart", "--bind", f"127.0.0.1:{port}", "--json")
     assert done.returncode == 0, done.stderr
     try:
         wait_for(lambda: _up(url), timeout=20, what="the new sac listen")
