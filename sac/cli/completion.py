@@ -1,4 +1,4 @@
-"""``sac completion SHELL``: click's shell-completion script for sac."""
+"""``sac completion bash`` (or zsh, fish): click's shell-completion script for sac."""
 
 from __future__ import annotations
 
