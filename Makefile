@@ -12,6 +12,7 @@ STALE  := uv.lock is out of date with the pyproject files: run `make lock` and c
 .PHONY: dev lock demo docs lint test test-fast pyz pyz-lean pyz-full bench mutate mutate-recheck clean
 
 $(UV): build/uv-requirements.txt
+	@echo 'make: installing uv (pinned by hash in build/uv-requirements.txt) into build/.uv ...' >&2
 	$(PYTHON) -m venv build/.uv
 	build/.uv/bin/python -m pip install -q --require-hashes -r build/uv-requirements.txt
 	touch $@
@@ -19,8 +20,10 @@ $(UV): build/uv-requirements.txt
 # Exactly what uv.lock says, every workspace package editable; refuses a stale lock.
 $(VENV)/.installed: $(UV) uv.lock pyproject.toml hookspecs/pyproject.toml plugins/*/pyproject.toml
 	@$(UV) lock --check -q || { echo 'make: $(STALE)' >&2; exit 1; }
+	@echo 'make: installing sac, its plugins and every locked dependency into $(VENV) (about a minute the first time) ...' >&2
 	$(UV) sync --locked --python $(PYTHON) -q
 	touch $@
+	@echo 'make: done: run $(VENV)/bin/sac, or put $(CURDIR)/$(VENV)/bin on PATH' >&2
 
 dev: $(VENV)/.installed  ## .venv with every package installed editable, from uv.lock
 

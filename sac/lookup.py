@@ -1,6 +1,7 @@
 """Finding agents: by name through the search path, or by a path to a folder or spec.yaml.
 
-Search order for a name: the project's ``./.scitex/agent-container/agents``, the user's
+Search order for a name: the project's ``.scitex/agent-container/agents`` (in the working
+directory or the nearest folder above it: :func:`sac.paths.find_project`), the user's
 ``$SAC_HOME/agents``, then each directory of ``agents_path`` (``SAC_AGENTS_PATH``,
 separated by ':'). A reference containing '/' or ending in .yaml/.yml is a path.
 """

@@ -55,3 +55,98 @@ def test_sac_help_imports_no_command_module(home):
     loaded = done.stderr.rsplit("LOADED=", 1)[1].split()
     # help_cache is the plugin-command cache reader, not a command group
     assert [m for m in ",".join(loaded).split(",") if m and m != "sac.cli.help_cache"] == []
+
+
+# -- sac --help-recursive and sac completion (issue 14) ---------------------------------
+
+
+def test_help_recursive_shows_every_command_with_its_usage_and_one_line(sac):
+    """Every command and subcommand (those each group's own --help lists, walked here with
+    click's test runner) appears with the usage line its --help shows and its summary."""
+    from click.testing import CliRunner
+
+    from sac.cli import cli
+
+    out = sac("--help-recursive", check=True).stdout
+    lines = out.splitlines()
+    runner = CliRunner()
+    expected, todo = [], [[]]
+    while todo:
+        path = todo.pop()
+        shown = runner.invoke(cli, [*path, "--help"], prog_name="sac")
+        assert shown.exit_code == 0, (path, shown.output)
+        usage = shown.output.split("\n\n", 1)[0].removeprefix("Usage: ")
+        expected.append((" ".join(usage.split()), path))
+        if "\nCommands:\n" in shown.output:
+            todo += [[*path, name] for name in listed(shown.output)]
+    assert len(expected) > 40
+    missing = [u for u, _ in expected if u not in lines]
+    assert missing == [], "--help-recursive leaves these out"
+    # each usage line is followed by that command's one line
+    for usage, path in expected:
+        if path:
+            summary = first_line(runner.invoke(cli, [*path, "--help"], prog_name="sac").output)
+            nxt = lines[lines.index(usage) + 1].strip()
+            assert summary.startswith(nxt.removesuffix("...")), (usage, nxt, summary)
+    assert len([ln for ln in lines if ln.startswith("sac ")]) == len(expected)  # and nothing else
+    assert "--help-recursive" in sac("--help", check=True).stdout
+
+
+def fake_sac_on_path(tmp_path) -> dict[str, str]:
+    """A `sac` on PATH that is this interpreter's sac (the completion scripts run `sac`)."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sac").write_text(f'#!/bin/sh\nexec {sys.executable} -m sac "$@"\n')
+    (bin_dir / "sac").chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+
+
+def test_the_bash_completion_script_completes(sac, tmp_path):
+    """The script `sac completion bash` prints, sourced in a real bash, offers `agents` for
+    `sac ag` and `start` for `sac agents st` (click's bash protocol: COMP_WORDS, COMP_CWORD)."""
+    import shutil
+
+    if shutil.which("bash") is None:
+        import pytest
+
+        pytest.skip("needs bash")
+    script = tmp_path / "sac.bash"
+    script.write_text(sac("completion", "bash", check=True).stdout)
+    env = fake_sac_on_path(tmp_path)
+
+    def complete(*words: str) -> list[str]:
+        code = (
+            f"source {script}\n"
+            f"COMP_WORDS=({' '.join(words)}); COMP_CWORD={len(words) - 1}\n"
+            "_sac_completion sac\n"
+            'printf "%s\\n" "${COMPREPLY[@]}"\n'
+        )
+        done = subprocess.run(["bash", "-c", code], capture_output=True, text=True, env=env, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert complete("sac", "ag") == ["agents"]
+    assert "start" in complete("sac", "agents", "st") and "status" in complete("sac", "agents", "st")
+    assert "--help-recursive" in complete("sac", "--h")
+
+
+def test_zsh_and_fish_scripts_use_clicks_protocol_and_bad_shells_are_usage_errors(sac, tmp_path):
+    import os
+
+    for shell in ("zsh", "fish"):
+        src = sac("completion", shell, check=True).stdout
+        assert "_SAC_COMPLETE" in src and f"{shell}_complete" in src
+        # what the script sets to ask sac (zsh: the word's index; fish: the word itself)
+        env = {
+            "_SAC_COMPLETE": f"{shell}_complete",
+            "COMP_WORDS": "sac ag",
+            "COMP_CWORD": "1" if shell == "zsh" else "ag",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "sac"], capture_output=True, text=True, env={**os.environ, **env}, timeout=60
+        )
+        assert "agents" in done.stdout, (shell, done.stdout, done.stderr)
+    bad = sac("completion", "tcsh")
+    assert bad.returncode == 2 and "'tcsh' is not one of 'bash', 'zsh', 'fish'" in bad.stderr

@@ -155,3 +155,74 @@ def test_the_reference_picks_up_new_names_and_says_what_the_base_does(tmp_path, 
     page = gen.render("contract_x")
     assert "#### `async needed(self, url: str, *, timeout: float = 5.0) -> bool`" in page
     assert "### `helper`" in page and "hidden" not in page
+
+
+# -- README: getting in (issue 14) ----------------------------------------------------------
+
+ROOT = SPEC_DOC.parent.parent
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    assert f"\n## {title}\n" in text, f"README.md has no '## {title}' section"
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_says_how_sac_gets_on_path_from_a_clone_and_from_the_pyz():
+    install = readme_section("Install")
+    for needed in (
+        "make dev",
+        ".venv/bin/sac",
+        'export PATH="$PWD/.venv/bin:$PATH"',  # from a clone
+        "python3 sac.pyz",
+        "alias sac=",  # from the pyz
+        "`pip install sac` installs an **unrelated** project",
+        'eval "$(sac completion bash)"',
+        "sac completion fish",
+        "docs/coming-from-upstream.md",
+    ):
+        assert needed in install, needed
+
+
+def test_the_first_agent_the_readme_runs_is_one_that_runs_anywhere():
+    """The first agent copied is the offline one, and it is offline: the scripted model, no
+    runtime of its own (the README runs it on `local`)."""
+    import re
+
+    import yaml
+
+    text = (ROOT / "README.md").read_text()
+    copied = re.findall(r"cp -r examples/agents/([\w-]+)", text)
+    assert copied and copied[0] == "offline-agent"
+    assert text.index("offline-agent") < text.index("hello-agent")
+    spec = yaml.safe_load((ROOT / "examples/agents/offline-agent/spec.yaml").read_text())["spec"]
+    assert spec["claude"]["provider"]["name"] == "scripted" and "runtime" not in spec
+    assert "SAC_RUNTIME=local" in readme_section("Your first agent: one that runs anywhere")
+
+
+def test_readme_says_what_make_demo_leaves_behind_and_mentions_make_test_fast():
+    import re
+
+    demo = (ROOT / "examples" / "demo.sh").read_text()
+    [home] = re.findall(r"SAC_HOME=\$\{SAC_HOME:-([^}]+)\}", demo)  # where demo.sh keeps its agents
+    names = re.findall(r'agents/(offline-agent)-\$n"', demo)
+    section = readme_section("Try it, test it")
+    assert "make test-fast" in section
+    assert f"SAC_HOME={home} .venv/bin/sac agents status" in section
+    assert names and all(f"agents/{n}-1" in section and f"agents/{n}-2" in section for n in names)
+    assert "make clean" in section and ".demo" in (ROOT / "Makefile").read_text().split("\nclean:", 1)[1]
+
+
+def test_make_dev_says_what_it_does_before_each_slow_step():
+    """`make dev` takes a minute the first time: a line on stderr before installing uv and
+    before installing the packages (make -n -B: what it would run, without running it)."""
+    import subprocess
+
+    done = subprocess.run(["make", "-n", "-B", "dev"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for slow in ("-m pip install", "uv sync"):
+        at = next(i for i, line in enumerate(lines) if slow in line)
+        said = [line for line in lines[:at] if line.startswith("echo 'make: installing") and line.endswith(">&2")]
+        assert said, f"nothing said on stderr before `{slow}`"
+    assert lines[-1].startswith("echo 'make: done: run .venv/bin/sac")

@@ -72,7 +72,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "sac.runner.runner",
         ],
     ),
-    ("driving agents", ["sac.preflight", "sac.lifecycle", "sac.peers"]),
+    ("driving agents", ["sac.preflight", "sac.lifecycle", "sac.foreground", "sac.peers"]),
     (
         "the Python API and the control plane",
         ["sac.api", "sac.listen", "sac.listen.server", "sac.listen.card", "sac.listen.routes", "sac.listen.openapi"]

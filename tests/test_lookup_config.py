@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 
@@ -129,3 +130,73 @@ def test_every_config_key_is_a_typed_setting_with_a_default():
     assert all(defaults.source(name) == "default" for name in SETTINGS)
     with pytest.raises(KeyError):
         defaults.source("files")
+
+
+# -- a project is found from any folder below it (issue 14) ----------------------------
+
+
+def test_a_project_is_found_from_a_subfolder_like_git_finds_its_repository(home, sac, tmp_path, monkeypatch):
+    """From proj/sub/dir, the project's agents and config are the ones used, and `sac config
+    show` says which project and which config file."""
+    project = tmp_path / "work" / "proj" / ".scitex" / "agent-container"
+    write_agent(project / "agents", "proj-agent", MINIMAL)
+    write_agent(home / "agents", "user-agent", MINIMAL)
+    (project / "config.yaml").write_text("default_provider: scripted\n")
+    deep = tmp_path / "work" / "proj" / "sub" / "dir"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    listed = sac("agents", "status", "--json", check=True)
+    assert [a["name"] for a in json.loads(listed.stdout)] == ["proj-agent", "user-agent"], listed.stderr
+    shown = sac("config", "show", check=True).stdout
+    assert f"project: {project}\n" in shown and f"  {project / 'config.yaml'} (project config: read)\n" in shown
+    as_json = json.loads(sac("config", "show", "--json", check=True).stdout)
+    assert as_json["directories"]["project"] == str(project)
+    assert as_json["settings"]["default_provider"]["source"] == f"project config {project / 'config.yaml'}"
+    # the nearest project wins, as the nearest .git does
+    inner = tmp_path / "work" / "proj" / "sub" / ".scitex" / "agent-container"
+    write_agent(inner / "agents", "inner-agent", MINIMAL)
+    assert resolve("inner-agent", load_settings())[1] == inner / "agents" / "inner-agent" / "spec.yaml"
+    with pytest.raises(NotFound):
+        resolve("proj-agent", load_settings())
+
+
+def test_the_walk_up_stops_below_a_folder_others_may_write_to_and_says_so(home, sac, tmp_path, monkeypatch):
+    """A folder its group or anyone may write to (a shared scratch space) can hold a .scitex the
+    user never made: the walk does not go above it into that project, and says so on stderr.
+    (A folder another user owns: tests/live/test_multiuser.py.)"""
+    shared = tmp_path / "work" / "shared"
+    write_agent(shared / ".scitex" / "agent-container" / "agents", "planted", MINIMAL)
+    (shared / ".scitex" / "agent-container" / "config.yaml").write_text("default_provider: scripted\n")
+    mine = shared / "mine"
+    mine.mkdir()
+    write_agent(home / "agents", "user-agent", MINIMAL)
+    shared.chmod(0o775)
+    monkeypatch.chdir(mine)
+    done = sac("agents", "status", "--json", check=True)
+    assert [a["name"] for a in json.loads(done.stdout)] == ["user-agent"]
+    assert f"sac: warning: {shared / '.scitex' / 'agent-container'} is not used" in done.stderr
+    assert "its group can write to it (mode 0775)" in done.stderr and f"run sac in {shared}" in done.stderr
+    shown = json.loads(sac("config", "show", "--json", check=True).stdout)
+    assert shown["directories"]["project"] is None and shown["config_files"] == []
+    # the user's own folders are walked through: with the group's write bit gone, it is found
+    shared.chmod(0o755)
+    done = sac("agents", "status", "--json", check=True)
+    assert [a["name"] for a in json.loads(done.stdout)] == ["planted", "user-agent"] and done.stderr == ""
+
+
+def test_sac_home_above_the_working_directory_is_not_a_project(tmp_path, monkeypatch, sac):
+    """SAC_HOME (~/.scitex/agent-container by default) is found on the way up from a folder in
+    one's home: it is the user's own, not a project, so its config is not read twice."""
+    home = tmp_path / "work" / ".scitex" / "agent-container"
+    write_agent(home / "agents", "user-agent", MINIMAL)
+    home.chmod(0o700)
+    monkeypatch.setenv("SAC_HOME", str(home))
+    deep = tmp_path / "work" / "code"
+    deep.mkdir()
+    monkeypatch.chdir(deep)
+    shown = json.loads(sac("config", "show", "--json", check=True).stdout)
+    assert shown["directories"]["project"] is None
+    assert shown["directories"]["agent search path"] == [
+        str(deep / ".scitex/agent-container/agents"),
+        str(home / "agents"),
+    ]

@@ -20,6 +20,7 @@ import sac
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "accounts": ("sac.cli.accounts", "accounts", "Stored credentials: list, save, delete, switch, status."),
     "agents": ("sac.cli.agents", "agents", "Check, start, stop and talk to agents."),
+    "completion": ("sac.cli.completion", "completion", "Print the shell-completion script for bash, zsh or fish."),
     "config": ("sac.cli.config", "config", "Show settings and where each comes from."),
     "host": ("sac.cli.host", "host", "Peer hosts: their sac listen URLs and tokens (stored 0600)."),
     "image": ("sac.cli.image", "image", "Build and manage agent images: versions, rollback, sandboxes."),
@@ -158,6 +159,31 @@ def show_version(verbose: bool, as_json: bool) -> None:
     click.echo(json.dumps(info, indent=2) if as_json else about.render(info))
 
 
+def command_tree(ctx: click.Context) -> list[tuple[str, str]]:
+    """(usage, one-line help) of ``ctx``'s command and of every command below it, depth
+    first, hidden ones left out. Imports every command module: for --help-recursive only."""
+    cmd = ctx.command
+    usage = " ".join([ctx.command_path, *cmd.collect_usage_pieces(ctx)])
+    rows = [(usage, cmd.get_short_help_str(limit=200))]
+    if isinstance(cmd, click.Group):
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            if sub is not None and not sub.hidden:
+                rows += command_tree(click.Context(sub, info_name=name, parent=ctx))
+    return rows
+
+
+def help_recursive(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``--help-recursive``: every command and subcommand, its usage and its one line."""
+    if not value or ctx.resilient_parsing:
+        return
+    for usage, help_ in command_tree(ctx):
+        click.echo(usage)
+        if help_:
+            click.echo(f"    {help_}")
+    ctx.exit()
+
+
 # --version is a plain flag handled by the group (not click's eager version_option), so the
 # flags beside it (--verbose, --json) are parsed before it acts, in any order.
 @click.group(
@@ -176,6 +202,14 @@ def show_version(verbose: bool, as_json: bool) -> None:
     "claude CLI and every package version.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="With --version: everything sac runs on.")
+@click.option(
+    "--help-recursive",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=help_recursive,
+    help="Show every command and subcommand, with its usage and one line, and exit.",
+)
 @click.option("--json", "as_json", is_flag=True, help="With --version: as JSON.")
 @click.pass_context
 def cli(ctx: click.Context, version: bool, verbose: bool, as_json: bool) -> None:

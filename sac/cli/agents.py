@@ -86,7 +86,12 @@ def _print_reports(reports) -> None:
 @agents.command("start")
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
 @_common_runtime_option
-@click.option("--foreground", is_flag=True, help="Run the agent in this process, printing what it does (one agent).")
+@click.option(
+    "--foreground",
+    is_flag=True,
+    help="Run the agents in this terminal, printing what each does (prefixed with its name when several); "
+    "Ctrl-C stops them all.",
+)
 @click.option(
     "--timeout", default=180.0, show_default=True, type=SECONDS, help="Seconds to wait for each agent to be ready."
 )
@@ -102,7 +107,8 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
     """Start agents; return when each is ready, or say why it failed.
 
     A running agent is left as it is (exit 0). Each agent runs in its own detached
-    runner process; `--foreground` runs one in this terminal instead (Ctrl-C stops it).
+    runner process; `--foreground` keeps them in this terminal instead, printing what
+    each does, prefixed with its name when there are several (Ctrl-C stops them all).
 
     \b
     Examples:
@@ -115,10 +121,16 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
 
     plugins, settings = context.plugins(), context.settings()
     if foreground:
-        if len(refs) != 1:
-            raise UsageError("--foreground runs exactly one agent")
-        one = load_agent(refs[0], plugins, settings)
         echo = lambda line: click.echo(line, err=True)  # noqa: E731
+        if len(set(refs)) > 1:  # several: each runner a child of this process, its lines prefixed
+            from sac.foreground import run_several
+
+            agents = [load_agent(ref, plugins, settings) for ref in dict.fromkeys(refs)]
+            if len({a.name for a in agents}) < len(agents):
+                raise UsageError("--foreground: two of these name the same agent")
+            kw = {"resume": resume, "parent": parent, "runtime": runtime, "echo": echo}
+            sys.exit(run_several(agents, plugins, settings, **kw))
+        one = load_agent(refs[0], plugins, settings)
         code = lifecycle.run_here(one, plugins, settings, resume=resume, parent=parent, runtime=runtime, echo=echo)
         sys.exit(code)
     rows, failed = [], False

@@ -27,10 +27,12 @@ def show(as_json: bool) -> None:
     """
     from sac.config import ENV, config_files
     from sac.lookup import search_path
-    from sac.paths import sac_home
+    from sac.paths import find_project, sac_home
 
     settings = context.settings()
-    dirs = {"SAC_HOME": str(sac_home()), "agent search path": [str(p) for p in search_path(settings)]}
+    project = find_project().path  # the working directory's, or the nearest one above it
+    searched = [str(p) for p in search_path(settings)]
+    dirs = {"SAC_HOME": str(sac_home()), "project": str(project) if project else None, "agent search path": searched}
     looked = [{"file": str(path), "role": label, "found": path.is_file()} for label, path in config_files()]
     automatic = _automatic(settings)
     if as_json:
@@ -53,11 +55,13 @@ def show(as_json: bool) -> None:
             value = f"{value} (automatic: {automatic[k]})"
         rows.append((k, value, v["source"], ENV.get(k, "-")))
     click.echo(table(("SETTING", "VALUE", "SOURCE", "ENV"), rows))
-    click.echo("\nconfig files:")
+    click.echo(f"\nSAC_HOME: {dirs['SAC_HOME']}")
+    click.echo(f"project: {project or 'none (no .scitex/agent-container here or in a folder above)'}")
+    click.echo("config files:")
     for f in looked:
         click.echo(f"  {f['file']} ({f['role']}: {'read' if f['found'] else 'not there'})")
-    click.echo(f"SAC_HOME: {dirs['SAC_HOME']}\nagent search path:")
-    for p in dirs["agent search path"]:
+    click.echo("agent search path:")
+    for p in searched:
         click.echo(f"  {p}")
 
 

@@ -378,6 +378,39 @@ def test_foreground_runs_in_this_process_until_stopped(fleet, sac, home):
     assert "startup: Hello! I am g1" in err
 
 
+def test_foreground_runs_several_agents_with_prefixed_output_and_ctrl_c_stops_all(fleet, sac):
+    """Issue 14, upstream's `sac agents start a b --foreground`: each runner a child of this
+    command, every line it prints prefixed with its agent's name, Ctrl-C stops them all."""
+    for name in ("f1", "fleet-two"):
+        make_agent(fleet, name, "local")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sac", "agents", "start", "f1", "fleet-two", "--foreground"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: all(status(sac, n)["state"] == "ready" for n in ("f1", "fleet-two")), what="both ready")
+        for name in ("f1", "fleet-two"):  # children of the foreground command, not detached strays
+            pid = status(sac, name)["pid"]
+            assert int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]) == proc.pid
+        assert sac("agents", "send", "f1", "What is 2+3?").stdout == "5\n"  # they answer as any agent does
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out == ""  # the runners' lines are progress: stderr
+    assert "f1        | startup: Hello! I am f1" in err
+    assert "fleet-two | startup: Hello! I am fleet-two" in err
+    assert all(line.startswith(("f1        | ", "fleet-two | ", "stopping ")) for line in err.splitlines()), err
+    assert [status(sac, n)["state"] for n in ("f1", "fleet-two")] == ["stopped", "stopped"]
+    # one of them running already: refused before anything starts, with what to do instead
+    sac("agents", "start", "f1", check=True)
+    done = sac("agents", "start", "fleet-two", "f1", "--foreground")
+    assert done.returncode == 1 and "agent f1 is already running" in done.stderr
+    assert "sac agents stop f1" in done.stderr and status(sac, "fleet-two")["state"] == "stopped"
+
+
 def test_sdk_alive_probe_restarts_a_hung_cli(fleet, sac):
     make_agent(fleet, "h1", "local", interval=0.5)
     spec = fleet / "agents" / "h1" / "spec.yaml"

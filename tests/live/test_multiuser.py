@@ -201,6 +201,42 @@ def test_a_project_planted_by_another_user_is_refused(shared_home):
     assert "project config" in json.loads(shown.stdout)["settings"]["providers"]["source"]
 
 
+def test_a_project_in_a_folder_above_that_another_user_owns_is_not_used(shared_home):
+    """Issue 14: the walk up from the working directory (like git's for .git) does not go into
+    a folder another user owns, even one nobody else may write to: the project there is not
+    used, and sac says so. Below a 1777 scratch space it stops too; in the planted folder
+    itself the project is refused (test_a_project_planted_by_another_user_is_refused)."""
+    uid, gid = attacker_ids()
+    theirs = shared_home.parent / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, uid, gid)
+    assert as_attacker(PLANT % str(theirs)) == {"planted": True}
+    mine = theirs / "mine" / "sub"  # made by root for the test: the victim's own folders below
+    mine.mkdir(parents=True)
+    (theirs / "mine").chmod(0o755)
+    make_agent(shared_home, "user-agent", "local")
+    done = run_sac("agents", "status", "--json", cwd=mine)
+    assert done.returncode == 0, done.stderr
+    assert [a["name"] for a in json.loads(done.stdout)] == ["user-agent"]  # not the planted `mine`
+    assert f"{theirs / '.scitex' / 'agent-container'} is not used" in done.stderr, done.stderr
+    assert f"it belongs to {ATTACKER} (uid {uid})" in done.stderr
+    shown = json.loads(run_sac("config", "show", "--json", cwd=mine).stdout)
+    assert shown["directories"]["project"] is None and shown["config_files"] == []
+    assert shown["settings"]["providers"]["source"] == "default"
+    # below a scratch space anyone may write to, the same
+    scratch = shared_home.parent / "scratch2"
+    scratch.mkdir()
+    scratch.chmod(0o1777)
+    assert as_attacker(PLANT % str(scratch)) == {"planted": True}
+    (scratch / "mine").mkdir()
+    done = run_sac("config", "show", "--json", cwd=scratch / "mine")
+    assert done.returncode == 0 and json.loads(done.stdout)["config_files"] == [], done.stderr
+    assert "anyone can write to it (mode 1777)" in done.stderr
+    # and the way to use it on purpose: from its own folder, trusted explicitly
+    shown = run_sac("config", "show", "--json", cwd=theirs, env={"SAC_SAFE_DIRECTORIES": str(theirs)})
+    assert "project config" in json.loads(shown.stdout)["settings"]["providers"]["source"], shown.stderr
+
+
 def test_a_world_writable_project_of_ones_own_is_refused_too(shared_home):
     project = shared_home.parent / "proj"
     (project / ".scitex" / "agent-container").mkdir(parents=True)
