@@ -15,9 +15,10 @@ SHELLS = ("bash", "zsh", "fish")
     + """
 
 \b
-  bash:  eval "$(sac completion bash)"     (in ~/.bashrc)
-  zsh:   eval "$(sac completion zsh)"      (in ~/.zshrc)
-  fish:  sac completion fish > ~/.config/fish/completions/sac.fish
+Examples:
+  eval "$(sac completion bash)"     (in ~/.bashrc)
+  eval "$(sac completion zsh)"      (in ~/.zshrc)
+  sac completion fish > ~/.config/fish/completions/sac.fish
 
 The script runs `sac` to complete, so sac must be on PATH under that name (for the pyz, a
 wrapper script named sac).""",
