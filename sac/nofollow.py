@@ -13,7 +13,7 @@ from sac_hookspecs.toolkit.files import private_dirs
 from sac_hookspecs.toolkit.nofollow import PlantedLink, opened_dir
 
 
-def ensure_dir(path: Path, mode: int = 0o700, private: bool = True) -> None:
+def ensure_dir(path: Path, *, mode: int, private: bool = True) -> None:
     """Create ``path`` (missing parents 0700) unless it is there; refuse it if it is a link,
     and, when ``private``, if another user owns it or others may write to it (a runtime dir
     someone else made in a shared SAC_HOME would hold their hooks and settings; review N2)."""

@@ -59,10 +59,12 @@ def test_dot_claude_rules(tmp_path):
 def test_what_sac_writes_has_its_modes_whatever_the_umask(tmp_path):
     """The workdir may be shared (and bound into a container as another uid): CLAUDE.md and
     .mcp.json are 0644 and the folders sac creates 0755, exactly, under a strict or an open
-    umask (mutants that made them 0643 or created folders 0754 passed the suite)."""
+    umask (mutants that made them 0643, or created folders 0754 or 0756, passed the suite)."""
     src, work = tmp_path / "dot_claude", tmp_path / "work"
     (src / "commands" / "deep").mkdir(parents=True)
     (src / "commands" / "deep" / "x.md").write_text("x")
+    (src / "notes").mkdir()  # its folder is made by the file's write (write_file's dir_mode)
+    (src / "notes" / "a.txt").write_text("a")
     (src / "CLAUDE.md").write_text("rules")
     (src / ".mcp.json").write_text(json.dumps({"mcpServers": {"fs": {"command": "npx"}}}))
     for umask in (0o077, 0o000):
@@ -81,6 +83,8 @@ def test_what_sac_writes_has_its_modes_whatever_the_umask(tmp_path):
             ".claude/commands": 0o755,
             ".claude/commands/deep": 0o755,
             ".claude/commands/deep/x.md": stat.S_IMODE((src / "commands/deep/x.md").stat().st_mode),
+            "notes": 0o755,
+            "notes/a.txt": stat.S_IMODE((src / "notes/a.txt").stat().st_mode),
         }, (oct(umask), {k: oct(v) for k, v in modes.items()})
 
 

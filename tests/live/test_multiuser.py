@@ -251,6 +251,9 @@ def test_a_world_writable_project_of_ones_own_is_refused_too(shared_home):
     # list once passed the suite); `*` trusts every project, as documented
     other = f"{shared_home.parent / 'elsewhere'}:{project}-not"
     assert run_sac("config", "show", cwd=project, env={"SAC_SAFE_DIRECTORIES": other}).returncode == 2
+    # an entry sorting before `*` (an unexpanded `$HOME/...`) is a path like any other, not `*`
+    unexpanded = "$HOME/elsewhere"
+    assert run_sac("config", "show", cwd=project, env={"SAC_SAFE_DIRECTORIES": unexpanded}).returncode == 2
     shown = run_sac("config", "show", "--json", cwd=project, env={"SAC_SAFE_DIRECTORIES": "*"})
     assert json.loads(shown.stdout)["settings"]["default_provider"]["value"] == "scripted"
     # a safe directory trusts every project below it, like git's safe.directory of a parent
@@ -339,6 +342,7 @@ def test_trust_reasons_and_broken_safe_entries(tmp_path):
     orphan.write_text("x")
     os.chown(orphan, 54321, 54321)
     assert "it belongs to uid 54321, not to you" in why_untrusted(orphan)
+    assert why_untrusted(tmp_path / "not-there") is None  # nothing there: nothing planted
     (tmp_path / "l1").symlink_to(tmp_path / "l2")
     (tmp_path / "l2").symlink_to(tmp_path / "l1")
     project = tmp_path / "proj"
