@@ -85,8 +85,16 @@ def target(agent: str) -> tuple[str, str | None]:
     if peer:
         p = get_peer(peer)
         return f"{p['url']}/v1/agents/{name}/send", p["token"]
+    from sac.config import load_settings
     from sac.controlplane import read_token, running
+    from sac.lifecycle import known_agents
+    from sac.lookup import discover
 
+    if name not in known_agents(dict(discover(load_settings()))):  # a usage error, as everywhere (exit 2)
+        raise NotFound(
+            f"no agent {name!r} on this host: no spec on the search path and no runtime state",
+            hint="`sac agents status` lists the agents sac knows; NAME@PEER posts to a peer's",
+        )
     info = running()
     if info is None:
         raise SacError(

@@ -352,12 +352,19 @@ def test_an_unknown_agent_is_a_usage_error_everywhere(sac, home):
         done = sac("agents", *args)
         assert done.returncode == 2, (args, done.stderr)
         assert "ghost" in done.stderr and "Traceback" not in done.stderr
+    done = sac("peer", "post-turn", "ghost", "hi")  # before asking any control plane
+    assert done.returncode == 2 and "no agent 'ghost' on this host" in done.stderr, done.stderr
     known = home / "agents" / "known"
     known.mkdir(parents=True)
     (known / "spec.yaml").write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\nspec: {runtime: local}\n")
     done = sac("agents", "send", "known", "hi")
     assert done.returncode == 1 and "is not running (state: never-started)" in done.stderr
     assert sac("agents", "health", "known").returncode == 1
+    done = sac("peer", "post-turn", "known", "hi")  # known, and no control plane: a failure
+    assert done.returncode == 1 and "sac listen is not running" in done.stderr, done.stderr
+    for prompt in ("", "   "):  # an empty prompt is a usage error, before anything is sent
+        done = sac("agents", "send", "known", prompt)
+        assert done.returncode == 2 and "the prompt is empty" in done.stderr, done.stderr
 
 
 def test_human_output_shows_no_python_reprs(sac, home):
