@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from sac.paths import project_dir, sac_home
+from sac.paths import is_there, project_dir, sac_home
 from sac_hookspecs.spec import ProviderConfig
 
 
@@ -90,7 +90,7 @@ def load_settings(flags: Mapping[str, Any] | None = None) -> Settings:
     sources: dict[str, str] = {}
     files: list[Path] = []
     for label, path in config_files():
-        if not path.is_file():
+        if not is_there(path, directory=False):
             continue
         if label == "project config":  # another user's planted config must not be read
             from sac.trust import check_project_path

@@ -15,7 +15,7 @@ from pathlib import Path
 from sac.config import Settings
 from sac.errors import NotFound, UsageError
 from sac.names import check_name, is_valid_name
-from sac.paths import project_dir, sac_home
+from sac.paths import is_there, project_dir, sac_home
 
 SPEC_FILE = "spec.yaml"
 
@@ -75,7 +75,7 @@ def skipped(settings: Settings) -> list[str]:
     not a valid agent name), each with why: for listings to mention, not to fail on."""
     out = []
     for d in search_path(settings):
-        for spec in sorted(d.glob(f"*/{SPEC_FILE}")) if d.is_dir() else ():
+        for spec in sorted(d.glob(f"*/{SPEC_FILE}")) if is_there(d, directory=True) else ():
             try:
                 check_name(spec.parent.name)
             except UsageError as e:
@@ -89,7 +89,7 @@ def discover(settings: Settings) -> Iterator[tuple[str, Path]]:
     break the fleet view (review D16)."""
     seen = set()
     for d in search_path(settings):
-        for spec in sorted(d.glob(f"*/{SPEC_FILE}")) if d.is_dir() else ():
+        for spec in sorted(d.glob(f"*/{SPEC_FILE}")) if is_there(d, directory=True) else ():
             name = spec.parent.name
             if not is_valid_name(name):
                 continue

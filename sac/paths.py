@@ -37,14 +37,49 @@ def find_project(cwd: Path | None = None) -> Project:
     own = {p.resolve() for p in (sac_home(), Path.home() / PROJECT_SUBDIR)}
     for d in [cwd, *cwd.parents]:
         candidate = d / PROJECT_SUBDIR
-        here = candidate.is_dir() and candidate.resolve() not in own
         if d != cwd:
-            reason = why_untrusted(d)
+            reason = why_untrusted(d)  # before looking inside: what is in there is not ours
             if reason:
-                return Project(None, candidate, f"{d}: {reason}") if here else Project(None)
-        if here:
+                why = f"the walk up from the working directory stops below a folder that is not only yours ({d}: {reason})"
+                return Project(None, candidate, why) if _probe(candidate) else Project(None)
+        found = _probe(candidate)
+        if isinstance(found, str):  # there, but it cannot be read: not used, and said
+            return Project(None, candidate, found)
+        if found and candidate.resolve() not in own:
             return Project(candidate)
     return Project(None)
+
+
+def is_there(path: Path, directory: bool) -> bool:
+    """``path`` is a directory (else a regular file) this user can see. False, not a crash,
+    when it cannot be looked at: another user's 0700 ``.scitex`` in /tmp must not stop every
+    sac run in /tmp (``Path.is_dir``/``is_file`` raise EACCES)."""
+    found = _probe(path) if directory else _probe_file(path)
+    return found is True
+
+
+def _probe_file(path: Path) -> bool:
+    import os
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _probe(candidate: Path) -> bool | str:
+    """Whether ``candidate`` is a directory, or why it cannot be told: another user's 0700
+    ``.scitex`` must not crash every sac run below it (``Path.is_dir`` raises EACCES)."""
+    import os
+    import stat
+
+    try:
+        return stat.S_ISDIR(os.stat(candidate).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as e:
+        return f"it cannot be read ({e.strerror})"
 
 
 _warned: set[Path] = set()
@@ -57,8 +92,7 @@ def project_dir() -> Path:
     if found.passed_over and found.passed_over not in _warned:
         _warned.add(found.passed_over)
         print(
-            f"sac: warning: {found.passed_over} is not used: the walk up from the working directory stops "
-            f"below a folder that is not only yours ({found.why})\n"
+            f"sac: warning: {found.passed_over} is not used: {found.why}\n"
             f"  hint: to use that project, run sac in {found.passed_over.parent.parent} "
             "(where it is held to the trust rules: safe_directories)",
             file=sys.stderr,

@@ -27,13 +27,15 @@ def show(as_json: bool) -> None:
     """
     from sac.config import ENV, config_files
     from sac.lookup import search_path
-    from sac.paths import find_project, sac_home
+    from sac.paths import find_project, is_there, sac_home
 
     settings = context.settings()
     project = find_project().path  # the working directory's, or the nearest one above it
     searched = [str(p) for p in search_path(settings)]
     dirs = {"SAC_HOME": str(sac_home()), "project": str(project) if project else None, "agent search path": searched}
-    looked = [{"file": str(path), "role": label, "found": path.is_file()} for label, path in config_files()]
+    looked = [
+        {"file": str(path), "role": label, "found": is_there(path, directory=False)} for label, path in config_files()
+    ]
     automatic = _automatic(settings)
     if as_json:
         echo_json(

@@ -52,7 +52,7 @@ class User:
     def __init__(self, pw: pwd.struct_passwd, pyz: Path, home: Path, cli: Path) -> None:
         self.pw, self.pyz, self.home, self.cli = pw, pyz, home, cli
 
-    def sac(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    def sac(self, *args: str, timeout: float = 180, cwd: Path | None = None) -> subprocess.CompletedProcess:
         env = [
             "env",
             "-i",
@@ -72,7 +72,7 @@ class User:
             str(self.pyz),
             *args,
         ]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=self.pw.pw_dir)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or self.pw.pw_dir)
 
     def status(self, name: str) -> dict:
         done = self.sac("agents", "status", name, "--json")
@@ -293,3 +293,27 @@ def test_a_user_builds_a_definition_file_with_fakeroot(user):
         assert state["instance"]["data"]["image_ref"] == str(sif)
     finally:
         user.sac("agents", "stop", "hpc4")
+
+
+def test_another_users_unreadable_project_above_breaks_nothing(user):
+    """Review of issue 14's walk up: another user's 0700 `.scitex` in a shared folder made
+    every sac run below it fail with "[Errno 13] Permission denied" (Path.is_dir raises
+    EACCES). Now it is passed over, said once, and sac works, from below it and in it."""
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="sac-scratch-"))  # root's, like /tmp: anyone may write to it
+    scratch.chmod(0o1777)
+    planted = scratch / ".scitex" / "agent-container"
+    planted.mkdir(parents=True)
+    (scratch / ".scitex").chmod(0o700)  # root's, unreadable to the user
+    below = scratch / "mine"
+    below.mkdir()
+    os.chown(below, user.pw.pw_uid, user.pw.pw_gid)
+    for cwd in (below, scratch):
+        done = user.sac("agents", "status", cwd=cwd)
+        assert done.returncode == 0, (cwd, done.stderr)
+        assert "Permission denied" not in done.stderr.replace("(Permission denied)", ""), done.stderr
+        assert f"{planted} is not used" in done.stderr, done.stderr
+        shown = user.sac("config", "show", "--json", cwd=cwd)
+        assert shown.returncode == 0 and json.loads(shown.stdout)["directories"]["project"] is None, shown.stderr
+    shutil.rmtree(scratch)
