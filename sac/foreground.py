@@ -83,17 +83,22 @@ def run_several(
                 "terminal and cannot take over a running one",
                 hint=f"stop it first (`sac agents stop {agent.name}`), or follow it: `sac agents tail {agent.name} -f`",
             )
-        lifecycle.preflight_or_raise(agent, plugins, settings)
+        lifecycle.preflight_or_raise(agent, plugins, settings, runtime)
         resumes[agent.name] = resume or st.state == Phase.DEAD
     width = max(len(a.name) for a in agents)
     procs: dict[str, subprocess.Popen] = {}
     logs: dict[str, _Log] = {}
 
-    def pump(final: bool = False) -> None:
-        for name, log in logs.items():
-            for line in log.lines(final):
-                echo(f"{name:<{width}} | {line}")
+    def say(line: str) -> None:
+        with contextlib.suppress(OSError):  # a closed pipe or terminal must not keep runners alive
+            echo(line)
 
+    def pump(final: bool = False) -> None:
+        for name, log in list(logs.items()):
+            for line in log.lines(final):
+                say(f"{name:<{width}} | {line}")
+
+    stopped = False
     with _interrupts_as_keyboard_interrupt():
         try:
             for agent in agents:
@@ -107,8 +112,12 @@ def run_several(
                 pump()
                 time.sleep(POLL)
         except KeyboardInterrupt:
-            echo(f"stopping {', '.join(procs)} ...")
+            say(f"stopping {', '.join(procs)} ...")
             _stop_all(procs, pump)
+            stopped = True
+        finally:  # whatever ended the wait (an error too), no runner outlives this command
+            if not stopped and any(p.poll() is None for p in procs.values()):
+                _stop_all(procs, pump)
     pump(final=True)
     codes = [p.returncode for p in procs.values()]
     return max(codes, default=0) if all(c is not None and c >= 0 for c in codes) else 1
@@ -120,7 +129,8 @@ def _stop_all(procs: dict[str, subprocess.Popen], pump: Callable[[], None]) -> N
     the runners are stopped either way."""
     from sac.lifecycle import KILL_AFTER
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # nothing interrupts the stopping itself (a second Ctrl-C, a closed terminal's SIGHUP)
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         for p in procs.values():
             if p.poll() is None:
@@ -135,4 +145,5 @@ def _stop_all(procs: dict[str, subprocess.Popen], pump: Callable[[], None]) -> N
                     os.killpg(p.pid, signal.SIGKILL)  # spawned in a session of its own: its CLI too
                 p.wait()
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

@@ -128,9 +128,14 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
             agents = [load_agent(ref, plugins, settings) for ref in dict.fromkeys(refs)]
             if len({a.name for a in agents}) < len(agents):
                 raise UsageError("--foreground: two of these name the same agent")
+            for a in agents:
+                if note := override_note(a, runtime):
+                    echo(f"{a.name}: {note}")
             kw = {"resume": resume, "parent": parent, "runtime": runtime, "echo": echo}
             sys.exit(run_several(agents, plugins, settings, **kw))
         one = load_agent(refs[0], plugins, settings)
+        if note := override_note(one, runtime):
+            echo(f"{one.name}: {note}")
         code = lifecycle.run_here(one, plugins, settings, resume=resume, parent=parent, runtime=runtime, echo=echo)
         sys.exit(code)
     rows, failed = [], False

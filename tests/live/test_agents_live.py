@@ -411,6 +411,26 @@ def test_foreground_runs_several_agents_with_prefixed_output_and_ctrl_c_stops_al
     assert "sac agents stop f1" in done.stderr and status(sac, "fleet-two")["state"] == "stopped"
 
 
+def test_foreground_runners_are_stopped_even_when_its_output_is_gone(fleet, sac):
+    """Review: `start a b --foreground 2>&1 | tee log`, then Ctrl-C: tee dies too, the first
+    write raised BrokenPipeError and both runners were left running. Now they are stopped."""
+    for name in ("g2", "g3"):
+        make_agent(fleet, name, "local")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sac", "agents", "start", "g2", "g3", "--foreground"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: all(status(sac, n)["state"] == "ready" for n in ("g2", "g3")), what="both ready")
+    finally:
+        assert proc.stderr is not None
+        proc.stderr.close()  # the reader is gone: every write of the command now fails
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    assert [status(sac, n)["state"] for n in ("g2", "g3")] == ["stopped", "stopped"]
+
+
 def test_sdk_alive_probe_restarts_a_hung_cli(fleet, sac):
     make_agent(fleet, "h1", "local", interval=0.5)
     spec = fleet / "agents" / "h1" / "spec.yaml"
