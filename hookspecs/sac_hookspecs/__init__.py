@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import SacError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # hookspecs/CHANGELOG.md says what changed for plugin authors
 
 if TYPE_CHECKING:
     from .hookspecs import hookimpl, hookspec
