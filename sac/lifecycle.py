@@ -402,8 +402,16 @@ def _start_by_host(ref: str, timeout: float) -> Started:
             hint="run `sac listen` on the host and restart this agent, or start it on the host",
         )
     parent = os.environ.get("SAC_AGENT_NAME")
-    answer = post_json(f"{url.rstrip('/')}/v1/agents/{ref}/start", {"parent": parent}, token, timeout)
-    st = msgspec.convert(answer.get("status") or {"name": ref, "state": "failed"}, Status)
+    from urllib.parse import quote
+
+    answer = post_json(f"{url.rstrip('/')}/v1/agents/{quote(ref, safe='')}/start", {"parent": parent}, token, timeout)
     if not answer.get("ok"):
         raise SacError(f"agent {ref} could not be started by the host: {answer.get('message')}")
+    try:
+        st = msgspec.convert(answer.get("status") or {"name": ref, "state": "failed"}, Status)
+    except msgspec.ValidationError as e:  # a host running another sac version
+        raise SacError(
+            f"the host started {ref}, but its answer is not one this sac reads ({e})",
+            hint="run the same sac version on the host and in the agent's container",
+        ) from None
     return Started(status=st, already_running=bool(answer.get("already_running")), by_host=True)

@@ -1,8 +1,9 @@
 """``session.jsonl``, the structured transcript: its events, appending them (the runner),
 and reading them back (``tail``, ``recall``, the control plane's events route).
 
-Each line is one :data:`Event`, tagged by ``type``. Readers decode strictly and skip what
-they cannot decode (a line cut short by a crash; a type from a newer sac), as they always did.
+Each line is one :data:`Event`, tagged by ``type``. Readers decode each line strictly; a
+line cut short by a crash is skipped, and an event of a type this sac does not know (a newer
+sac wrote it) is kept as the JSON object it is, shown generically, as it always was.
 """
 
 from __future__ import annotations
@@ -112,17 +113,29 @@ def append_event(path: Path, event: Event) -> None:
         os.close(fd)
 
 
-def _decode(lines: list[bytes]) -> list[Event]:
-    events = []
+def _decode(lines: list[bytes]) -> list[Event | dict[str, Any]]:
+    events: list[Event | dict[str, Any]] = []
     for line in lines:
         try:
             events.append(_decoder.decode(line))
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            continue
+        except msgspec.ValidationError:  # (a subclass of DecodeError: first)
+            raw = _json_object(line)
+            if raw is not None and isinstance(raw.get("type"), str):
+                events.append(raw)  # another sac's event: kept as it is
+        except msgspec.DecodeError:
+            continue  # a torn line
     return events
 
 
-def read_events(path: Path, offset: int) -> tuple[list[Event], int]:
+def _json_object(line: bytes) -> dict[str, Any] | None:
+    try:
+        raw = msgspec.json.decode(line)
+    except msgspec.DecodeError:
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def read_events(path: Path, offset: int) -> tuple[list[Event | dict[str, Any]], int]:
     """Complete events after byte ``offset``, and the offset to read from next time."""
     try:
         with open(path, "rb") as f:
@@ -146,8 +159,8 @@ def last_turn(path: Path, window: int = 1 << 20) -> tuple[int, int | None]:
         return 0, None
     highest, open_turn = 0, None
     for ev in _decode(data.splitlines()):
-        turn = getattr(ev, "turn", None)
-        if turn is None:
+        turn = ev.get("turn") if isinstance(ev, dict) else getattr(ev, "turn", None)
+        if not isinstance(turn, int):
             continue
         highest = max(highest, turn)
         if isinstance(ev, Prompt):
@@ -163,8 +176,12 @@ def _short(value: Any, width: int = 200) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def render(ev: Event) -> str:
+def render(ev: Event | dict[str, Any]) -> str:
     """One event as a line for people."""
+    if isinstance(ev, dict):  # a type this sac does not know
+        turn = ev.get("turn")
+        fields = {k: v for k, v in ev.items() if k not in ("type", "ts", "turn")}
+        return f"{f'[{turn}] ' if turn else ''}{ev['type']}: {_short(fields)}"
     turn = getattr(ev, "turn", None)
     tag = f"[{turn}] " if turn else ""
     if isinstance(ev, Prompt):
@@ -184,7 +201,7 @@ def render(ev: Event) -> str:
     return f"{tag}{type(ev).__name__.lower()}: {_short(fields)}"
 
 
-def summarize(events: list[Event]) -> dict[str, Any]:
+def summarize(events: list[Event | dict[str, Any]]) -> dict[str, Any]:
     prompts = [e for e in events if isinstance(e, Prompt)]
     results = [e for e in events if isinstance(e, Result)]
     usage = Usage()

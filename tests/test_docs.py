@@ -218,7 +218,9 @@ def test_make_dev_says_what_it_does_before_each_slow_step():
     before installing the packages (make -n -B: what it would run, without running it)."""
     import subprocess
 
-    done = subprocess.run(["make", "-n", "-B", "--no-print-directory", "dev"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["make", "-n", "-B", "--no-print-directory", "dev"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     for slow in ("-m pip install", "uv sync"):

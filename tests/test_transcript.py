@@ -61,3 +61,44 @@ def test_transcript_events_are_json_lines_and_a_torn_line_swallows_none(home):
     assert [e["text"] for e in events] == ["one", "two"]
     assert all(isinstance(e["ts"], float) for e in events)
     assert stat.S_IMODE(d.transcript.stat().st_mode) == 0o600
+
+
+#: A session.jsonl as the release before the typed events wrote it (json.dumps of dicts, the
+#: agent's own errors without a turn), a torn line, and an event of a type a newer sac writes.
+OLD_RELEASE = [
+    '{"type": "prompt", "turn": 1, "text": "hi", "source": "send", "ts": 1.0}',
+    '{"type": "tool_use", "turn": 1, "id": "t1", "name": "Bash", "input": {"command": "ls"}, "ts": 1.1}',
+    '{"type": "tool_result", "turn": 1, "id": "t1", "content": "a", "is_error": false, "ts": 1.2}',
+    '{"type": "text", "turn": 1, "text": "done", "ts": 1.3}',
+    '{"type": "result", "turn": 1, "ok": true, "text": "done", "error": null, "session_id": "s1", '
+    '"cost_usd": 0.5, "input_tokens": 3, "output_tokens": 1, "duration_ms": 9, "ts": 1.4}',
+    '{"type": "error", "error": "the CLI exited", "ts": 2.0}',
+    '{"type": "restart", "attempt": 1, "session_id": "s1", "ts": 2.1}',
+    '{"type": "prompt", "turn": 2, "text": "again", "sou',
+    '{"type": "checkpoint", "turn": 2, "label": "from a newer sac", "ts": 2.2}',
+    '{"type": "prompt", "turn": 3, "text": "and again", "source": "a2a", "ts": 3.0}',
+    '{"type": "interrupt", "turn": 3, "ts": 3.1}',
+]
+
+
+def test_a_transcript_an_older_sac_wrote_reads_whole(tmp_path):
+    """Readers decode each line strictly (typed events): every line an older release wrote
+    still decodes, a torn line is skipped, an unknown type is kept and shown as it is."""
+    from sac.transcript import Interrupt, Restart, Result, ToolUse, last_turn, read_events
+
+    path = tmp_path / "session.jsonl"
+    path.write_text("\n".join(OLD_RELEASE) + "\n")
+    events, offset = read_events(path, 0)
+    assert offset == path.stat().st_size
+    kinds = [e["type"] if isinstance(e, dict) else type(e).__name__ for e in events]
+    assert kinds == ["Prompt", "ToolUse", "ToolResult", "Text", "Result", "Error", "Restart", "checkpoint"] + [
+        "Prompt",
+        "Interrupt",
+    ]
+    assert isinstance(events[1], ToolUse) and events[1].input == {"command": "ls"}
+    assert isinstance(events[4], Result) and (events[4].cost_usd, events[4].session_id) == (0.5, "s1")
+    assert isinstance(events[6], Restart) and isinstance(events[9], Interrupt)
+    assert render(events[7]) == '[2] checkpoint: {"label": "from a newer sac"}'
+    assert last_turn(path) == (3, 3)  # turn 3 has a prompt and no result: its runner died in it
+    summary = summarize(events)
+    assert (summary["turns"], summary["errors"], summary["cost_usd"]) == (2, 1, 0.5)

@@ -118,6 +118,7 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
     """
     from sac import lifecycle
     from sac.agent import load_agent, override_note
+    from sac.names import is_valid_name
 
     plugins, settings = context.plugins(), context.settings()
     if foreground:
@@ -153,7 +154,13 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
             steps.done()
             click.echo(f"sac: error: {e.render()}", err=True)
             failed = True
-            rows.append(_start_row(lifecycle.status(name), e))
+            # (inside a container a ref may be a path, not a name: a row without a status then)
+            known = (
+                lifecycle.status(name)
+                if is_valid_name(name)
+                else lifecycle.Status(name=name, state=lifecycle.Phase.FAILED)
+            )
+            rows.append(_start_row(known, e))
             continue
         steps.done()
         st, running = started.status, started.already_running

@@ -225,7 +225,7 @@ async def card(req: Request) -> dict:
     return await asyncio.to_thread(agent_card, name)
 
 
-async def tail(req: Request) -> list[Event]:
+async def tail(req: Request) -> list[Event | dict[str, Any]]:  # (a dict: another sac's event)
     from sac.state import AgentDir
     from sac.transcript import read_events
 

@@ -96,8 +96,9 @@ def start(agent: str, runtime_dir: Path, cfg, launch: Launch, relaxed: list[str]
     argv = run_argv(agent, name, cfg, launch, uid=os.getuid(), gid=os.getgid(), env_file=str(env_file))
     done = docker(*argv[1:], timeout=120)
     if done.returncode != 0:
-        # ask Docker whether the image is there (its exit status), not what its error said
-        missing = docker("image", "inspect", cfg.image, timeout=30).returncode != 0
+        # ask Docker (exit statuses, not its error's words): does the daemon answer, is the image there
+        answers = docker("version", "--format", "{{.Server.Version}}", timeout=30).returncode == 0
+        missing = answers and docker("image", "inspect", cfg.image, timeout=30).returncode != 0
         hint = (
             "build the image with `sac image build base --runtime docker`"
             if missing
