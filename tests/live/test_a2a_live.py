@@ -297,21 +297,41 @@ def test_auth_none_is_loopback_only_and_check_warns(home, sac):
 def test_no_body_over_the_cap_reaches_json_rpc(a2a_agent):
     """D4: the 1 MiB cap held only on /v1/turn; a huge JSON-RPC body was read and parsed."""
     url = a2a_agent("cap1")
-    big = b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "' + b"a" * (2 << 20) + b'"}}'
-    req = urllib.request.Request(
-        url, data=big, headers={"Content-Type": "application/json", "A2A-Version": "1.0", **auth(url)}
-    )
-    with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(req, timeout=30)
-    assert info.value.code == 413
+    # A body declared bigger than the cap is refused from its headers alone. (Sending the body
+    # raced the refusal: the server answers 413 and closes while the client still writes.)
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    conn.putrequest("POST", where.path or "/")
+    headers = {"Content-Type": "application/json", "A2A-Version": "1.0", "Content-Length": str(2 << 20), **auth(url)}
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    assert conn.getresponse().status == 413
+    conn.close()
 
     def chunked():  # no Content-Length: the cap must hold while the body streams in
         for _ in range(40):
             yield b"x" * 65536
 
-    with httpx.Client(timeout=30) as http:
-        got = http.post(url, content=chunked(), headers={"Content-Type": "application/json", **auth(url)})
-    assert got.status_code == 413
+    # the refusal comes mid-stream, so the client may see it as a closed connection instead;
+    # it must see the 413 itself at least once in a few tries
+    seen = []
+    for _ in range(5):
+        try:
+            with httpx.Client(timeout=30) as http:
+                seen.append(
+                    http.post(
+                        url, content=chunked(), headers={"Content-Type": "application/json", **auth(url)}
+                    ).status_code
+                )
+        except (httpx.TransportError, OSError) as e:
+            seen.append(type(e).__name__)
+        if 413 in seen:
+            break
+    assert 413 in seen and all(s == 413 for s in seen if isinstance(s, int)), seen  # never taken in
     code, body = post(url, b'{"text": "What is 2+3?"}')
     assert (code, body["text"]) == (200, "5")  # the agent is fine
 
