@@ -161,6 +161,11 @@ def test_two_concurrent_starts_make_one_agent(fleet, sac):
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: sac("agents", "start", "c1"), range(2)))
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    # the start that lost the race waited for the winner's runner: both say it is up (a
+    # mutant that returned at once said "starting" and passed)
+    for r in results:
+        last = r.stderr.splitlines()[-1]
+        assert last.startswith(("c1: ready on local", "c1: already running")), r.stderr
     st = status(sac, "c1")
     assert st["state"] == "ready"
     runners = subprocess.run(["pgrep", "-f", "_runner .*c1/spec.yaml"], capture_output=True, text=True)
@@ -185,6 +190,19 @@ def test_kill_9_of_a_runner_is_reported_and_start_recovers(fleet, sac):
     assert after["state"] == "ready" and after["pid"] != before["pid"]
     assert after["session_id"] == before["session_id"]  # it died, it did not stop: the conversation goes on
     assert sac("agents", "send", "k1", "What is 3*4?").stdout == "12\n"
+
+
+def test_stop_of_a_dead_agent_says_its_runner_was_gone(fleet, sac):
+    """Nothing to stop, and why: it did not stop, it died (a mutant that swapped the two
+    answers passed)."""
+    make_agent(fleet, "k2", "local")
+    sac("agents", "start", "k2", check=True)
+    pid = status(sac, "k2")["pid"]
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: status(sac, "k2")["state"] == "dead", what="status to say dead")
+    said = sac("agents", "stop", "k2")
+    assert said.returncode == 0 and said.stdout.startswith(f"k2: not running (its runner, pid {pid}, was gone)")
+    assert sac("agents", "stop", "k2").stdout == "k2: not running\n"  # stopped now: plainly not running
 
 
 def status_instance(home, name: str) -> str:
