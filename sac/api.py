@@ -41,6 +41,31 @@ def start(ref: str, *, runtime: str | None = None, timeout: float = 180.0, resum
     return st
 
 
+def start_many(
+    refs: list[str], *, runtime: str | None = None, timeout: float = 180.0, jobs: int | None = None
+) -> dict[str, Any]:
+    """Start several agents at once, ``jobs`` at a time (default: sac.concurrently.default_jobs).
+    Every spec is read first (a bad one raises, nothing starts); then each agent's Status, or
+    the SacError its start raised, by name: one failure never stops the others."""
+    from sac import lifecycle
+    from sac.concurrently import each
+
+    plugins, settings = _context()
+    agents = lifecycle.to_start(refs, plugins, settings)
+    out: dict[str, Any] = {}
+
+    def start_one(agent) -> Any:
+        return lifecycle.start(agent, plugins, settings, timeout=timeout, runtime=runtime).status
+
+    with lifecycle.runner_template(enabled=len(agents) > 1):
+        for o in each(agents, start_one, jobs=jobs):
+            name = o.item if isinstance(o.item, str) else o.item.name
+            if o.error is not None and not isinstance(o.error, SacError):
+                raise o.error
+            out[name] = o.error if o.error is not None else o.result
+    return out
+
+
 def stop(name: str) -> str:
     """Stop an agent; what happened, in words."""
     from sac import lifecycle

@@ -105,9 +105,16 @@ def run_several(
                 d = AgentDir(agent.name)
                 d.make()
                 logs[agent.name] = _Log(d.path("runner.log"))
-                procs[agent.name] = lifecycle.spawn_runner(
-                    agent.name, agent.spec_path, resume=resumes[agent.name], parent=parent, runtime=runtime
+                proc = lifecycle.spawn_runner(
+                    agent.name,
+                    agent.spec_path,
+                    resume=resumes[agent.name],
+                    parent=parent,
+                    runtime=runtime,
+                    may_fork=False,  # our children: signalled and waited for here
                 )
+                assert isinstance(proc, subprocess.Popen)
+                procs[agent.name] = proc
             while any(p.poll() is None for p in procs.values()):
                 pump()
                 time.sleep(POLL)

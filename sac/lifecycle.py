@@ -17,7 +17,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from sac.state import AgentDir, AgentState, Phase
 from sac_hookspecs import Usage
 
 if TYPE_CHECKING:
+    from sac.runner.forkserver import Forked, Template
     from sac_hookspecs import Agent
 
 KILL_AFTER = 5.0  # seconds between asking a runner to stop and SIGKILL
@@ -145,18 +147,65 @@ def self_command() -> list[str]:
 RUNNER_COMMAND = "_runner"
 
 
+#: The hidden first argument that makes sac run the pre-imported runner template instead
+#: (sac.runner.forkserver).
+FORKSERVER_COMMAND = "_forkserver"
+
+_template: Template | None = None  # while runner_template() runs
+
+
+@contextmanager
+def runner_template(enabled: bool = True) -> Iterator[Template | None]:
+    """While this block runs, :func:`spawn_runner` forks runners from one pre-imported
+    template (sac.runner.forkserver) instead of spawning each from scratch: a fleet start
+    pays the runner's imports once. Where the template cannot start (or SAC_FORKSERVER=0),
+    runners are spawned the plain way; the template ends with the block, its runners live on."""
+    global _template
+    if not enabled or _template is not None or os.environ.get("SAC_FORKSERVER") == "0":
+        yield None
+        return
+    from sac.runner.forkserver import Template
+
+    try:
+        template = Template([*self_command(), FORKSERVER_COMMAND], sac_home())
+    except OSError:
+        yield None
+        return
+    _template = template
+    try:
+        yield template
+    finally:
+        _template = None
+        template.close()
+
+
 def spawn_runner(
-    name: str, spec_path: Path, *, resume: bool, parent: str | None = None, runtime: str | None = None
-) -> subprocess.Popen:
+    name: str,
+    spec_path: Path,
+    *,
+    resume: bool,
+    parent: str | None = None,
+    runtime: str | None = None,
+    may_fork: bool = True,
+) -> subprocess.Popen | Forked:
+    """Start ``name``'s detached runner: forked from the template while :func:`runner_template`
+    runs (unless ``may_fork`` is false: a caller that signals and waits for its children),
+    else spawned; what it returns has ``pid`` and ``poll()``."""
     d = AgentDir(name)
     d.make()
-    cmd = [*self_command(), RUNNER_COMMAND, str(spec_path)]
+    argv = [str(spec_path)]
     if runtime:
-        cmd += ["--runtime", runtime]
+        argv += ["--runtime", runtime]
     if resume:
-        cmd.append("--resume")
+        argv.append("--resume")
     if parent:
-        cmd += ["--parent", parent]
+        argv += ["--parent", parent]
+    if _template is not None and may_fork:
+        try:
+            return _template.spawn(argv, d.path("runner.log"))
+        except OSError:  # the template is gone: this one the plain way
+            pass
+    cmd = [*self_command(), RUNNER_COMMAND, *argv]
     from sac.nofollow import open_append
 
     log = os.fdopen(open_append(d.path("runner.log")), "ab")
@@ -178,7 +227,7 @@ def spawn_runner(
 Progress = Callable[[str, float], None]
 
 
-def wait_ready(name: str, proc: subprocess.Popen, timeout: float, progress: Progress | None = None) -> Status:
+def wait_ready(name: str, proc: subprocess.Popen | Forked, timeout: float, progress: Progress | None = None) -> Status:
     """Wait until the runner reports ready or failed, or exits."""
     from sac.runner.runner import ALREADY_RUNNING
 
@@ -334,8 +383,30 @@ def to_start(refs: Iterable[str], plugins, settings) -> list[Agent | str]:
     if in_container(plugins):
         return list(refs)
     from sac.agent import load_agent
+    from sac.errors import UsageError
+    from sac.spec.errors import SpecError
 
-    return [load_agent(ref, plugins, settings) for ref in refs]
+    agents: list[Agent | str] = []
+    problems, others = [], []
+    for ref in refs:  # every bad one said at once: a fleet of fifty is not fixed one error a run
+        try:
+            agents.append(load_agent(ref, plugins, settings))
+        except SpecError as e:
+            problems.extend(e.problems)
+        except SacError as e:
+            others.append(e)
+    if problems and not others:
+        raise SpecError(problems)
+    if others or problems:
+        errors = [*others, *([SpecError(problems)] if problems else [])]
+        if len(errors) == 1:
+            raise errors[0]
+        kind = UsageError if all(e.exit_code == 2 for e in errors) else SacError
+        raise kind(
+            f"{len(errors)} of these agents cannot start; nothing was started:\n"
+            + "\n".join(e.render() for e in errors)
+        )
+    return agents
 
 
 def run_here(

@@ -460,3 +460,18 @@ def test_every_sac_command_the_code_tells_users_to_run_exists_and_takes_its_argu
             raise AssertionError(f"`{text}` does not parse: {e.format_message()}") from None
         checked.append(text)
     assert len(checked) >= 30 and "sac image build base" in checked
+
+
+def test_start_of_several_says_every_bad_spec_and_missing_agent_at_once_and_starts_none(home, sac):
+    one = write_agent(home / "agents", "typo-a", MINIMAL + "  healht: {}\n")
+    two = write_agent(home / "agents", "typo-b", MINIMAL + "  restart: {policy: sometimes}\n")
+    write_agent(home / "agents", "fine", MINIMAL)
+    done = sac("agents", "start", "typo-a", "fine", "nobody", "typo-b")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{one}:7:3: spec.healht: unknown field" in done.stderr
+    assert f"{two}:7:21: spec.restart.policy: 'sometimes' is not allowed" in done.stderr
+    assert "agent 'nobody' not found" in done.stderr
+    assert not (home / "runtime" / "fine").exists()  # nothing started, not even the good one
+    done = sac("agents", "start", "typo-a", "typo-b")  # only spec problems: one list, by file
+    assert done.returncode == 2
+    assert done.stderr.index(str(one)) < done.stderr.index(str(two))

@@ -26,6 +26,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "sac.trust",
             "sac.nofollow",
             "sac.claude_cli",
+            "sac.concurrently",
+            "sac.hostlimits",
             "sac.spec",
             "sac.spec.errors",
             "sac.spec.validate",

@@ -236,6 +236,11 @@ def main() -> None:
         from sac.runner.entry import main as runner
 
         runner(sys.argv[2:])
+    if sys.argv[1:2] == ["_forkserver"]:  # sac.lifecycle.FORKSERVER_COMMAND: the runner template
+        from sac.runner.forkserver import serve
+
+        serve(sys.argv[2])
+        sys.exit(0)
     try:
         cli(prog_name="sac")
     except Exception as e:  # raised while click parsed arguments, e.g. building --help

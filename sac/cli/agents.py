@@ -8,7 +8,7 @@ import time
 import click
 
 from sac.cli import builtin_group, context
-from sac.cli.output import StepLine, echo_json, table
+from sac.cli.output import echo_json, table
 from sac.cli.params import SECONDS
 from sac.errors import SacError, UsageError
 
@@ -83,6 +83,18 @@ def _print_reports(reports) -> None:
 # -- start / stop / restart / delete ----------------------------------------------------
 
 
+def _jobs_option(f):
+    from sac.concurrently import MAX_DEFAULT_JOBS
+
+    return click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(min=1),
+        help="How many agents at once (default: two per core, at least 4, at most "
+        f"{MAX_DEFAULT_JOBS}); one agent's failure never stops the others.",
+    )(f)
+
+
 @agents.command("start")
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
 @_common_runtime_option
@@ -102,11 +114,15 @@ def _print_reports(reports) -> None:
     is_flag=True,
     help="Exit 0 even when a startup prompt failed (the agent runs either way).",
 )
+@_jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the agents' status as JSON.")
-def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_errors, as_json) -> None:
-    """Start agents; return when each is ready, or say why it failed.
+def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_errors, jobs, as_json) -> None:
+    """Start agents, several at once; return when each is ready, or say why it failed.
 
-    A running agent is left as it is (exit 0). Each agent runs in its own detached
+    Every spec is read first (all problems at once, nothing started); then the agents
+    start in parallel, `--jobs` at a time, each reported as it becomes ready (a live
+    table on a terminal, one line per step when piped), and one agent's failure never
+    stops the others. A running agent is left as it is (exit 0). Each agent runs in its own detached
     runner process; `--foreground` keeps them in this terminal instead, printing what
     each does, prefixed with its name when there are several (Ctrl-C stops them all).
 
@@ -118,7 +134,6 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
     """
     from sac import lifecycle
     from sac.agent import load_agent, override_note
-    from sac.names import is_valid_name
 
     plugins, settings = context.plugins(), context.settings()
     if foreground:
@@ -139,51 +154,88 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
             echo(f"{one.name}: {note}")
         code = lifecycle.run_here(one, plugins, settings, resume=resume, parent=parent, runtime=runtime, echo=echo)
         sys.exit(code)
-    rows, failed = [], False
-    for agent in lifecycle.to_start(refs, plugins, settings):
+    from sac.cli.board import Board
+    from sac.concurrently import each
+
+    agents = _unique(lifecycle.to_start(refs, plugins, settings))
+    names = [a if isinstance(a, str) else a.name for a in agents]
+    _warn_limits(len(agents))
+    for agent in agents:
+        if not isinstance(agent, str) and (note := override_note(agent, runtime)):
+            click.echo(f"{agent.name}: {note}", err=True)
+    board = Board(names, doing="starting", done="ready")
+
+    def start_one(agent) -> lifecycle.Started:
         name = agent if isinstance(agent, str) else agent.name
-        note = None if isinstance(agent, str) else override_note(agent, runtime)
-        if note:
-            click.echo(f"{name}: {note}", err=True)
-        steps = StepLine(name)
-        try:
-            started = lifecycle.start(
-                agent, plugins, settings, timeout=timeout, resume=resume, parent=parent, runtime=runtime, progress=steps
-            )
-        except SacError as e:
-            steps.done()
-            click.echo(f"sac: error: {e.render()}", err=True)
-            failed = True
-            # (inside a container a ref may be a path, not a name: a row without a status then)
-            known = (
-                lifecycle.status(name)
-                if is_valid_name(name)
-                else lifecycle.Status(name=name, state=lifecycle.Phase.FAILED)
-            )
-            rows.append(_start_row(known, e))
-            continue
-        steps.done()
-        st, running = started.status, started.already_running
-        failed_here = st.state == lifecycle.Phase.FAILED or bool(st.startup_errors and not ignore_startup_errors)
-        rows.append(_start_row(st, None if not failed_here else st.last_error or "its startup prompts failed"))
-        on = f"on the host ({st.runtime}, pid {st.pid})" if started.by_host else f"on {st.runtime} (pid {st.pid})"
-        on += "".join(f", {transport} at {url}" for transport, url in st.urls.items())
-        if running:
-            click.echo(f"{name}: already running{' on the host' if started.by_host else ''} (pid {st.pid})", err=True)
-        elif st.state == lifecycle.Phase.FAILED:
-            failed = True
-            click.echo(f"{name}: failed: {st.last_error}", err=True)
-        elif st.startup_errors:
-            failed |= not ignore_startup_errors
-            click.echo(
-                f"{name}: {st.state} {on}, but its startup prompts failed:\n  " + "\n  ".join(st.startup_errors),
-                err=True,
-            )
-        else:
-            click.echo(f"{name}: {st.state} {on}", err=True)
+        return lifecycle.start(
+            agent,
+            plugins,
+            settings,
+            timeout=timeout,
+            resume=resume,
+            parent=parent,
+            runtime=runtime,
+            progress=board.progress(name),
+        )
+
+    rows: dict[str, dict] = {}
+    failed = False
+    try:  # several: their runners forked from one pre-imported template (sac.runner.forkserver)
+        with lifecycle.runner_template(enabled=len(agents) > 1):
+            for out in each(agents, start_one, jobs=jobs, cancel=board.cancel):
+                name = out.item if isinstance(out.item, str) else out.item.name
+                row, lines, ok = _started(name, out.result, out.error, ignore_startup_errors)
+                rows[name], failed = row, failed or not ok
+                board.finish(name, ok, lines)
+    finally:
+        board.close()
     if as_json:
-        echo_json(rows)
+        echo_json([rows[n] for n in names])  # in the order asked, whatever order they came up in
     sys.exit(1 if failed else 0)
+
+
+def _unique(agents: list) -> list:
+    """Each agent once, however many refs name it (a name and its folder, say)."""
+    seen: dict[str, object] = {}
+    for a in agents:
+        seen.setdefault(a if isinstance(a, str) else a.name, a)
+    return list(seen.values())
+
+
+def _warn_limits(n: int) -> None:
+    """Say before a fleet start what this host's limits will not allow (nothing for a few)."""
+    from sac.hostlimits import fleet_warnings
+
+    for why in fleet_warnings(n):
+        click.echo(f"sac: warning: {why}", err=True)
+
+
+def _started(name: str, started, error: BaseException | None, ignore_startup_errors: bool) -> tuple[dict, list, bool]:
+    """One agent's start as a `--json` row, the lines saying how it went, and whether it went well."""
+    from sac import lifecycle
+    from sac.names import is_valid_name
+
+    if error is not None:
+        if not isinstance(error, SacError):  # a bug: said as one line here, not a traceback mid-table
+            error = SacError(f"agent {name}: unexpected {type(error).__name__}: {error}", hint="SAC_DEBUG=1 sac ...")
+        # (inside a container a ref may be a path, not a name: a row without a status then)
+        known = (
+            lifecycle.status(name) if is_valid_name(name) else lifecycle.Status(name=name, state=lifecycle.Phase.FAILED)
+        )
+        return _start_row(known, error), [f"sac: error: {error.render()}"], False
+    st, by_host = started.status, started.by_host
+    failed_here = st.state == lifecycle.Phase.FAILED or bool(st.startup_errors and not ignore_startup_errors)
+    row = _start_row(st, None if not failed_here else st.last_error or "its startup prompts failed")
+    on = f"on the host ({st.runtime}, pid {st.pid})" if by_host else f"on {st.runtime} (pid {st.pid})"
+    on += "".join(f", {transport} at {url}" for transport, url in st.urls.items())
+    if started.already_running:
+        return row, [f"{name}: already running{' on the host' if by_host else ''} (pid {st.pid})"], True
+    if st.state == lifecycle.Phase.FAILED:
+        return row, [f"{name}: failed: {st.last_error}"], False
+    if st.startup_errors:
+        errors = "\n  ".join(st.startup_errors)
+        return row, [f"{name}: {st.state} {on}, but its startup prompts failed:\n  {errors}"], not failed_here
+    return row, [f"{name}: {st.state} {on}"], True
 
 
 def _start_row(st, error: SacError | str | None) -> dict:
@@ -201,9 +253,10 @@ def _start_row(st, error: SacError | str | None) -> dict:
 
 @agents.command("stop")
 @click.argument("names", nargs=-1, required=True)
+@_jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print one result per agent as JSON.")
-def stop(names: tuple[str, ...], as_json: bool) -> None:
-    """Stop agents: end the session, stop the container; SIGKILL after 5 s.
+def stop(names: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
+    """Stop agents, several at once: end the session, stop the container; SIGKILL after 5 s.
 
     \b
     Examples:
@@ -211,21 +264,28 @@ def stop(names: tuple[str, ...], as_json: bool) -> None:
       sac agents stop a b --json
     """
     from sac import lifecycle
+    from sac.cli.board import Board
+    from sac.concurrently import each
 
-    status, results = 0, []
-    for name in names:
-        try:
-            what = lifecycle.stop_and_clean(name, context.plugins)
-            results.append({"name": name, "ok": True, "result": what})
-            if not as_json:
-                click.echo(f"{name}: {what}")
-        except SacError as e:
-            results.append({"name": name, "ok": False, "error": e.message, "hint": e.hint})
-            if not as_json:
-                click.echo(f"sac: error: {e.render()}", err=True)
+    names = tuple(dict.fromkeys(names))
+    board = Board(names, doing="stopping", done="stopped")
+    status, results = 0, {}
+    try:
+        for out in each(names, lambda n: lifecycle.stop_and_clean(n, context.plugins), jobs=jobs, cancel=board.cancel):
+            name, e = out.item, out.error
+            if e is None:
+                results[name] = {"name": name, "ok": True, "result": out.result}
+                board.finish(name, True, [] if as_json else [f"{name}: {out.result}"])
+                continue
+            if not isinstance(e, SacError):
+                e = SacError(f"agent {name}: unexpected {type(e).__name__}: {e}", hint="SAC_DEBUG=1 sac ...")
+            results[name] = {"name": name, "ok": False, "error": e.message, "hint": e.hint}
+            board.finish(name, False, [] if as_json else [f"sac: error: {e.render()}"])
             status = max(status, e.exit_code)
+    finally:
+        board.close()
     if as_json:
-        echo_json(results)
+        echo_json([results[n] for n in names])
     sys.exit(status)
 
 
@@ -235,10 +295,13 @@ def stop(names: tuple[str, ...], as_json: bool) -> None:
 @click.option(
     "--timeout", default=180.0, show_default=True, type=SECONDS, help="Seconds to wait for each agent to be ready."
 )
+@_jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print one row per agent as JSON, as `start --json` does.")
 @click.pass_context
-def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, timeout: float, as_json: bool) -> None:
-    """Stop and start agents; each resumes its Claude session.
+def restart(
+    ctx: click.Context, refs: tuple[str, ...], runtime: str | None, timeout: float, jobs: int | None, as_json: bool
+) -> None:
+    """Stop and start agents, several at once; each resumes its Claude session.
 
     \b
     Examples:
@@ -246,13 +309,16 @@ def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, time
       sac agents restart a b --timeout 60 --json
     """
     from sac import lifecycle
+    from sac.concurrently import each
     from sac.lookup import resolve
 
     settings = context.settings()
-    for ref in refs:
-        name = resolve(ref, settings)[0]
-        if lifecycle.status(name).state != lifecycle.Phase.NEVER_STARTED:
-            lifecycle.stop_and_clean(name, context.plugins)
+    names = [resolve(ref, settings)[0] for ref in refs]
+    running = [n for n in dict.fromkeys(names) if lifecycle.status(n).state != lifecycle.Phase.NEVER_STARTED]
+    for out in each(running, lambda n: lifecycle.stop_and_clean(n, context.plugins), jobs=jobs):
+        if out.error is not None:  # it may not start either: its start says why, with the others'
+            why = out.error.render() if isinstance(out.error, SacError) else repr(out.error)
+            click.echo(f"sac: warning: {out.item}: could not stop it: {why}", err=True)
     ctx.invoke(
         start,
         refs=refs,
@@ -262,6 +328,7 @@ def restart(ctx: click.Context, refs: tuple[str, ...], runtime: str | None, time
         resume=True,
         parent=None,
         ignore_startup_errors=False,
+        jobs=jobs,
         as_json=as_json,
     )
 

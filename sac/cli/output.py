@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,30 +36,3 @@ def human(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-class StepLine:
-    """What a slow operation of one agent is doing, on stderr: on a terminal one line
-    rewritten in place with the elapsed time ("a1: opening the claude session (2.4 s)");
-    piped, one plain line per new step (logs stay readable). ``done()`` clears the line."""
-
-    def __init__(self, name: str) -> None:
-        self.name, self.tty = name, sys.stderr.isatty()
-        self.step: str | None = None
-        self.shown = 0.0
-
-    def __call__(self, step: str, elapsed: float) -> None:
-        import time
-
-        if self.tty:
-            now = time.monotonic()
-            if step != self.step or now - self.shown >= 0.1:
-                click.echo(f"\r\033[K{self.name}: {step} ({elapsed:.1f} s)", err=True, nl=False)
-                self.shown = now
-        elif step != self.step:
-            click.echo(f"{self.name}: {step}", err=True)
-        self.step = step
-
-    def done(self) -> None:
-        if self.tty and self.step is not None:
-            click.echo("\r\033[K", err=True, nl=False)

@@ -29,3 +29,14 @@ def test_python_api_start_send_status_tail_stop(home):
         assert api.stop("py1") == "stopped"
     with pytest.raises(SacError, match="not running"):
         api.send("py1", "hi")
+
+
+def test_python_api_starts_several_at_once_and_a_failure_is_that_agents_alone(fleet):
+    for name in ("pa", "pb"):
+        make_agent(fleet, name, "local")
+    make_agent(fleet, "pbroken", "local", extra=f"  mounts: ['{fleet}/no-such-dir:/data']\n")
+    out = api.start_many(["pa", "pbroken", "pb"], jobs=3)
+    assert list(out) != [] and set(out) == {"pa", "pb", "pbroken"}
+    assert isinstance(out["pbroken"], SacError) and out["pbroken"].exit_code == 1
+    assert (out["pa"].state, out["pb"].state) == ("ready", "ready")
+    assert api.status("pbroken").state == "never-started"

@@ -1,0 +1,97 @@
+"""What many agents' slow operations are doing at once, on stderr.
+
+On a terminal: each finished agent's line is printed for good (it scrolls like any output),
+and below them a live block, rewritten in place, shows the agents in flight with their step
+and elapsed time plus a count ("3 of 20 ready, 1 failed, 4 starting, 12 waiting"). The
+block stays as small as the number in flight, so fifty agents never outgrow the screen.
+Piped: one plain line per new step of an agent, then its final line (logs stay readable).
+Thread-safe: every agent's job reports from its own thread.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import click
+
+from sac.concurrently import Cancelled
+
+
+class Board:
+    def __init__(self, names: Sequence[str], *, doing: str, done: str, cancel: threading.Event | None = None) -> None:
+        self.names, self.doing, self.done_word = list(names), doing, done
+        self.tty = sys.stderr.isatty()
+        self.cancel = cancel if cancel is not None else threading.Event()
+        self.lock = threading.Lock()
+        self.steps: dict[str, tuple[str, float]] = {}  # in flight: name -> (step, elapsed)
+        self.finished: dict[str, bool] = {}  # name -> ok
+        self.drawn = 0  # lines of the live block on screen now
+        self.last_draw = 0.0
+
+    def progress(self, name: str) -> Callable[[str, float], None]:
+        """The callback a job reports its steps to; it raises :class:`Cancelled` once the
+        whole operation was interrupted, so the job ends at its next step."""
+
+        def report(step: str, elapsed: float) -> None:
+            if self.cancel.is_set():
+                raise Cancelled()
+            with self.lock:
+                before = self.steps.get(name)
+                self.steps[name] = (step, elapsed)
+                if self.tty:
+                    now = time.monotonic()
+                    if before is None or before[0] != step or now - self.last_draw >= 0.1:
+                        self._redraw([])
+                elif before is None or before[0] != step:
+                    click.echo(f"{name}: {step}", err=True)
+
+        return report
+
+    def finish(self, name: str, ok: bool, lines: Sequence[str]) -> None:
+        """``name`` is done: print its final lines (above the live block on a terminal)."""
+        with self.lock:
+            self.steps.pop(name, None)
+            self.finished[name] = ok
+            if self.tty:
+                self._redraw(lines)
+            else:
+                for line in lines:
+                    click.echo(line, err=True)
+
+    def close(self) -> None:
+        """Clear the live block (the final lines stay)."""
+        with self.lock:
+            if self.tty:
+                self._erase()
+
+    def _erase(self) -> None:
+        if self.drawn:
+            click.echo(f"\033[{self.drawn}F\033[J", err=True, nl=False, color=True)  # (kept: a terminal)
+            self.drawn = 0
+
+    def _redraw(self, lines: Sequence[str]) -> None:
+        self._erase()
+        for line in lines:
+            click.echo(line, err=True)
+        if len(self.names) == 1:  # one agent: its step on one line, as StepLine shows it
+            block = [f"{n}: {s} ({e:.1f} s)" for n, (s, e) in self.steps.items()]
+        else:
+            width = max(map(len, self.names))
+            block = [f"  {n.ljust(width)}  {s} ({e:.1f} s)" for n, (s, e) in self.steps.items()]
+            ok = sum(self.finished.values())
+            failed = len(self.finished) - ok
+            waiting = len(self.names) - len(self.finished) - len(self.steps)
+            parts = [f"{ok} of {len(self.names)} {self.done_word}"]
+            parts += [f"{failed} failed"] if failed else []
+            parts += [f"{len(self.steps)} {self.doing}"] if self.steps else []
+            parts += [f"{waiting} waiting"] if waiting else []
+            block.append(", ".join(parts))
+        if block and len(self.finished) < len(self.names):
+            cols = shutil.get_terminal_size().columns - 1  # a wrapped line would break the erase
+            click.echo("\n".join(line[:cols] for line in block), err=True)
+            self.drawn = len(block)
+        self.last_draw = time.monotonic()
