@@ -72,6 +72,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "sac.runner.session",
             "sac.runner.home",
             "sac.runner.runner",
+            "sac.runner.forkserver",
         ],
     ),
     ("driving agents", ["sac.preflight", "sac.lifecycle", "sac.foreground", "sac.peers"]),
