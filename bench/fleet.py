@@ -109,16 +109,20 @@ def bench_one(env: dict, home: Path, runs: int) -> dict:
     return out
 
 
-def bench_start(env: dict, home: Path, size: int) -> dict:
+def bench_start(env: dict, home: Path, size: int) -> tuple[dict, list[str]]:
+    """Start ``size`` agents before (one at a time, spawned) and after (parallel, forked);
+    the serial run's stop (one at a time) between them. Leaves the parallel run's agents up."""
     names = [f"f{size}-{i:02d}" for i in range(size)]
     make_agents(home, names)
-    out = {}
-    for mode, extra, more_env in (("serial", ["--jobs", "1"], {"SAC_FORKSERVER": "0"}), ("parallel", [], {})):
-        out[f"{mode}_start_s"] = timed(lambda: sac({**env, **more_env}, "agents", "start", *names, *extra))
-        if mode == "parallel":
-            break
-        out[f"{mode}_stop_s"] = timed(lambda: sac(env, "agents", "stop", *names, "--jobs", "1"))
+    serial_env = {**env, "SAC_FORKSERVER": "0"}
+    out = {"serial_start_s": timed(lambda: sac(serial_env, "agents", "start", *names, "--jobs", "1"))}
+    out["serial_stop_s"] = timed(lambda: sac(env, "agents", "stop", *names, "--jobs", "1"))
+    out["parallel_start_s"] = timed(lambda: sac(env, "agents", "start", *names))
     return out, names
+
+
+def stop_all(env: dict, names: list[str]) -> float:
+    return timed(lambda: sac(env, "agents", "stop", *names))
 
 
 def fleet_numbers(env: dict, names: list[str]) -> dict:
@@ -179,7 +183,7 @@ def main() -> None:
             numbers, names = bench_start(env, home, size)
             started = names
             if size != sizes[-1]:
-                numbers["parallel_stop_s"] = timed(lambda: sac(env, "agents", "stop", *names))
+                numbers["parallel_stop_s"] = stop_all(env, names)
                 started = []
             report["fleet_start"][size] = numbers
         report[f"with_{sizes[-1]}"] = fleet_numbers(env, started)

@@ -45,24 +45,41 @@ def start_many(
     refs: list[str], *, runtime: str | None = None, timeout: float = 180.0, jobs: int | None = None
 ) -> dict[str, Any]:
     """Start several agents at once, ``jobs`` at a time (default: sac.concurrently.default_jobs).
-    Every spec is read first (a bad one raises, nothing starts); then each agent's Status, or
-    the SacError its start raised, by name: one failure never stops the others."""
+    Every spec is read first (a bad one raises, nothing starts); then, by name, each agent's
+    Status or the SacError its start ended with (a failed agent included, as :func:`start`
+    raises it): one failure never stops the others. An interrupt (KeyboardInterrupt) ends the
+    starts not begun and is raised."""
+    import threading
+
     from sac import lifecycle
-    from sac.concurrently import each
+    from sac.concurrently import Cancelled, each
 
     plugins, settings = _context()
     agents = lifecycle.to_start(refs, plugins, settings)
+    cancel = threading.Event()
     out: dict[str, Any] = {}
 
+    def check(step: str, elapsed: float) -> None:  # each step of each start: stop if told to
+        if cancel.is_set():
+            raise Cancelled()
+
     def start_one(agent) -> Any:
-        return lifecycle.start(agent, plugins, settings, timeout=timeout, runtime=runtime).status
+        st = lifecycle.start(agent, plugins, settings, timeout=timeout, runtime=runtime, progress=check).status
+        if st.state == lifecycle.Phase.FAILED:
+            raise SacError(f"agent {st.name} failed: {st.last_error}")
+        return st
 
     with lifecycle.runner_template(enabled=len(agents) > 1):
-        for o in each(agents, start_one, jobs=jobs):
-            name = o.item if isinstance(o.item, str) else o.item.name
-            if o.error is not None and not isinstance(o.error, SacError):
-                raise o.error
-            out[name] = o.error if o.error is not None else o.result
+        try:
+            for o in each(agents, start_one, jobs=jobs, cancel=cancel):
+                name = o.item if isinstance(o.item, str) else o.item.name
+                e = o.error
+                if e is not None and not isinstance(e, SacError):  # a bug or the OS: said, not raised
+                    e = SacError(f"agent {name}: {type(e).__name__}: {e}")
+                out[name] = e if e is not None else o.result
+        except BaseException:
+            cancel.set()  # before the template ends: nothing spawns after this
+            raise
     return out
 
 

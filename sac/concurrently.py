@@ -68,8 +68,10 @@ def each(
         except BaseException as e:  # noqa: BLE001 (a job's failure is its outcome; KeyboardInterrupt stays in the main thread)
             return Outcome(item, error=e)
 
-    pending: set[Future[Outcome[T, R]]] = {pool.submit(run, item) for item in items}
-    try:
+    pending: set[Future[Outcome[T, R]]] = set()
+    try:  # (submitting inside: a Ctrl-C between two submits still cancels the rest)
+        for item in items:
+            pending.add(pool.submit(run, item))
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:

@@ -21,8 +21,10 @@ INOTIFY_PER_AGENT = 1
 FEW = 4  # fewer agents than this are not checked: it costs a scan of /proc
 
 
-def fleet_warnings(n: int, *, proc: Path = Path("/proc")) -> list[str]:
-    """Why starting ``n`` more agents may fail on this host, one sentence each (none: fine)."""
+def fleet_warnings(n: int, *, proc: Path = Path("/proc"), nproc: int | None = None) -> list[str]:
+    """Why starting ``n`` more agents may fail on this host, one sentence each (none: fine).
+    ``nproc``: the per-user thread limit (default: this process's RLIMIT_NPROC, which root's
+    processes are not held to)."""
     if n < FEW or not (proc / "self").is_dir():
         return []
     out = []
@@ -33,10 +35,8 @@ def fleet_warnings(n: int, *, proc: Path = Path("/proc")) -> list[str]:
             f"runner and claude CLI), and {available / 1024:.1f} GB is available: start fewer, or stop some"
         )
     threads, inotify = _mine(proc)
-    import resource
-
-    soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
-    if soft != resource.RLIM_INFINITY and os.geteuid() != 0 and threads + n * THREADS_PER_AGENT > soft:
+    soft = _nproc() if nproc is None else nproc
+    if soft is not None and threads + n * THREADS_PER_AGENT > soft:
         out.append(
             f"{n} agents need about {n * THREADS_PER_AGENT} more threads ({THREADS_PER_AGENT} each); you run "
             f"{threads} and your limit is {soft} (`ulimit -u`): raise it, or start fewer"
@@ -49,6 +49,13 @@ def fleet_warnings(n: int, *, proc: Path = Path("/proc")) -> list[str]:
             "(sysctl fs.inotify.max_user_instances=1024), or start fewer"
         )
     return out
+
+
+def _nproc() -> int | None:
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    return None if soft == resource.RLIM_INFINITY or os.geteuid() == 0 else soft
 
 
 def _meminfo_mb(proc: Path, key: str) -> int | None:

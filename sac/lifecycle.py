@@ -167,7 +167,7 @@ def runner_template(enabled: bool = True) -> Iterator[Template | None]:
     from sac.runner.forkserver import Template
 
     try:
-        template = Template([*self_command(), FORKSERVER_COMMAND], sac_home())
+        template = Template([*self_command(), FORKSERVER_COMMAND])
     except OSError:
         yield None
         return
@@ -243,7 +243,7 @@ def wait_ready(name: str, proc: subprocess.Popen | Forked, timeout: float, progr
         if progress is not None:
             progress((mine.step if mine else None) or "starting its runner", time.monotonic() - began)
         if code == ALREADY_RUNNING:
-            return _wait_other(name, deadline)
+            return _wait_other(name, deadline, progress)
         if code is not None:
             st = d.read_state()
             why = st.last_error if st and st.pid == proc.pid and st.last_error else f"the runner exited with {code}"
@@ -255,12 +255,15 @@ def wait_ready(name: str, proc: subprocess.Popen | Forked, timeout: float, progr
     )
 
 
-def _wait_other(name: str, deadline: float) -> Status:
+def _wait_other(name: str, deadline: float, progress: Progress | None = None) -> Status:
     """Another start won the lock: wait for that runner instead."""
+    began = time.monotonic()
     while time.monotonic() < deadline:
         s = status(name)
         if s.state not in (Phase.STARTING, Phase.NEVER_STARTED, Phase.STOPPED):
             return s
+        if progress is not None:
+            progress("waiting for the start that came first", time.monotonic() - began)
         time.sleep(0.05)
     return status(name)
 
@@ -372,6 +375,8 @@ def start(
     if progress is not None:
         progress("preflight", 0.0)
     preflight_or_raise(agent, plugins, settings, runtime)
+    if progress is not None:  # (a fleet start interrupted meanwhile ends this one here, unspawned)
+        progress("starting its runner", 0.0)
     resume = resume or current.state == Phase.DEAD
     proc = spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)
     return Started(status=wait_ready(agent.name, proc, timeout, progress))
@@ -387,14 +392,16 @@ def to_start(refs: Iterable[str], plugins, settings) -> list[Agent | str]:
     from sac.spec.errors import SpecError
 
     agents: list[Agent | str] = []
-    problems, others = [], []
+    problems, others, bad = [], [], 0
     for ref in refs:  # every bad one said at once: a fleet of fifty is not fixed one error a run
         try:
             agents.append(load_agent(ref, plugins, settings))
         except SpecError as e:
             problems.extend(e.problems)
+            bad += 1
         except SacError as e:
             others.append(e)
+            bad += 1
     if problems and not others:
         raise SpecError(problems)
     if others or problems:
@@ -403,8 +410,7 @@ def to_start(refs: Iterable[str], plugins, settings) -> list[Agent | str]:
             raise errors[0]
         kind = UsageError if all(e.exit_code == 2 for e in errors) else SacError
         raise kind(
-            f"{len(errors)} of these agents cannot start; nothing was started:\n"
-            + "\n".join(e.render() for e in errors)
+            f"{bad} of these agents cannot start; nothing was started:\n" + "\n".join(e.render() for e in errors)
         )
     return agents
 

@@ -471,6 +471,7 @@ def test_start_of_several_says_every_bad_spec_and_missing_agent_at_once_and_star
     assert f"{one}:7:3: spec.healht: unknown field" in done.stderr
     assert f"{two}:7:21: spec.restart.policy: 'sometimes' is not allowed" in done.stderr
     assert "agent 'nobody' not found" in done.stderr
+    assert "3 of these agents cannot start; nothing was started" in done.stderr
     assert not (home / "runtime" / "fine").exists()  # nothing started, not even the good one
     done = sac("agents", "start", "typo-a", "typo-b")  # only spec problems: one list, by file
     assert done.returncode == 2

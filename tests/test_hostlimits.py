@@ -8,7 +8,7 @@ import os
 import threading
 from pathlib import Path
 
-from sac.hostlimits import FEW, INOTIFY_PER_AGENT, MB_PER_AGENT, _mine, fleet_warnings
+from sac.hostlimits import FEW, INOTIFY_PER_AGENT, MB_PER_AGENT, THREADS_PER_AGENT, _mine, fleet_warnings
 
 
 def fake_proc(tmp: Path, *, available_mb: int, inotify_limit: int, procs: dict[str, tuple[int, int]]) -> Path:
@@ -29,33 +29,42 @@ def fake_proc(tmp: Path, *, available_mb: int, inotify_limit: int, procs: dict[s
 
 def test_enough_of_everything_says_nothing(tmp_path):
     proc = fake_proc(tmp_path, available_mb=10**6, inotify_limit=10**6, procs={"1": (3, 1)})
-    assert fleet_warnings(50, proc=proc) == []
+    assert fleet_warnings(50, proc=proc, nproc=10**6) == []
 
 
 def test_too_little_memory_is_said_with_the_numbers(tmp_path):
     n = 20
     proc = fake_proc(tmp_path, available_mb=n * MB_PER_AGENT - 1, inotify_limit=10**6, procs={})
-    (why,) = fleet_warnings(n, proc=proc)
+    (why,) = fleet_warnings(n, proc=proc, nproc=10**6)
     assert f"{n} agents need about" in why and "GB is available" in why
     proc2 = fake_proc(tmp_path / "2", available_mb=n * MB_PER_AGENT, inotify_limit=10**6, procs={})
-    assert fleet_warnings(n, proc=proc2) == []  # exactly enough is enough
+    assert fleet_warnings(n, proc=proc2, nproc=10**6) == []  # exactly enough is enough
 
 
 def test_inotify_instances_in_use_count_against_the_limit(tmp_path):
     n = 10
     procs = {"10": (4, 2), "11": (8, 1)}  # three in use
     proc = fake_proc(tmp_path, available_mb=10**6, inotify_limit=3 + n * INOTIFY_PER_AGENT - 1, procs=procs)
-    (why,) = fleet_warnings(n, proc=proc)
+    (why,) = fleet_warnings(n, proc=proc, nproc=10**6)
     assert "you use 3 of" in why and "fs.inotify.max_user_instances" in why
     ok = fake_proc(tmp_path / "2", available_mb=10**6, inotify_limit=3 + n * INOTIFY_PER_AGENT, procs=procs)
-    assert fleet_warnings(n, proc=ok) == []
+    assert fleet_warnings(n, proc=ok, nproc=10**6) == []
     assert _mine(proc) == (12, 3)
+
+
+def test_threads_in_use_and_to_come_count_against_the_users_limit(tmp_path):
+    n = 10
+    procs = {"10": (40, 0), "11": (20, 0)}  # sixty threads running
+    proc = fake_proc(tmp_path, available_mb=10**6, inotify_limit=10**6, procs=procs)
+    (why,) = fleet_warnings(n, proc=proc, nproc=60 + n * THREADS_PER_AGENT - 1)
+    assert "you run 60 and your limit is" in why and "ulimit -u" in why
+    assert fleet_warnings(n, proc=proc, nproc=60 + n * THREADS_PER_AGENT) == []
 
 
 def test_a_few_agents_are_not_checked(tmp_path):
     proc = fake_proc(tmp_path, available_mb=1, inotify_limit=0, procs={})
-    assert fleet_warnings(FEW - 1, proc=proc) == []
-    assert len(fleet_warnings(FEW, proc=proc)) == 2
+    assert fleet_warnings(FEW - 1, proc=proc, nproc=0) == []
+    assert len(fleet_warnings(FEW, proc=proc, nproc=0)) == 3
 
 
 def test_the_real_proc_counts_this_process_threads():

@@ -154,44 +154,64 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
             echo(f"{one.name}: {note}")
         code = lifecycle.run_here(one, plugins, settings, resume=resume, parent=parent, runtime=runtime, echo=echo)
         sys.exit(code)
+    kw = {"timeout": timeout, "resume": resume, "parent": parent, "runtime": runtime}
+    sys.exit(_start_fleet(refs, plugins, settings, kw, ignore_startup_errors, jobs, as_json))
+
+
+def _start_fleet(refs, plugins, settings, kw: dict, ignore_startup_errors: bool, jobs, as_json, not_now=None) -> int:
+    """`start` and `restart` without --foreground: every agent at once, `jobs` at a time;
+    its exit status. ``not_now`` (name -> SacError): agents that must not start (restart
+    could not stop them), reported as failed rows with the others."""
+    from sac import lifecycle
+    from sac.agent import override_note
     from sac.cli.board import Board
     from sac.concurrently import each
 
-    agents = _unique(lifecycle.to_start(refs, plugins, settings))
-    names = [a if isinstance(a, str) else a.name for a in agents]
+    not_now = not_now or {}
+    agents = [a for a in _unique(lifecycle.to_start(refs, plugins, settings)) if _name(a) not in not_now]
+    names = [*(_name(a) for a in agents), *not_now]
     _warn_limits(len(agents))
     for agent in agents:
-        if not isinstance(agent, str) and (note := override_note(agent, runtime)):
+        if not isinstance(agent, str) and (note := override_note(agent, kw["runtime"])):
             click.echo(f"{agent.name}: {note}", err=True)
     board = Board(names, doing="starting", done="ready")
 
     def start_one(agent) -> lifecycle.Started:
-        name = agent if isinstance(agent, str) else agent.name
-        return lifecycle.start(
-            agent,
-            plugins,
-            settings,
-            timeout=timeout,
-            resume=resume,
-            parent=parent,
-            runtime=runtime,
-            progress=board.progress(name),
-        )
+        return lifecycle.start(agent, plugins, settings, **kw, progress=board.progress(_name(agent)))
 
     rows: dict[str, dict] = {}
     failed = False
+    for name, error in not_now.items():
+        rows[name], failed = _start_row(lifecycle.status(name), error), True
+        board.finish(name, False, [f"sac: error: {error.render()}"])
     try:  # several: their runners forked from one pre-imported template (sac.runner.forkserver)
         with lifecycle.runner_template(enabled=len(agents) > 1):
-            for out in each(agents, start_one, jobs=jobs, cancel=board.cancel):
-                name = out.item if isinstance(out.item, str) else out.item.name
-                row, lines, ok = _started(name, out.result, out.error, ignore_startup_errors)
-                rows[name], failed = row, failed or not ok
-                board.finish(name, ok, lines)
+            try:
+                for out in each(agents, start_one, jobs=jobs, cancel=board.cancel):
+                    name = _name(out.item)
+                    row, lines, ok = _started(name, out.result, out.error, ignore_startup_errors)
+                    rows[name], failed = row, failed or not ok
+                    board.finish(name, ok, lines)
+            except BaseException:  # Ctrl-C, a closed pipe: no job spawns a runner after this
+                board.cancel.set()
+                raise
+    except KeyboardInterrupt:
+        if left := board.close():
+            click.echo(
+                f"sac: interrupted while {', '.join(left)} were starting: those whose runner had "
+                "started go on starting (see `sac agents status`); the agents not begun were not started",
+                err=True,
+            )
+        raise
     finally:
         board.close()
     if as_json:
         echo_json([rows[n] for n in names])  # in the order asked, whatever order they came up in
-    sys.exit(1 if failed else 0)
+    return 1 if failed else 0
+
+
+def _name(agent) -> str:
+    return agent if isinstance(agent, str) else agent.name
 
 
 def _unique(agents: list) -> list:
@@ -271,7 +291,13 @@ def stop(names: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
     board = Board(names, doing="stopping", done="stopped")
     status, results = 0, {}
     try:
-        for out in each(names, lambda n: lifecycle.stop_and_clean(n, context.plugins), jobs=jobs, cancel=board.cancel):
+
+        def stop_one(name: str) -> str:
+            if board.tty:  # in flight now, not waiting (piped, its one line says it)
+                board.progress(name)("stopping", 0.0)
+            return lifecycle.stop_and_clean(name, context.plugins)
+
+        for out in each(names, stop_one, jobs=jobs, cancel=board.cancel):
             name, e = out.item, out.error
             if e is None:
                 results[name] = {"name": name, "ok": True, "result": out.result}
@@ -297,10 +323,7 @@ def stop(names: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
 )
 @_jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print one row per agent as JSON, as `start --json` does.")
-@click.pass_context
-def restart(
-    ctx: click.Context, refs: tuple[str, ...], runtime: str | None, timeout: float, jobs: int | None, as_json: bool
-) -> None:
+def restart(refs: tuple[str, ...], runtime: str | None, timeout: float, jobs: int | None, as_json: bool) -> None:
     """Stop and start agents, several at once; each resumes its Claude session.
 
     \b
@@ -312,25 +335,17 @@ def restart(
     from sac.concurrently import each
     from sac.lookup import resolve
 
-    settings = context.settings()
+    plugins, settings = context.plugins(), context.settings()
     names = [resolve(ref, settings)[0] for ref in refs]
     running = [n for n in dict.fromkeys(names) if lifecycle.status(n).state != lifecycle.Phase.NEVER_STARTED]
+    not_stopped: dict[str, SacError] = {}
     for out in each(running, lambda n: lifecycle.stop_and_clean(n, context.plugins), jobs=jobs):
-        if out.error is not None:  # it may not start either: its start says why, with the others'
-            why = out.error.render() if isinstance(out.error, SacError) else repr(out.error)
-            click.echo(f"sac: warning: {out.item}: could not stop it: {why}", err=True)
-    ctx.invoke(
-        start,
-        refs=refs,
-        runtime=runtime,
-        foreground=False,
-        timeout=timeout,
-        resume=True,
-        parent=None,
-        ignore_startup_errors=False,
-        jobs=jobs,
-        as_json=as_json,
-    )
+        if out.error is not None:  # not started again: its row says why, with the others'
+            e = out.error
+            why, hint = (e.message, e.hint) if isinstance(e, SacError) else (f"{type(e).__name__}: {e}", "")
+            not_stopped[out.item] = SacError(f"agent {out.item}: could not stop it: {why}", hint=hint)
+    kw = {"timeout": timeout, "resume": True, "parent": None, "runtime": runtime}
+    sys.exit(_start_fleet(refs, plugins, settings, kw, False, jobs, as_json, not_now=not_stopped))
 
 
 @agents.command("delete")

@@ -10,6 +10,7 @@ Thread-safe: every agent's job reports from its own thread.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import threading
@@ -46,7 +47,7 @@ class Board:
                     now = time.monotonic()
                     if before is None or before[0] != step or now - self.last_draw >= 0.1:
                         self._redraw([])
-                elif before is None or before[0] != step:
+                elif (before is None or before[0] != step) and not self.cancel.is_set():
                     click.echo(f"{name}: {step}", err=True)
 
         return report
@@ -62,11 +63,16 @@ class Board:
                 for line in lines:
                     click.echo(line, err=True)
 
-    def close(self) -> None:
-        """Clear the live block (the final lines stay)."""
+    def close(self) -> list[str]:
+        """Clear the live block (the final lines stay) and end the jobs still in flight at
+        their next step; the names of those (none when all finished)."""
+        self.cancel.set()
         with self.lock:
             if self.tty:
                 self._erase()
+            self.tty = False  # a job that reports after this prints nothing over the shell's prompt
+            left, self.steps = list(self.steps), {}
+            return left
 
     def _erase(self) -> None:
         if self.drawn:
@@ -91,7 +97,15 @@ class Board:
             parts += [f"{waiting} waiting"] if waiting else []
             block.append(", ".join(parts))
         if block and len(self.finished) < len(self.names):
-            cols = shutil.get_terminal_size().columns - 1  # a wrapped line would break the erase
+            cols = _columns() - 1  # a wrapped line would break the erase
             click.echo("\n".join(line[:cols] for line in block), err=True)
             self.drawn = len(block)
         self.last_draw = time.monotonic()
+
+
+def _columns() -> int:
+    """The width of the terminal stderr is on (stdout may be a file: `--json > out.json`)."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns

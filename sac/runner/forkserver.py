@@ -27,7 +27,11 @@ import os
 import selectors
 import socket
 import sys
+import time
 from pathlib import Path
+
+READY_WITHIN = 60.0  # seconds for the template's imports (a loaded 2-core node is slow)
+SPAWN_WITHIN = 15.0  # seconds for one fork's answer; past it the runner is spawned the plain way
 
 
 def _warm() -> None:
@@ -71,8 +75,9 @@ def serve(directory: str) -> None:
     waiting: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, the connection that asked)
     while True:
         for key, _ in sel.select():
-            if key.data == "parent":  # our caller is done (or gone): stop forking
+            if key.data == "parent":  # our caller is done (or gone): stop forking, leave no trace
                 os.unlink(path)
+                os.rmdir(directory)
                 return
             if key.data == "accept":
                 conn, _ = listener.accept()
@@ -106,9 +111,23 @@ def _fork_one(conn: socket.socket, inherited: list) -> tuple[int, int] | None:
     if uid != os.getuid():  # the directory is 0700; this is the second lock on the door
         return None
     try:
+        conn.settimeout(10)
         request = json.loads(conn.makefile("rb").readline())
         argv, log, cwd, env = request["argv"], request["log"], request["cwd"], request["env"]
     except (ValueError, KeyError, TypeError, OSError):
+        return None
+    # the log is opened here, before the fork: a refusal (a link planted there) is told to
+    # the caller, as a plain spawn's open would raise it, not lost in a child with no log
+    try:
+        from sac.nofollow import open_append
+
+        out = open_append(Path(log))
+    except Exception as e:  # noqa: BLE001 (told, whatever it is)
+        message = e.render() if hasattr(e, "render") else f"cannot open {log}: {e}"
+        try:
+            conn.sendall(json.dumps({"error": message}).encode() + b"\n")
+        except OSError:
+            pass
         return None
     sys.stdout.flush()
     sys.stderr.flush()
@@ -119,30 +138,29 @@ def _fork_one(conn: socket.socket, inherited: list) -> tuple[int, int] | None:
                 os.close(thing)
             else:
                 thing.close()
-        _become_runner(argv, log, cwd, env)  # never returns
+        _become_runner(argv, out, cwd, env)  # never returns
+    os.close(out)
     pidfd = os.pidfd_open(pid)
     conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     return pid, pidfd
 
 
-def _become_runner(argv: list[str], log: str, cwd: str, env: dict[str, str]) -> None:
+def _become_runner(argv: list[str], out: int, cwd: str, env: dict[str, str]) -> None:
     """In the child: the same process as a runner spawned with ARGV."""
     code = 1
     try:
         os.setsid()
-        from sac.nofollow import open_append
-
-        out = open_append(Path(log))
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.close(null)
         os.close(out)
+        print(f"sac: runner forked from the pre-imported template (pid {os.getppid()})", file=sys.stderr, flush=True)
+        _name_process(b"sac-runner")
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(env)
-        print(f"sac: runner forked from the pre-imported template (pid {os.getppid()})", file=sys.stderr, flush=True)
         # as a spawned runner sees itself (sac.lifecycle.self_command reads both)
         sys.argv = [sys.argv[0], "_runner", *argv]
         sys.orig_argv = [*sys.orig_argv[:-2], "_runner", *argv]
@@ -169,6 +187,17 @@ def _become_runner(argv: list[str], log: str, cwd: str, env: dict[str, str]) -> 
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _name_process(name: bytes) -> None:
+    """``ps -e``, ``top`` and ``pgrep sac-runner`` see the runner as what it is (its command
+    line stays the template's: Python cannot rewrite it)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(15, name, 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
 
 
 class Forked:
@@ -203,6 +232,8 @@ class Forked:
                 self.conn.close()
                 self.lost = True
                 return self.poll()
+            if b"\n" not in self.buffer:  # half a line so far
+                return None
         self.returncode = int(json.loads(self.buffer.split(b"\n", 1)[0])["exit"])
         self.conn.close()
         return self.returncode
@@ -211,11 +242,15 @@ class Forked:
 class Template:
     """The client side: start the template, fork runners from it, end it."""
 
-    def __init__(self, command: list[str], home: Path) -> None:
+    def __init__(self, command: list[str]) -> None:
         import subprocess
         import tempfile
 
-        self.dir = tempfile.mkdtemp(prefix="fork-", dir=home if len(str(home)) < 80 else None)  # 0700
+        # a fresh 0700 directory with a random name, made atomically (mkdtemp), in the temporary
+        # directory: short (a socket path has 108 bytes) and outside anything another user
+        # might write to; the socket's peer is checked on both sides as well
+        self.dir = tempfile.mkdtemp(prefix="sac-fork-")
+        self.broken = False
         self.proc = subprocess.Popen(
             [*command, self.dir],
             stdin=subprocess.PIPE,
@@ -224,16 +259,46 @@ class Template:
             start_new_session=True,
             close_fds=True,
         )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if line != b"ready\n":
+        try:
+            line = self._first_line(READY_WITHIN)
+            if line != b"ready\n":
+                why = line.decode(errors="replace").strip() or "no answer"
+                raise OSError(f"the runner template did not start: {why}")
+        except BaseException:  # a stuck template, Ctrl-C during its warm-up: no process or dir left
             self.close()
-            raise OSError(f"the runner template did not start: {line.decode(errors='replace').strip() or 'no answer'}")
+            raise
+
+    def _first_line(self, seconds: float) -> bytes:
+        import select
+
+        assert self.proc.stdout is not None
+        fd, got = self.proc.stdout.fileno(), b""
+        deadline = time.monotonic() + seconds
+        while not got.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return b"no answer within %d s" % seconds
+            chunk = os.read(fd, 256)
+            if not chunk:
+                break
+            got += chunk
+        return got
 
     def spawn(self, argv: list[str], log: Path) -> Forked:
+        """Fork a runner with ``argv`` and its output appended to ``log``; OSError when the
+        template cannot (then, and from then on, the caller spawns the plain way)."""
+        import struct
+
+        if self.broken:
+            raise OSError("the runner template failed before")
+
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.settimeout(SPAWN_WITHIN)
         try:
             conn.connect(os.path.join(self.dir, "sock"))
+            pid_, uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[:2]
+            if (pid_, uid) != (self.proc.pid, os.getuid()):  # the environment goes there: only to ours
+                raise OSError("the socket is not our template's")
             request = {"argv": argv, "log": str(log), "cwd": os.getcwd(), "env": dict(os.environ)}
             conn.sendall(json.dumps(request).encode() + b"\n")
             got = b""
@@ -243,19 +308,28 @@ class Template:
                     raise OSError("closed")
                 got += chunk
             line, rest = got.split(b"\n", 1)
-            pid = int(json.loads(line)["pid"])
-        except (OSError, ValueError, KeyError):
+            answer = json.loads(line)
+            if "error" in answer:  # the template refused (the log): as a plain spawn would say it
+                conn.close()
+                from sac.errors import SacError
+
+                raise SacError(str(answer["error"]))
+            pid = int(answer["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
             conn.close()
+            self.broken = True  # stuck or gone: the other starts need not wait for it too
             raise OSError("the runner template did not fork the runner") from None
         return Forked(pid, conn, rest)
 
     def close(self) -> None:
         import shutil
 
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
         try:
             self.proc.wait(timeout=5)
         except Exception:  # noqa: BLE001 (a stuck template must not hold the CLI)
             self.proc.kill()
+            self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -5,10 +5,14 @@ is reported after the others were, and the others were started all the same."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
-from sac.testing import make_agent, status
+from sac.testing import make_agent, status, wait_for
 
 pytestmark = pytest.mark.live
 
@@ -21,9 +25,11 @@ rules:
 """
 
 
-def _slow_failing(home, name: str) -> None:
+def _slow_failing(home, name: str, turn_timeout: int = 4) -> None:
     spec = make_agent(home, name, "local")
-    spec.write_text(spec.read_text().replace("    model: haiku\n", "    model: haiku\n    turn_timeout: 4\n"))
+    spec.write_text(
+        spec.read_text().replace("    model: haiku\n", f"    model: haiku\n    turn_timeout: {turn_timeout}\n")
+    )
     (spec.parent / "script.yaml").write_text(SLOW_FAIL)
 
 
@@ -101,9 +107,31 @@ def test_several_runners_are_forked_from_one_template_and_outlive_it(fleet, sac)
     logs = {n: (fleet / "runtime" / n / "runner.log").read_text() for n in ("a", "b", "c")}
     assert [FORKED in logs[n] for n in ("a", "b", "c")] == [True, True, False]
     assert sac("agents", "send", "a", "What is 2+2?", check=True).stdout == "4\n"  # the template is gone
-    assert not list(fleet.glob("fork-*"))
 
     sac("agents", "stop", "a", "b", check=True)
     sac("agents", "start", "a", "b", check=True, env={"SAC_FORKSERVER": "0"})
     for n in ("a", "b"):
         assert (fleet / "runtime" / n / "runner.log").read_text().count(FORKED) == 1  # the first run's
+
+
+def test_ctrl_c_ends_a_fleet_start_and_begins_no_other_agent(fleet, sac):
+    names = ["a", "b", "c", "d"]
+    for name in names:
+        _slow_failing(fleet, name, turn_timeout=60)  # each stays "starting" at its startup prompt
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "sac", "agents", "start", *names, "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+    )
+    try:
+        wait_for(lambda: [status(sac, n)["state"] for n in names].count("starting") == 2, 60, "two starting")
+        cli.send_signal(signal.SIGINT)
+        err = cli.communicate(timeout=30)[1]
+    finally:
+        cli.kill()
+    assert cli.returncode == 1, err  # click's "Aborted!"
+    states = sorted(status(sac, n)["state"] for n in names)
+    assert states == ["never-started", "never-started", "starting", "starting"], err
+    assert "sac: interrupted while" in err and "were starting" in err
