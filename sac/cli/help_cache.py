@@ -119,7 +119,8 @@ def read_help() -> str | None:
     if key != help_key() or not text:
         return None
     # click re-wraps a stream it finds misconfigured; printed as is only where that cannot matter
-    if not text.isascii() and (sys.stdout.encoding or "").lower().replace("-", "") != "utf8":
+    encoding = getattr(sys.stdout, "encoding", None) or ""
+    if not text.isascii() and encoding.lower().replace("-", "") != "utf8":
         return None
     return text
 
@@ -136,6 +137,8 @@ def _help_path() -> str:
 def print_help(text: str) -> None:
     """Print the saved help as click.echo would; a reader that left (``| head -1``) ends
     it quietly with status 1, as click does."""
+    if sys.stdout is None:  # started with stdout closed: click prints nothing either
+        return
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
