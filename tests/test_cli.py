@@ -405,7 +405,7 @@ def test_every_sac_command_the_code_tells_users_to_run_exists_and_takes_its_argu
 
     import click
 
-    from sac.cli import cli
+    from sac.cli.root import cli
 
     root = Path(__file__).resolve().parent.parent
     sb = tmp_path / "sb"

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from sac.cli import COMMANDS
+from sac.cli.root import COMMANDS
 
 
 def listed(help_text: str) -> dict[str, str]:
@@ -41,7 +41,7 @@ def test_sac_help_lists_what_each_command_says_of_itself(sac):
             summary = summary.removesuffix("...")
         if own != summary and not (name not in COMMANDS and own.startswith(summary)):
             differ[name] = (summary, own)
-    assert differ == {}, "sac --help and a command's own --help disagree (the summary lives in sac/cli COMMANDS)"
+    assert differ == {}, "sac --help and a command's own --help disagree (the summary is in COMMANDS)"
 
 
 def test_sac_help_imports_no_command_module(home):
@@ -57,6 +57,102 @@ def test_sac_help_imports_no_command_module(home):
     assert [m for m in ",".join(loaded).split(",") if m and m != "sac.cli.help_cache"] == []
 
 
+# -- sac --help from the help cache (issue 15): no click, nothing heavy ------------------
+
+#: What a plain `sac --help` must not import once a previous run saved its help: click costs
+#: more than the interpreter's start-up, and each of the others a noticeable part of it.
+NOT_FOR_HELP = (
+    "click",
+    "sac.cli.root",
+    "sac.plugins",
+    "importlib.metadata",
+    "msgspec",
+    "json",
+    "re",
+    "pathlib",
+    "typing",
+    "hashlib",
+    "shutil",
+)
+
+
+def run_help(env: dict[str, str] | None = None, args: tuple[str, ...] = ("--help",)) -> tuple[str, list[str]]:
+    """`sac --help` in a fresh interpreter: what it printed, and which of NOT_FOR_HELP it
+    imported beyond what the bare interpreter had already."""
+    import os
+
+    code = (
+        f"import sys\nbare = set(sys.modules)\nsys.argv = ['sac', *{list(args)!r}]\nfrom sac.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nsys.stdout.flush()\n"
+        f"print('HEAVY=' + ','.join(m for m in {NOT_FOR_HELP!r} if m in sys.modules and m not in bare), "
+        "file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
+    )
+    heavy = done.stderr.rsplit("HEAVY=", 1)[1].strip()
+    return done.stdout, heavy.split(",") if heavy else []
+
+
+def test_a_second_sac_help_prints_the_first_ones_text_without_click(home):
+    first, heavy = run_help()
+    assert "click" in heavy and "\nCommands:\n" in first  # click rendered it
+    for args in (("--help",), ("-h",)):
+        again, heavy = run_help(args=args)
+        assert heavy == [], f"sac {args[0]} imported {heavy}"
+        assert again == first
+
+
+def test_the_saved_help_is_printed_only_while_what_it_shows_is_unchanged(home):
+    """The copy is what is printed (a marked copy shows), and anything the help depends on
+    (the plugins, the language, the terminal's width) makes click render it again."""
+    run_help()
+    [saved] = (home / "cache").glob("help-*.txt")
+    key, _, text = saved.read_text().partition("\n")
+    saved.write_text(key + "\n" + text.replace("Commands:", "Commands (saved):"))
+    assert "Commands (saved):" in run_help()[0]
+    for env in ({"SAC_PLUGINS": ""}, {"LANGUAGE": "fr"}, {"COLUMNS": "60"}):
+        shown, heavy = run_help(env)
+        assert "Commands (saved):" not in shown and "\nCommands:\n" in shown and "click" in heavy, env
+
+
+def test_a_help_click_renders_at_a_forced_width_is_not_saved(home):
+    """click's test runner wraps help to 80 columns, which no terminal gets (78 at most):
+    that text must never be what `sac --help` prints."""
+    from click.testing import CliRunner
+
+    from sac.cli.root import cli
+
+    assert "\nCommands:\n" in CliRunner().invoke(cli, ["--help"], prog_name="sac").output
+    assert list((home / "cache").glob("help-*.txt")) == []
+
+
+def test_the_help_width_is_clicks(monkeypatch):
+    """help_cache.width() finds the width click wraps help to, without shutil."""
+    import click
+
+    from sac.cli import help_cache
+
+    for columns in ("100", "80", "79", "60", "51", "30", "0", "-4", "wide", None):
+        if columns is None:
+            monkeypatch.delenv("COLUMNS", raising=False)
+        else:
+            monkeypatch.setenv("COLUMNS", columns)
+        assert help_cache.width() == click.HelpFormatter().width, columns
+
+
+def test_the_help_cache_lives_in_sac_home(monkeypatch, tmp_path):
+    from sac.cli import help_cache
+    from sac_hookspecs.toolkit.host import sac_home
+
+    for value in (str(tmp_path / "h"), "", "~/elsewhere", None):
+        if value is None:
+            monkeypatch.delenv("SAC_HOME", raising=False)
+        else:
+            monkeypatch.setenv("SAC_HOME", value)
+        assert help_cache.cache_dir() == str(sac_home() / "cache"), value
+
+
 # -- sac --help-recursive and sac completion (issue 14) ---------------------------------
 
 
@@ -65,7 +161,7 @@ def test_help_recursive_shows_every_command_with_its_usage_and_one_line(sac):
     click's test runner) appears with the usage line its --help shows and its summary."""
     from click.testing import CliRunner
 
-    from sac.cli import cli
+    from sac.cli.root import cli
 
     out = sac("--help-recursive", check=True).stdout
     lines = out.splitlines()

@@ -9,7 +9,7 @@ import shlex
 
 import click
 
-from sac.cli import cli
+from sac.cli.root import cli
 
 
 def walk(group: click.Group, ctx: click.Context, path: tuple[str, ...] = ()):

@@ -13,8 +13,9 @@ from pathlib import Path
 import click
 import msgspec
 
-from sac.cli import builtin_group, context
+from sac.cli import context
 from sac.cli.output import echo_json, table
+from sac.cli.root import builtin_group
 from sac.errors import SacError, UsageError
 from sac_hookspecs import Usage
 

@@ -7,9 +7,10 @@ import time
 
 import click
 
-from sac.cli import builtin_group, context
+from sac.cli import context
 from sac.cli.output import echo_json, table
 from sac.cli.params import SECONDS
+from sac.cli.root import builtin_group
 from sac.errors import SacError, UsageError
 
 

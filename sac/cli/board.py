@@ -83,7 +83,7 @@ class Board:
         self._erase()
         for line in lines:
             click.echo(line, err=True)
-        if len(self.names) == 1:  # one agent: its step on one line, as StepLine shows it
+        if len(self.names) == 1:  # one agent: its step on one line, no table
             block = [f"{n}: {s} ({e:.1f} s)" for n, (s, e) in self.steps.items()]
         else:
             width = max(map(len, self.names))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sac.cli import COMMANDS
+from sac.cli.root import COMMANDS
 
 SHELLS = ("bash", "zsh", "fish")
 
@@ -28,7 +28,7 @@ wrapper script named sac).""",
 def completion(shell: str) -> None:
     from click.shell_completion import get_completion_class
 
-    from sac.cli import cli
+    from sac.cli.root import cli
 
     cls = get_completion_class(shell)
     assert cls is not None  # every name in SHELLS is one of click's

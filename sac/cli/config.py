@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from sac.cli import builtin_group, context
+from sac.cli import context
 from sac.cli.output import echo_json, table
+from sac.cli.root import builtin_group
 
 
 @builtin_group("config")

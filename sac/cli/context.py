@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 def plugins() -> Plugins:
-    from sac.cli import warn_plugins
+    from sac.cli.root import warn_plugins
     from sac.plugins import get_plugins
 
     p = get_plugins()
@@ -26,6 +26,6 @@ def settings(**flags: Any) -> Settings:
 
 
 def warn_plugins(p: Plugins) -> None:
-    from sac.cli import warn_plugins as warn
+    from sac.cli.root import warn_plugins as warn
 
     warn(p)

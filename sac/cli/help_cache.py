@@ -1,28 +1,48 @@
-"""A cache of plugin command names for ``sac --help``, so help does not load plugins.
+"""Caches that keep ``sac --help`` fast: it prints a rendered copy and imports no click,
+and when it must render, it lists plugin commands without loading plugins.
 
-Loading plugins means scanning every installed distribution's entry points and
-importing each plugin (~50 ms); help only needs names and one-line descriptions. The
-cache is keyed by the modification times of the directories on ``sys.path`` (installing
-or removing a distribution changes its site-packages directory) and ``SAC_PLUGINS``.
-A stale entry can only make help list an old description; running a command always
-loads the plugins themselves. Any failure to read or write the cache is ignored.
+* The help itself (:func:`read_help`, :func:`write_help`): importing click alone takes longer
+  than starting the interpreter, and the root help changes only when sac, click or the
+  plugins do. sac.cli.main prints the copy sac/cli/root.py saved the last time click
+  rendered it, if nothing it depends on has changed since.
+* Plugin command names and one-line descriptions (:func:`read`, :func:`write`): loading
+  plugins means scanning every installed distribution's entry points and importing each
+  plugin (~50 ms), and help only needs names and one line each.
+
+Both are keyed by :func:`fingerprint`: the modification times of the directories on
+``sys.path`` (installing or removing a distribution, click or a plugin, changes its
+site-packages directory) and ``SAC_PLUGINS``; the help also by the files that write it (an
+edited checkout), sac's version, the width click wraps to and the variables gettext reads
+(click translates "Usage:"). A stale entry can only show an old text; running a command
+always loads everything itself. Any failure to read or write a cache is ignored.
+
+For the same reason as the help copy, this module imports ``os`` and ``sys`` only: pathlib,
+re, json and hashlib would each cost a noticeable part of ``sac --help``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-from sac.paths import sac_home
+#: What gettext (so click's "Usage:", "Options:") reads to choose a language.
+LANGUAGE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 
-def _path():
-    # one file per installation (a venv and a pyz sharing SAC_HOME keep their own)
-    import hashlib
+def cache_dir() -> str:
+    """``$SAC_HOME/cache``, with ``$SAC_HOME`` found as sac_hookspecs.toolkit.host.sac_home
+    finds it, without pathlib (tests/test_cli_help.py holds the two equal)."""
+    home = os.path.expanduser(os.environ.get("SAC_HOME") or "~/.scitex/agent-container")
+    return os.path.join(home, "cache")
 
-    where = hashlib.sha256("\0".join(sys.path).encode()).hexdigest()[:12]
-    return sac_home() / "cache" / f"plugin-commands-{where}.json"
+
+def _path(kind: str, suffix: str) -> str:
+    # one file per installation (a venv and a pyz sharing SAC_HOME keep their own); a CRC
+    # names it (zlib is built in, hashlib loads OpenSSL): the key inside is what is checked
+    import zlib
+
+    where = zlib.crc32("\0".join(sys.path).encode())
+    return os.path.join(cache_dir(), f"{kind}-{where:08x}{suffix}")
 
 
 def fingerprint() -> list:
@@ -36,8 +56,11 @@ def fingerprint() -> list:
 
 
 def read(key: list) -> list[tuple[str, str]] | None:
+    import json
+
     try:
-        data = json.loads(_path().read_text())
+        with open(_path("plugin-commands", ".json"), "rb") as f:
+            data = json.loads(f.read())
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("key") != key:
@@ -46,9 +69,90 @@ def read(key: list) -> list[tuple[str, str]] | None:
 
 
 def write(key: list, rows: list[tuple[str, str]]) -> None:
+    import json
+
+    _write(_path("plugin-commands", ".json"), json.dumps({"key": key, "commands": rows}))
+
+
+# -- the rendered root help -----------------------------------------------------------------
+
+
+def width() -> int:
+    """The width click wraps help to in this terminal: ``max(min(columns, 80) - 2, 50)``
+    (click.formatting.HelpFormatter), the columns found the way shutil.get_terminal_size()
+    finds them (shutil imports re). root.py saves a help only if click used this width."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):  # no stdout (None), closed, not a terminal
+            columns = 0
+        columns = columns or 80
+    return max(min(columns, 80) - 2, 50)
+
+
+def help_key() -> str:
+    """Everything the root help depends on, as one line."""
+    import sac
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    sources: list[int | None] = []
+    for name in ("root.py",):  # the root group: its text, its options, COMMANDS
+        try:
+            sources.append(os.stat(os.path.join(here, name)).st_mtime_ns)
+        except OSError:
+            sources.append(None)
+    language = [os.environ.get(v) for v in LANGUAGE_VARIABLES]
+    return repr([sac.__version__, sources, language, width(), fingerprint()])
+
+
+def read_help() -> str | None:
+    """The root help saved by :func:`write_help`, if nothing it depends on changed since."""
+    try:
+        with open(_help_path(), encoding="utf-8") as f:
+            key, _, text = f.read().partition("\n")
+    except (OSError, ValueError):
+        return None
+    if key != help_key() or not text:
+        return None
+    # click re-wraps a stream it finds misconfigured; printed as is only where that cannot matter
+    encoding = getattr(sys.stdout, "encoding", None) or ""
+    if not text.isascii() and encoding.lower().replace("-", "") != "utf8":
+        return None
+    return text
+
+
+def write_help(text: str) -> None:
+    """Save the root help, exactly as printed, for :func:`read_help`."""
+    _write(_help_path(), help_key() + "\n" + text)
+
+
+def _help_path() -> str:
+    return _path("help", f"-{width()}.txt")  # one per width: terminals of two sizes keep theirs
+
+
+def print_help(text: str) -> None:
+    """Print the saved help as click.echo would; a reader that left (``| head -1``) ends
+    it quietly with status 1, as click does."""
+    if sys.stdout is None:  # started with stdout closed: click prints nothing either
+        return
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        sys.exit(1)
+
+
+def _write(path: str, data: str) -> None:
+    from pathlib import Path
+
     from sac_hookspecs.toolkit.files import write_atomic
 
     try:
-        write_atomic(_path(), json.dumps({"key": key, "commands": rows}).encode())
+        write_atomic(Path(path), data.encode())
     except OSError:
         pass

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from sac.cli import builtin_group, context
+from sac.cli import context
+from sac.cli.root import builtin_group
 from sac.errors import SacError
 
 RUNTIME = click.option("--runtime", help="The runtime whose images (default: the configured or best available one).")

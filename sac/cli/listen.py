@@ -9,8 +9,8 @@ import time
 
 import click
 
-from sac.cli import builtin_group
 from sac.cli.output import echo_json
+from sac.cli.root import builtin_group
 from sac.errors import SacError
 from sac_hookspecs.toolkit.files import private_dirs
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sac.cli import builtin_group
+from sac.cli.root import builtin_group
 
 
 @builtin_group("model")

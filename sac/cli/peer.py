@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from sac.cli import builtin_group
 from sac.cli.output import echo_json
+from sac.cli.root import builtin_group
 from sac.errors import SacError
 
 

@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from sac.cli import builtin_group, context
+from sac.cli import context
 from sac.cli.output import echo_json
+from sac.cli.root import builtin_group
 
 
 @builtin_group("spec")
