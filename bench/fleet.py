@@ -153,10 +153,23 @@ def fleet_numbers(env: dict, names: list[str]) -> dict:
         done = sac(env, "agents", "send", name, f"What is {i}+{i}?", check=False)
         return done.returncode == 0 and done.stdout.strip() == str(2 * i)
 
+    def ask_socket(i_name):  # the same, straight to each runner's control socket (no CLI process)
+        from sac.runner import control
+        from sac.state import AgentDir
+
+        i, name = i_name
+        answer = control.call(AgentDir(name).socket, control.Send(text=f"What is {i}+{i}?"), timeout=120)
+        return answer.get("text") == str(2 * i)
+
     t = time.perf_counter()
     with ThreadPoolExecutor(len(names)) as pool:
         answers = list(pool.map(ask, enumerate(names, 1)))
     turns = {"concurrent_turns": len(names), "answered_right": sum(answers), "wall_s": time.perf_counter() - t}
+    os.environ.update(env)
+    t = time.perf_counter()
+    with ThreadPoolExecutor(len(names)) as pool:
+        answers = list(pool.map(ask_socket, enumerate(names, 100)))
+    turns["by_socket_answered_right"], turns["by_socket_wall_s"] = sum(answers), time.perf_counter() - t
     status = {
         "status_s": statistics.median(timed(lambda: sac(env, "agents", "status")) for _ in range(5)),
         "status_json_s": statistics.median(timed(lambda: sac(env, "agents", "status", "--json")) for _ in range(5)),
@@ -210,7 +223,11 @@ def main() -> None:
         f"claude CLI RSS {m['cli_rss_mb']} MB (PSS {m['cli_pss_mb']}) per agent (medians)"
     )
     t = big["turns"]
-    print(f"{t['concurrent_turns']} concurrent turns: {t['answered_right']} answered right, in {t['wall_s']:.1f} s")
+    print(
+        f"{t['concurrent_turns']} concurrent turns, each by its own `sac agents send`: {t['answered_right']} "
+        f"answered right, in {t['wall_s']:.1f} s; through the control sockets from one process: "
+        f"{t['by_socket_answered_right']} right, in {t['by_socket_wall_s']:.1f} s"
+    )
     s = big["status"]
     print(f"status with the fleet: table {s['status_s']:.2f} s, --json {s['status_json_s']:.2f} s")
 
