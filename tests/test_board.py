@@ -64,3 +64,24 @@ def _render(out: str) -> list[str]:
         else:
             lines.extend(part.splitlines())
     return lines
+
+
+def test_stops_results_go_to_stdout_and_its_messages_to_stderr(capsys):
+    board = Board(["a", "b"], doing="stopping", done="stopped", results_to_stdout=True)
+    board.finish("a", True, ["a: stopped"])
+    board.finish("b", False, ["sac: error: b: no"], message=True)
+    board.close()
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("a: stopped\n", "sac: error: b: no\n")
+
+
+def test_one_agent_on_a_terminal_is_one_line_rewritten_in_place(capsys):
+    board = Board(["a"], doing="starting", done="ready")
+    board.tty = True
+    report = board.progress("a")
+    report("preflight", 0.0)
+    report("opening the claude session", 1.25)
+    board.finish("a", True, ["a: ready"])
+    board.close()
+    err = capsys.readouterr().err
+    assert err == "\r\x1b[Ka: preflight (0.0 s)\r\x1b[K\r\x1b[Ka: opening the claude session (1.2 s)\r\x1b[Ka: ready\n"

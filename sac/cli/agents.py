@@ -289,7 +289,7 @@ def stop(names: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
     from sac.concurrently import each
 
     names = tuple(dict.fromkeys(names))
-    board = Board(names, doing="stopping", done="stopped")
+    board = Board(names, doing="stopping", done="stopped", results_to_stdout=True)
     status, results = 0, {}
     try:
 
@@ -307,7 +307,7 @@ def stop(names: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
             if not isinstance(e, SacError):
                 e = SacError(f"agent {name}: unexpected {type(e).__name__}: {e}", hint="SAC_DEBUG=1 sac ...")
             results[name] = {"name": name, "ok": False, "error": e.message, "hint": e.hint}
-            board.finish(name, False, [] if as_json else [f"sac: error: {e.render()}"])
+            board.finish(name, False, [] if as_json else [f"sac: error: {e.render()}"], message=True)
             status = max(status, e.exit_code)
     finally:
         board.close()

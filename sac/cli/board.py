@@ -23,8 +23,20 @@ from sac.concurrently import Cancelled
 
 
 class Board:
-    def __init__(self, names: Sequence[str], *, doing: str, done: str, cancel: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        names: Sequence[str],
+        *,
+        doing: str,
+        done: str,
+        cancel: threading.Event | None = None,
+        results_to_stdout: bool = False,
+    ) -> None:
+        """``results_to_stdout``: the final lines are the command's results (``stop``), not
+        messages (``start``, whose results are its --json)."""
         self.names, self.doing, self.done_word = list(names), doing, done
+        self.results_err = not results_to_stdout
+        self.inline = len(self.names) == 1  # one agent: one line rewritten in place, no table
         self.tty = sys.stderr.isatty()
         self.cancel = cancel if cancel is not None else threading.Event()
         self.lock = threading.Lock()
@@ -52,16 +64,17 @@ class Board:
 
         return report
 
-    def finish(self, name: str, ok: bool, lines: Sequence[str]) -> None:
-        """``name`` is done: print its final lines (above the live block on a terminal)."""
+    def finish(self, name: str, ok: bool, lines: Sequence[str], *, message: bool = False) -> None:
+        """``name`` is done: print its final lines (above the live block on a terminal), on
+        stderr if they are a ``message`` (an error) rather than a result."""
         with self.lock:
             self.steps.pop(name, None)
             self.finished[name] = ok
             if self.tty:
-                self._redraw(lines)
+                self._redraw(lines, message)
             else:
                 for line in lines:
-                    click.echo(line, err=True)
+                    click.echo(line, err=self.results_err or message)
 
     def close(self) -> list[str]:
         """Clear the live block (the final lines stay) and end the jobs still in flight at
@@ -76,26 +89,31 @@ class Board:
 
     def _erase(self) -> None:
         if self.drawn:
-            click.echo(f"\033[{self.drawn}F\033[J", err=True, nl=False, color=True)  # (kept: a terminal)
+            up = "\r\033[K" if self.inline else f"\033[{self.drawn}F\033[J"
+            click.echo(up, err=True, nl=False, color=True)  # (color: kept, this is a terminal)
             self.drawn = 0
 
-    def _redraw(self, lines: Sequence[str]) -> None:
+    def _redraw(self, lines: Sequence[str], message: bool = False) -> None:
         self._erase()
         for line in lines:
-            click.echo(line, err=True)
-        if len(self.names) == 1:  # one agent: its step on one line, no table
-            block = [f"{n}: {s} ({e:.1f} s)" for n, (s, e) in self.steps.items()]
-        else:
-            width = max(map(len, self.names))
-            block = [f"  {n.ljust(width)}  {s} ({e:.1f} s)" for n, (s, e) in self.steps.items()]
-            ok = sum(self.finished.values())
-            failed = len(self.finished) - ok
-            waiting = len(self.names) - len(self.finished) - len(self.steps)
-            parts = [f"{ok} of {len(self.names)} {self.done_word}"]
-            parts += [f"{failed} failed"] if failed else []
-            parts += [f"{len(self.steps)} {self.doing}"] if self.steps else []
-            parts += [f"{waiting} waiting"] if waiting else []
-            block.append(", ".join(parts))
+            click.echo(line, err=self.results_err or message)
+        if self.inline:  # "a1: opening the claude session (2.4 s)", rewritten in place
+            for n, (step, elapsed) in self.steps.items():
+                line = f"{n}: {step} ({elapsed:.1f} s)"[: _columns() - 1]
+                click.echo(f"\r\033[K{line}", err=True, nl=False, color=True)
+                self.drawn = 1
+            self.last_draw = time.monotonic()
+            return
+        width = max(map(len, self.names))
+        block = [f"  {n.ljust(width)}  {s} ({e:.1f} s)" for n, (s, e) in self.steps.items()]
+        ok = sum(self.finished.values())
+        failed = len(self.finished) - ok
+        waiting = len(self.names) - len(self.finished) - len(self.steps)
+        parts = [f"{ok} of {len(self.names)} {self.done_word}"]
+        parts += [f"{failed} failed"] if failed else []
+        parts += [f"{len(self.steps)} {self.doing}"] if self.steps else []
+        parts += [f"{waiting} waiting"] if waiting else []
+        block.append(", ".join(parts))
         if block and len(self.finished) < len(self.names):
             cols = _columns() - 1  # a wrapped line would break the erase
             click.echo("\n".join(line[:cols] for line in block), err=True)
@@ -104,8 +122,10 @@ class Board:
 
 
 def _columns() -> int:
-    """The width of the terminal stderr is on (stdout may be a file: `--json > out.json`)."""
+    """The width of the terminal stderr is on (stdout may be a file: `--json > out.json`);
+    a terminal that says 0 (a bare pty) gets the usual fallback."""
     try:
-        return os.get_terminal_size(sys.stderr.fileno()).columns
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
     except (OSError, ValueError):
-        return shutil.get_terminal_size().columns
+        columns = 0
+    return columns if columns > 0 else shutil.get_terminal_size().columns
