@@ -128,13 +128,13 @@ def echo_baseline(seconds: int) -> dict:
     from granian.server.embed import Server
     from sac_transport_a2a.server import build_app, free_port
 
-    from sac_hookspecs import AgentPort
+    from sac_hookspecs import AgentPort, TurnResult
 
     class Echo(AgentPort):
         name, card = "echo", {"description": "echo", "skills": [], "isolation": {}}
 
         async def turn(self, text, timeout=None, on_text=None, source="a2a", on_start=None):
-            return {"ok": True, "text": text}
+            return TurnResult(ok=True, text=text)
 
         async def interrupt(self):
             return False
