@@ -23,7 +23,7 @@ import pytest
 from test_lifecycle import ROWS, Procs, Row, check, lay_out
 
 from sac.listen.app import ListenApp
-from sac.listen.status_cache import TICK_NS
+from sac.listen.status_cache import COARSE_TICK_NS, TICK_NS, settled
 from sac.state import AgentDir, Heartbeat, Phase
 from sac.testing import make_agent, wait_for
 
@@ -211,11 +211,19 @@ def test_agents_join_and_leave_the_list_at_once(home, procs, plane, sac):
         settle()
         assert list(plane.fleet()) == rest
         assert plane.get(f"/v1/agents/{name}")[0] == 404
+    # asked for by name only (no list in between): a spec alone, then nothing
+    make_agent(home, "three", "local")
+    settle()
+    assert plane.status("three")["state"] == "never-started"
+    assert sac("agents", "delete", "three", "-y").returncode == 0
+    settle()
+    assert plane.get("/v1/agents/three")[0] == 404
 
 
 def test_one_agents_answer_is_never_anothers(home, procs, plane):
-    """Agents with files alike but for their runner and state, asked for in turns, singly
-    and as a fleet, each read and each kept: every answer is its own agent's."""
+    """Agents with files alike but for their runner and state, asked for in turns, as a fleet
+    first (read together, on one thread) and singly, read and kept: every answer is its own
+    agent's."""
     plane.app.statuses.max_age = FOREVER
     rows = {
         "a": Row("ready", "alive", "ready"),
@@ -225,11 +233,31 @@ def test_one_agents_answer_is_never_anothers(home, procs, plane):
     runners = {n: lay_out(home, n, row, procs) for n, row in rows.items()}
     settle()
     for _ in range(3):
+        listed = plane.fleet()
+        assert list(listed) == ["a", "b", "c"]
+        for name, got in listed.items():
+            assert got["name"] == name
+            check(got, rows[name], runners[name])
         for name in ("c", "a", "b", "a", "c"):
             got = plane.status(name)
             assert got["name"] == name
             check(got, rows[name], runners[name])
-        listed = plane.fleet()
-        assert list(listed) == ["a", "b", "c"]
-        for name, got in listed.items():
-            check(got, rows[name], runners[name])
+
+
+def test_a_signature_younger_than_two_ticks_cannot_vouch_for_what_was_read():
+    """A file's times tick with a coarse clock (before Linux 6.13): a second write in the same
+    tick as the one a stat saw leaves the same signature. So an answer read when a file had
+    just changed is not kept (racy git's rule); whole-second times mean a 1 s clock."""
+    now = time.time_ns()
+
+    def sig(changed: int) -> tuple[int, int, int, int]:
+        return (7, 100, changed, changed)
+
+    assert settled((sig(now - 3 * TICK_NS), None), now)
+    assert settled((None, None), now)  # nothing there: nothing to change unseen
+    assert not settled((sig(now - TICK_NS), sig(now - 3 * TICK_NS)), now)
+    assert not settled((sig(now - 3 * TICK_NS), sig(now - TICK_NS)), now)
+    assert not settled(((7, 100, now - 3 * TICK_NS, now),), now)  # a chmod just now: the ctime
+    whole = now - now % COARSE_TICK_NS - COARSE_TICK_NS  # a second or two ago, on a 1 s clock
+    assert not settled((sig(whole),), now)
+    assert settled((sig(whole - 2 * COARSE_TICK_NS),), now)
