@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import msgspec
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sac_hookspecs import Agent
 
 KILL_AFTER = 5.0  # seconds between asking a runner to stop and SIGKILL
+UNRESPONSIVE_AFTER = 30.0  # seconds: a live runner whose heartbeat is older is unresponsive
 
 
 class Status(Usage, kw_only=True):
@@ -59,22 +60,41 @@ class Status(Usage, kw_only=True):
 
 def status(name: str, spec: str | None = None) -> Status:
     """The truthful status of one agent. Cheap: no plugins, no spec parsing."""
-    d = AgentDir(name)
+    return read_status(AgentDir(name), spec).status
+
+
+class Reading(NamedTuple):
+    """:func:`status`'s answer and what time alone changes in it, for whoever keeps the answer
+    to serve it again (the control plane: sac/listen/status_cache.py): the uptime is ``now -
+    started_at`` while the runner lives, and a live runner's fresh heartbeat turns stale at
+    ``stale_at`` (the agent is unresponsive from then on, though no file changed)."""
+
+    status: Status
+    started_at: float | None = None  # the runner's start (time.time()), while it lives
+    stale_at: float | None = None  # when the heartbeat judged fresh here turns stale
+
+
+def read_status(d: AgentDir, spec: str | None = None) -> Reading:
+    """:func:`status` of the agent whose runtime dir is ``d``, as a :class:`Reading`."""
+    name = d.name
     st = d.read_state()
     if st is None:
         holder = d.lock_holder()
         if holder:  # a runner lives, but its state.json is unreadable (review D7)
             why = "state.json is unreadable" if d.state_unreadable() else "state.json is missing"
-            return Status(
-                name=name,
-                state=Phase.UNKNOWN,
-                pid=holder[0],
-                spec=spec,
-                last_error=f"{why}; its runner (pid {holder[0]}) still holds the agent's lock",
+            return Reading(
+                Status(
+                    name=name,
+                    state=Phase.UNKNOWN,
+                    pid=holder[0],
+                    spec=spec,
+                    last_error=f"{why}; its runner (pid {holder[0]}) still holds the agent's lock",
+                )
             )
-        return Status(name=name, state=Phase.NEVER_STARTED, spec=spec)
+        return Reading(Status(name=name, state=Phase.NEVER_STARTED, spec=spec))
     phase = st.state
     alive = d.runner_alive(st)
+    stale_at = None
     if phase.is_live and not alive:
         phase = Phase.DEAD  # why now, not an older error of the run (review D26)
         earlier = f" (earlier: {st.last_error})" if st.last_error else ""
@@ -83,13 +103,15 @@ def status(name: str, spec: str | None = None) -> Status:
         beat = d.read_heartbeat()
         if beat and beat.state == Phase.BUSY and phase == Phase.READY:
             phase = Phase.BUSY
-        if beat and time.time() - beat.time > 30:
+        if beat and time.time() - beat.time > UNRESPONSIVE_AFTER:
             phase = Phase.UNRESPONSIVE
-        elif phase.takes_turns and not _cli_alive(d):
-            # nothing restarts it when health checks are off: say so instead of "ready" (D26)
-            phase = Phase.UNHEALTHY
-            st.last_error = "its claude CLI has exited (health checks notice this unless spec.health is off)"
-    return Status(
+        else:
+            stale_at = beat.time + UNRESPONSIVE_AFTER if beat else None
+            if phase.takes_turns and not _cli_alive(d):
+                # nothing restarts it when health checks are off: say so instead of "ready" (D26)
+                phase = Phase.UNHEALTHY
+                st.last_error = "its claude CLI has exited (health checks notice this unless spec.health is off)"
+    answer = Status(
         name=name,
         state=phase,
         runtime=st.runtime,
@@ -108,6 +130,7 @@ def status(name: str, spec: str | None = None) -> Status:
         runtime_mode=(st.instance.mode or None) if st.instance and alive else None,
         startup_errors=list(st.startup_errors),
     )
+    return Reading(answer, st.started_at if alive else None, stale_at)
 
 
 def _cli_alive(d: AgentDir) -> bool:

@@ -87,8 +87,8 @@ class Route:
 
 
 class Request:
-    def __init__(self, scope: dict, receive: Callable, params: dict[str, str]) -> None:
-        self.scope, self.receive, self.params = scope, receive, params
+    def __init__(self, scope: dict, receive: Callable, params: dict[str, str], app: ListenApp) -> None:
+        self.scope, self.receive, self.params, self.app = scope, receive, params, app
         self.broker: str | None = None  # the agent whose broker token made this request
         self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         self.query = dict(
@@ -165,28 +165,23 @@ async def health(req: Request) -> Health:
 
 
 async def list_agents(req: Request) -> list[Status]:
-    from sac.config import load_settings
-    from sac.lifecycle import known_agents, status
-    from sac.lookup import discover
-
-    def run() -> list[Status]:
-        specs = dict(discover(load_settings()))
-        return [status(n, str(specs[n]) if n in specs else None) for n in known_agents(specs)]
-
     from sac.errors import SacError
 
+    statuses = req.app.statuses  # read again when the runners' files change (status_cache.py)
     try:
-        return await asyncio.to_thread(run)
+        fleet = await statuses.fleet()
     except SacError as e:  # the host's own config is broken: say where, not "internal error" (D17)
         raise HttpError(422, e.render()) from None
+    return await statuses.statuses(fleet.names, fleet.specs)
 
 
 async def get_agent(req: Request) -> Status:
-    from sac.lifecycle import status
-
     name = req.params["name"]
+    found = req.app.statuses.cached(name)  # no thread, no reading while its files are unchanged
+    if found is not None:
+        return found
     _agent_exists(name)
-    return await asyncio.to_thread(status, name)
+    return (await req.app.statuses.statuses([name]))[0]
 
 
 #: The HTTP status of a failed turn, by its reason (anything else: 502, the agent failed).
@@ -338,6 +333,9 @@ class ListenApp:
             raise ValueError("the control-plane token is empty or too short")
         self.token = token.encode()
         self.routes = routes
+        from sac.listen.status_cache import StatusCache
+
+        self.statuses = StatusCache()
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -368,7 +366,7 @@ class ListenApp:
             if route.method != method:
                 allowed.append(route.method)
                 continue
-            req = Request(scope, receive, m.groupdict())
+            req = Request(scope, receive, m.groupdict(), self)
             try:
                 if "name" in req.params:
                     _check_name(req.params["name"])

@@ -142,6 +142,32 @@ def test_fleet_through_listen_start_send_card_tail_stop(listen, home, sac):
     assert sac("peer", "resolve-url", "l1").stdout.strip() == f"{url}/v1/agents/l1/send"
     code, body = call(url, "POST", "/v1/agents/l1/stop", {}, token)
     assert code == 200 and body["message"] == "stopped"
+    code, st = call(url, "GET", "/v1/agents/l1", token=token)  # not the ready one it kept
+    assert (code, st["state"], st["pid"], st["urls"]) == (200, "stopped", None, {})
+
+
+def test_a_runner_killed_with_9_shows_as_dead_through_listen(listen, fleet, sac):
+    """Listen keeps status answers (sac/listen/status_cache.py) and serves them while the
+    runner's files are unchanged; a runner killed with -9 writes nothing, and still shows as
+    dead (within 0.5 s: the wait is a ceiling for a loaded machine), as the CLI says."""
+    url, token = listen
+    make_agent(fleet, "kd", "local", restart="never")
+    sac("agents", "start", "kd", check=True)
+    pid = status(sac, "kd")["pid"]
+    for _ in range(20):  # asked for again and again: kept, with its uptime of now
+        code, body = call(url, "GET", "/v1/agents/kd", token=token)
+        assert (code, body["state"], body["pid"]) == (200, "ready", pid)
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(
+        lambda: call(url, "GET", "/v1/agents/kd", token=token)[1]["state"] == "dead",
+        timeout=20,
+        what="listen to say dead",
+    )
+    code, agents = call(url, "GET", "/v1/agents", token=token)
+    assert code == 200 and [(a["name"], a["state"], a["pid"], a["uptime_s"]) for a in agents] == [
+        ("kd", "dead", None, None)
+    ]
+    assert status(sac, "kd")["state"] == "dead"
 
 
 def test_peers_registry_and_post_through_a_peer(listen, home, sac):
