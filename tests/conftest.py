@@ -5,6 +5,7 @@ sac.testing, loaded by pytest through its ``pytest11`` entry point."""
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,13 @@ EXAMPLES = REPO / "examples" / "agents"
 
 # The suite's base SIF stays where it always was (kept between runs, and by .ci/run).
 os.environ.setdefault("SAC_TEST_IMAGE_CACHE", str(REPO / "build" / ".cache" / "apptainer-home"))
+
+
+# A suite started in the background (`pytest ... &` in a script) inherits SIGINT ignored, and
+# so would every sac it starts (an ignored signal stays ignored across exec): the tests that
+# press Ctrl-C need it delivered. A handler here is reset to the default in each child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # The suite's short names for the plugin's fixtures.
