@@ -1,7 +1,8 @@
 """What this host allows a fleet, said before a start runs into it.
 
 An agent is two processes: its runner and its claude CLI. Measured on an idle local agent
-(bench/fleet.py prints these for the host it runs on): about 300 MB of memory between them,
+(bench/fleet.py prints these for the host it runs on): about 220 MB of RSS between them
+(counted here with room to spare; forked runners share much of theirs: their PSS is lower),
 12 threads (the per-user process limit, ``ulimit -u``, counts threads), about 25 file
 descriptors (each process has its own limit: a fleet does not add up against one) and one
 inotify instance (``fs.inotify.max_user_instances`` is per user, 128 by default: the first
@@ -15,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-MB_PER_AGENT = 300  # runner + claude CLI, idle (RSS)
+MB_PER_AGENT = 250  # runner (~60-72 MB) + claude CLI (~158 MB), idle RSS, with room to spare
 THREADS_PER_AGENT = 12
 INOTIFY_PER_AGENT = 1
 FEW = 4  # fewer agents than this are not checked: it costs a scan of /proc
