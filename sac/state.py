@@ -160,11 +160,24 @@ class AgentDir:
     def transcript(self) -> Path:
         return self.root / "session.jsonl"
 
-    def read_state(self) -> AgentState | None:
+    def _read(self, file: str) -> bytes | None:
+        """A file of the runtime dir as the runner wrote it: a regular file, never through a
+        link (an agent can plant one in its own runtime dir: the host would read another
+        agent's state as this one's), never a fifo (a read that would block a status)."""
+        from sac_hookspecs.toolkit.nofollow import PlantedLink, read_bytes
+
         try:
-            return msgspec.json.decode(self.path("state.json").read_bytes(), type=AgentState)
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            return read_bytes(self.root, file)
+        except (OSError, PlantedLink):
             return None
+
+    def read_state(self) -> AgentState | None:
+        raw = self._read("state.json")
+        try:
+            state = None if raw is None else msgspec.json.decode(raw, type=AgentState)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        return state if state is not None and state.name == self.name else None  # not another's, copied here
 
     def make(self) -> None:
         """Create the runtime dir, private to its owner (transcripts hold prompts and tool output)."""
@@ -178,9 +191,10 @@ class AgentDir:
         write_atomic(self.path("state.json"), msgspec.json.encode(state), mode=0o600)
 
     def read_heartbeat(self) -> Heartbeat | None:
+        raw = self._read("heartbeat.json")
         try:
-            return msgspec.json.decode(self.path("heartbeat.json").read_bytes(), type=Heartbeat)
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            return None if raw is None else msgspec.json.decode(raw, type=Heartbeat)
+        except (msgspec.DecodeError, msgspec.ValidationError):
             return None
 
     def write_heartbeat(self, beat: Heartbeat) -> None:
@@ -188,9 +202,10 @@ class AgentDir:
 
     def cli_pid(self) -> int | None:
         """The CLI's pid as its wrapper last recorded it (cli.pid), if any."""
+        raw = self._read("cli.pid")
         try:
-            return int(self.path("cli.pid").read_text())
-        except (OSError, ValueError):
+            return None if raw is None else int(raw)
+        except ValueError:
             return None
 
     def still_locked(self, inode: int) -> bool:
@@ -225,7 +240,7 @@ class AgentDir:
 
     def state_unreadable(self) -> bool:
         """state.json exists but cannot be read or decoded."""
-        return self.read_state() is None and self.path("state.json").exists()
+        return self.read_state() is None and os.path.lexists(self.path("state.json"))
 
     def runner_alive(self, state: AgentState | None = None) -> bool:
         state = state or self.read_state()

@@ -116,6 +116,52 @@ def test_the_saved_help_is_printed_only_while_what_it_shows_is_unchanged(home):
         assert "Commands (saved):" not in shown and "\nCommands:\n" in shown and "click" in heavy, env
 
 
+def test_a_saved_help_that_is_not_sacs_own_is_never_printed(home, tmp_path):
+    """Review: SAC_HOME can sit where others write; the copy was opened as any file: a link to
+    a fifo hung `sac --help`, /dev/zero ate the memory, a planted text reached the terminal
+    with its escapes. Only a regular file of this user's, writable by no one else, with no
+    control characters, is printed."""
+    import os
+
+    run_help()
+    [saved] = (home / "cache").glob("help-*.txt")
+    assert oct(saved.stat().st_mode & 0o777) == oct(0o600)
+    key, _, text = saved.read_text().partition("\n")
+    planted = key + "\n" + text.replace("Commands:", "Commands (planted):")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for plant in ("link-to-fifo", "link-to-file", "escapes", "others-may-write"):
+        saved.unlink()
+        if plant == "link-to-fifo":
+            saved.symlink_to(fifo)
+        elif plant == "link-to-file":
+            (tmp_path / "text").write_text(planted)
+            saved.symlink_to(tmp_path / "text")
+        elif plant == "escapes":
+            saved.write_text(planted.replace("Commands (planted):", "Commands (planted):\x1b]52;c;aGk=\x07"))
+        else:
+            saved.write_text(planted)
+            saved.chmod(0o666)
+        shown, heavy = run_help()  # (a hang fails run_help's timeout)
+        assert "(planted)" not in shown and "\nCommands:\n" in shown and "click" in heavy, plant
+
+
+def test_python_m_sac_help_keeps_one_copy_whatever_the_directory(home, tmp_path):
+    for n in range(3):
+        where = tmp_path / f"d{n}"
+        where.mkdir()
+        subprocess.run([sys.executable, "-m", "sac", "--help"], cwd=where, capture_output=True, check=True)
+    assert len(list((home / "cache").glob("help-*.txt"))) == 1
+
+
+def test_a_full_disk_under_the_saved_help_is_one_line(home):
+    subprocess.run([sys.executable, "-m", "sac", "--help"], capture_output=True, check=True)  # saved
+    assert run_help()[1] == []  # the next one prints the copy
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "sac", "--help"], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 1 and done.stderr.startswith("sac: error: ") and "Traceback" not in done.stderr
+
+
 def test_a_help_click_renders_at_a_forced_width_is_not_saved(home):
     """click's test runner wraps help to 80 columns, which no terminal gets (78 at most):
     that text must never be what `sac --help` prints."""

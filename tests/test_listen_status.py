@@ -261,3 +261,46 @@ def test_a_signature_younger_than_two_ticks_cannot_vouch_for_what_was_read():
     whole = now - now % COARSE_TICK_NS - COARSE_TICK_NS  # a second or two ago, on a 1 s clock
     assert not settled((sig(whole),), now)
     assert settled((sig(whole - 2 * COARSE_TICK_NS),), now)
+
+
+def test_one_agents_stuck_or_failing_reading_never_holds_or_fails_anothers(home, monkeypatch):
+    """Review: the fleet route read every agent in one batch, and a request for one of them
+    waited on that batch: an agent whose read hung (a stalled NFS, a planted fifo) held
+    another agent's status, one whose read raised made it a 500."""
+    import threading
+
+    from sac.listen import status_cache
+    from sac.state import AgentState
+
+    for name in ("a", "b", "c"):
+        d = AgentDir(name)
+        d.make()
+        d.write_state(AgentState(name=name, state=Phase.STOPPED, pid=0, pid_start=0, spec_path="/s", runtime="local"))
+    entered, release = threading.Event(), threading.Event()
+    real = status_cache.read_status
+
+    def reading(d):  # a hangs until released, c fails, b reads as it is
+        if d.name == "a":
+            entered.set()
+            release.wait(30)
+        if d.name == "c":
+            raise OSError("c's disk is gone")
+        return real(d)
+
+    monkeypatch.setattr(status_cache, "read_status", reading)
+
+    async def scenario() -> None:
+        cache = status_cache.StatusCache()
+        fleet = asyncio.ensure_future(cache.statuses(["a", "b"]))
+        assert await asyncio.to_thread(entered.wait, 10)  # the fleet's reading is stuck on a
+        (b,) = await asyncio.wait_for(cache.statuses(["b"]), 10)  # b answers all the same
+        assert (b.name, b.state) == ("b", Phase.STOPPED)
+        failing = asyncio.ensure_future(cache.statuses(["c", "b"]))
+        with pytest.raises(OSError):
+            await asyncio.wait_for(failing, 10)
+        (b,) = await asyncio.wait_for(cache.statuses(["b"]), 10)
+        assert b.name == "b"
+        release.set()
+        assert [s.name for s in await asyncio.wait_for(fleet, 10)] == ["a", "b"]
+
+    asyncio.run(scenario())

@@ -199,3 +199,34 @@ def test_runner_alive_needs_the_pid_and_its_start_time(home):
     d.make()
     d.write_state(state(pid=os.getpid(), pid_start=me))
     assert d.runner_alive()  # reads state.json when not given one
+
+
+@pytest.mark.parametrize("file", ["state.json", "heartbeat.json", "cli.pid"])
+def test_a_link_an_agent_planted_in_its_runtime_dir_is_never_read_through(home, file):
+    """An agent that links its state.json to another agent's must not be shown as that one
+    (its spec, its URLs and token files): the host reads only regular files there."""
+    other, mine = AgentDir("other"), AgentDir("mine")
+    for d in (other, mine):
+        d.make()
+    other.write_state(state("other", last_error="the other's"))
+    other.write_heartbeat(Heartbeat(time=5.0, state="busy", pid=7))
+    (other.root / "cli.pid").write_text("4242")
+    (mine.root / file).symlink_to(other.root / file)
+    assert (mine.read_state(), mine.read_heartbeat(), mine.cli_pid()) == (None, None, None)
+    if file == "state.json":
+        assert mine.state_unreadable()  # said, not taken for "never started"
+
+
+def test_a_fifo_in_the_runtime_dir_never_blocks_a_reader(home):
+    d = AgentDir("f")
+    d.make()
+    for file in ("state.json", "heartbeat.json", "cli.pid"):
+        os.mkfifo(d.path(file))
+    assert (d.read_state(), d.read_heartbeat(), d.cli_pid()) == (None, None, None)  # at once, not hung
+
+
+def test_another_agents_state_copied_in_is_not_this_agents(home):
+    d = AgentDir("mine")
+    d.make()
+    d.write_state(state("someone-else"))
+    assert d.read_state() is None and d.state_unreadable()

@@ -41,13 +41,20 @@ def _path(kind: str, suffix: str) -> str:
     # names it (zlib is built in, hashlib loads OpenSSL): the key inside is what is checked
     import zlib
 
-    where = zlib.crc32("\0".join(sys.path).encode())
+    where = zlib.crc32("\0".join(_path_entries()).encode())
     return os.path.join(cache_dir(), f"{kind}-{where:08x}{suffix}")
+
+
+def _path_entries() -> list[str]:
+    """sys.path without the working directory `python -m sac` puts first: it names no
+    installation, and keying on it made one cache file per directory, each one a miss."""
+    here = os.getcwd() if sys.path and sys.path[0] else ""
+    return [e for i, e in enumerate(sys.path) if not (i == 0 and e in ("", here))]
 
 
 def fingerprint() -> list:
     key: list = [os.environ.get("SAC_PLUGINS")]
-    for entry in sys.path:
+    for entry in _path_entries():
         try:
             key.append([entry, os.stat(entry or ".").st_mtime_ns])
         except OSError:
@@ -58,10 +65,10 @@ def fingerprint() -> list:
 def read(key: list) -> list[tuple[str, str]] | None:
     import json
 
+    raw = _read_own(_path("plugin-commands", ".json"))
     try:
-        with open(_path("plugin-commands", ".json"), "rb") as f:
-            data = json.loads(f.read())
-    except (OSError, ValueError):
+        data = json.loads(raw) if raw is not None else None
+    except ValueError:
         return None
     if not isinstance(data, dict) or data.get("key") != key:
         return None
@@ -111,12 +118,14 @@ def help_key() -> str:
 
 def read_help() -> str | None:
     """The root help saved by :func:`write_help`, if nothing it depends on changed since."""
+    raw = _read_own(_help_path())
     try:
-        with open(_help_path(), encoding="utf-8") as f:
-            key, _, text = f.read().partition("\n")
-    except (OSError, ValueError):
+        key, _, text = (raw or b"").decode("utf-8").partition("\n")
+    except ValueError:
         return None
     if key != help_key() or not text:
+        return None
+    if any(c < " " and c not in "\n\t" or c == "\x7f" for c in text):  # no escapes reach the terminal
         return None
     # click re-wraps a stream it finds misconfigured; printed as is only where that cannot matter
     encoding = getattr(sys.stdout, "encoding", None) or ""
@@ -125,9 +134,18 @@ def read_help() -> str | None:
     return text
 
 
-def write_help(text: str) -> None:
-    """Save the root help, exactly as printed, for :func:`read_help`."""
-    _write(_help_path(), help_key() + "\n" + text)
+def write_help(text: str, key: str) -> None:
+    """Save the root help, exactly as printed, for :func:`read_help`, under ``key``: the
+    :func:`help_key` taken before click rendered it. Not saved while something it depends on
+    changed a moment ago (a plugin being installed: its entry points may land after the
+    folder's time changed, and a copy saved then would miss them for good)."""
+    import time
+
+    installs = [m for e, m in fingerprint()[1:] if m is not None and e.endswith(("site-packages", "dist-packages"))]
+    newest = max(installs, default=0)
+    if key != help_key() or time.time_ns() - newest < 2_000_000_000:
+        return
+    _write(_help_path(), key + "\n" + text)
 
 
 def _help_path() -> str:
@@ -145,6 +163,38 @@ def print_help(text: str) -> None:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         sys.exit(1)
+    except OSError as e:  # a full disk (> /dev/full): one line, as click's path says it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stderr.write(f"sac: error: {e}\n")
+        sys.exit(1)
+
+
+def _read_own(path: str) -> bytes | None:
+    """The file at ``path`` if it is what sac wrote for this user: a regular file (never a
+    link, a fifo or a device: a read that hangs or never ends), owned by this user and
+    writable by no one else, in a directory of the same kind, and small. SAC_HOME may sit
+    where others can write (a shared home): what another user planted is never printed."""
+    import stat
+
+    try:
+        for where in (os.path.dirname(path),):
+            info = os.lstat(where)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+                return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return None
+        if info.st_size > 256 * 1024:
+            return None
+        return os.read(fd, info.st_size + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _write(path: str, data: str) -> None:
@@ -153,6 +203,6 @@ def _write(path: str, data: str) -> None:
     from sac_hookspecs.toolkit.files import write_atomic
 
     try:
-        write_atomic(Path(path), data.encode())
+        write_atomic(Path(path), data.encode(), mode=0o600)
     except OSError:
         pass

@@ -87,13 +87,17 @@ class LazyGroup(click.Group):
         return self.commands.get(name)
 
     def get_help(self, ctx: click.Context) -> str:
+        from sac.cli.help_cache import help_key
+
+        # the root's key before rendering: what changes meanwhile must not hide under it
+        key = help_key() if ctx.parent is None else ""
         text = super().get_help(ctx)
         if ctx.parent is None:  # the root's help as `sac --help` prints it: sac.cli.main prints it next time
             from sac.cli.help_cache import width, write_help
 
             # only as wrapped for this terminal (not at a width click's test runner forces)
             if self._help_width == width():
-                write_help(text + "\n")  # click.echo adds the newline
+                write_help(text + "\n", key)  # click.echo adds the newline
         return text
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

@@ -162,7 +162,7 @@ class StatusCache:
         # readings under way: a request that finds its agent's files as a running reading
         # found them waits for that reading instead of starting another (32 clients of one
         # agent would otherwise read it 32 times each time its heartbeat changes)
-        self.pending: dict[str, tuple[Key, asyncio.Future[dict[str, Entry]]]] = {}
+        self.pending: dict[str, tuple[Key, asyncio.Future[Entry], bool]] = {}  # (key, its answer, a fleet's?)
         self.fleet_read: Fleet | None = None
         self.fleet_pending: tuple[Key | None, asyncio.Future[Fleet]] | None = None
 
@@ -187,63 +187,78 @@ class StatusCache:
 
     async def statuses(self, names: list[str], specs: dict[str, str] | None = None) -> list[Status]:
         """The status of each of ``names`` (in that order), from memory where it is fresh;
-        the others are read on a thread, all in one reading."""
-        now, wall = time.monotonic(), time.time()
+        the others are read on a thread, all in one reading. An answer kept in memory is
+        checked again after that wait: a slow reading must not serve it past its bounds."""
         found: dict[str, Entry] = {}
-        missing: dict[str, Key] = {}
-        for name in names:
-            key = self.key(name)
-            entry = self.entries.get(name)
-            if entry is not None and entry.fresh(key, now, wall, self.max_age):
-                found[name] = entry
-            else:
-                missing[name] = key
-        if missing:
-            found.update(await self._read(missing))
-            wall = time.time()
+        todo = list(names)
+        for _ in range(2):  # the second pass: what aged (or changed) while the first read
+            now, wall = time.monotonic(), time.time()
+            missing: dict[str, Key] = {}
+            for name in todo:
+                key = self.key(name)
+                entry = found.get(name) or self.entries.get(name)
+                if entry is not None and entry.fresh(key, now, wall, self.max_age):
+                    found[name] = entry
+                else:
+                    found.pop(name, None)
+                    missing[name] = key
+            if not missing:
+                break
+            read = await self._read(missing)
+            found.update(read)
+            todo = [n for n in names if n not in read]  # just read: as fresh as it gets
+        wall = time.time()
         specs = specs or {}
         return [found[name].serve(wall, specs.get(name)) for name in names]
 
     async def _read(self, missing: dict[str, Key]) -> dict[str, Entry]:
-        waits: dict[str, asyncio.Future[dict[str, Entry]]] = {}
-        new: list[str] = []
+        """Each agent's reading: one future per agent, resolved as soon as that agent is
+        read, so one slow or failing agent never holds or fails another's answer. A request
+        for one agent joins only another request's reading of that one agent, never a fleet
+        reading it is part of (that one may be stuck on an agent before it)."""
+        loop = asyncio.get_running_loop()
+        alone = len(missing) == 1
+        waits: dict[str, asyncio.Future[Entry]] = {}
+        new: dict[str, asyncio.Future[Entry]] = {}
         for name, key in missing.items():
             pending = self.pending.get(name)
-            if pending is not None and pending[0] == key:
+            if pending is not None and pending[0] == key and (not alone or not pending[2]):
                 waits[name] = pending[1]
             else:
-                new.append(name)
+                new[name] = waits[name] = loop.create_future()
+                new[name].add_done_callback(_retrieved)
+                self.pending[name] = (key, new[name], not alone)
         if new:
-            reading = asyncio.ensure_future(self._read_on_thread(new))
+            reading = asyncio.ensure_future(asyncio.to_thread(self._read_now, list(new), loop, new))
             reading.add_done_callback(_retrieved)
-            for name in new:
-                self.pending[name] = (missing[name], reading)
-                waits[name] = reading
         # shielded: a client that goes away must not cancel a reading others wait for
-        return {name: (await asyncio.shield(reading))[name] for name, reading in waits.items()}
+        answers = {name: await asyncio.shield(future) for name, future in waits.items()}
+        if new:  # its last answer is in: the reading ends now (not left pending to its loop's end)
+            await asyncio.shield(reading)
+        return answers
 
-    async def _read_on_thread(self, names: list[str]) -> dict[str, Entry]:
-        me = asyncio.current_task()
-        try:
-            read = await asyncio.to_thread(self._read_now, names)
-        finally:
-            for name in names:
-                if name in self.pending and self.pending[name][1] is me:
-                    del self.pending[name]
-        for name, entry in read.items():
-            kept = self.entries.get(name)
-            if kept is None or kept.read_at <= entry.read_at:  # a slower, older reading never wins
-                self.entries[name] = entry
-        return read
-
-    def _read_now(self, names: list[str]) -> dict[str, Entry]:
-        out = {}
+    def _read_now(self, names: list[str], loop: asyncio.AbstractEventLoop, futures: dict) -> None:
+        """On a thread: read each agent and hand its answer (or its error) to its future."""
         for name in names:
-            read_at, wall_ns = time.monotonic(), time.time_ns()
-            key = self.key(name)
-            reading = read_status(AgentDir(name, Path(self.runtime, name)))
-            out[name] = Entry(key, reading, read_at, settled(key, wall_ns))
-        return out
+            try:
+                read_at, wall_ns = time.monotonic(), time.time_ns()
+                key = self.key(name)
+                reading = read_status(AgentDir(name, Path(self.runtime, name)))
+                result: Entry | BaseException = Entry(key, reading, read_at, settled(key, wall_ns))
+            except Exception as e:  # noqa: BLE001 (this agent's answer is a 500; the others are not)
+                result = e
+            loop.call_soon_threadsafe(self._deliver, name, futures[name], result)
+
+    def _deliver(self, name: str, future: asyncio.Future, result: Entry | BaseException) -> None:
+        if name in self.pending and self.pending[name][1] is future:
+            del self.pending[name]
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+            return
+        kept = self.entries.get(name)
+        if kept is None or kept.read_at <= result.read_at:  # a slower, older reading never wins
+            self.entries[name] = result
+        future.set_result(result)
 
     async def fleet(self) -> Fleet:
         """The fleet, from memory while its folders and config files are unchanged and it is
