@@ -27,22 +27,12 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SAC = [sys.executable, "-m", "sac"]
-SPEC = """\
-apiVersion: scitex-agent-container/v3
-kind: Agent
-spec:
-  runtime: local
-  claude: {provider: scripted}
-  health: {interval: 60}
-"""
+from agents import SAC, SPEC  # bench/agents.py: the same agent, on the scripted model
 
 
 def sac(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -62,7 +52,7 @@ def make_agents(home: Path, names: list[str]) -> None:
     for name in names:
         folder = home / "agents" / name
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "spec.yaml").write_text(SPEC)
+        (folder / "spec.yaml").write_text(SPEC.format(runtime="local"))
 
 
 def kb(pid: int, key: str, file: str) -> int:
