@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -26,10 +25,12 @@ import msgspec
 
 from sac.errors import NotFound, SacError
 from sac.paths import sac_home
+from sac.relaunch import RUNNER_COMMAND, self_command
 from sac.state import AgentDir, AgentState, Phase
 from sac_hookspecs import Usage
 
 if TYPE_CHECKING:
+    from sac.placing import JobBook
     from sac.runner.forkserver import Forked, Template
     from sac_hookspecs import Agent
 
@@ -56,11 +57,16 @@ class Status(Usage, kw_only=True):
     token_files: dict[str, str] = msgspec.field(default_factory=dict)  # transport -> its token's 0600 file
     runtime_mode: str | None = None  # how the runtime runs it, when it says (Instance.mode)
     startup_errors: list[str] = msgspec.field(default_factory=list)  # startup prompts that failed, this run
+    placement: str | None = None  # where its runner was placed, when not by a local start (slurm)
+    job_id: str | None = None  # its placement's job
+    job_state: str | None = None  # the placement's word for the job (RUNNING, PENDING, ...), when asked
+    host: str | None = None  # the host its runner runs on, when it lives
 
 
-def status(name: str, spec: str | None = None) -> Status:
-    """The truthful status of one agent. Cheap: no plugins, no spec parsing."""
-    return read_status(AgentDir(name), spec).status
+def status(name: str, spec: str | None = None, jobs: JobBook | None = None) -> Status:
+    """The truthful status of one agent. Cheap: no plugins, no spec parsing (but for an agent
+    a placement runs elsewhere: its placement is asked about its job, through ``jobs``)."""
+    return read_status(AgentDir(name), spec, jobs).status
 
 
 class Reading(NamedTuple):
@@ -74,10 +80,15 @@ class Reading(NamedTuple):
     stale_at: float | None = None  # when the heartbeat judged fresh here turns stale
 
 
-def read_status(d: AgentDir, spec: str | None = None) -> Reading:
+def read_status(d: AgentDir, spec: str | None = None, jobs: JobBook | None = None) -> Reading:
     """:func:`status` of the agent whose runtime dir is ``d``, as a :class:`Reading`."""
     name = d.name
     st = d.read_state()
+    if st is not None and st.placement and (st.elsewhere() or st.state == Phase.QUEUED):
+        from sac.placing import placed_elsewhere
+
+        if placed_elsewhere(st) or st.state == Phase.QUEUED:
+            return _read_placed(d, st, spec, jobs)
     if st is None:
         holder = d.lock_holder()
         if holder:  # a runner lives, but its state.json is unreadable (review D7)
@@ -114,6 +125,9 @@ def read_status(d: AgentDir, spec: str | None = None) -> Reading:
     answer = Status(
         name=name,
         state=phase,
+        placement=st.placement,
+        job_id=st.job_id,
+        host=st.host if alive else None,
         runtime=st.runtime,
         isolation=st.isolation,
         pid=st.pid if alive else None,
@@ -133,6 +147,68 @@ def read_status(d: AgentDir, spec: str | None = None) -> Reading:
     return Reading(answer, st.started_at if alive else None, stale_at)
 
 
+def _read_placed(d: AgentDir, st: AgentState, spec: str | None, jobs: JobBook | None) -> Reading:
+    """:func:`read_status` of an agent whose runner a placement runs on another host: its
+    process is not in this host's table; its heartbeat (on the shared filesystem) says
+    whether it runs, and its placement what became of its job."""
+    from sac.placing import JobBook
+
+    job = (jobs or JobBook()).get(st.placement or "", st.job_id) if st.job_id else None
+    beat = d.read_heartbeat()
+    fresh = beat is not None and beat.pid == st.pid and time.time() - beat.time <= UNRESPONSIVE_AFTER
+    phase, error = st.state, st.last_error
+    job_state = getattr(job, "state", None) if job is not JobBook.GONE else "gone"
+    ended = job is JobBook.GONE or (job is not None and not getattr(job, "live", True))
+    said = f"its {st.placement} job {st.job_id}"
+    reason = getattr(job, "reason", "")
+    why = (
+        f"{said} is no longer known to {st.placement} (it ended)"
+        if job is JobBook.GONE
+        else f"{said} ended: {job_state}" + (f" ({reason})" if reason else "")
+    )
+    if phase == Phase.QUEUED:
+        if ended:
+            phase, error = Phase.DEAD, f"{why}, before its runner ran" + (f" (earlier: {error})" if error else "")
+        elif job is not None and getattr(job, "running", False):
+            phase = Phase.STARTING  # the job runs; its runner has not written its state yet
+    elif phase.is_live:
+        if ended:
+            phase, error = Phase.DEAD, why + (f" (earlier: {error})" if error else "")
+        elif job is not None and not getattr(job, "running", False):
+            phase = Phase.QUEUED  # requeued (by Slurm, for a node failure), its runner not yet back
+        elif fresh:
+            if beat and beat.state == Phase.BUSY and phase == Phase.READY:
+                phase = Phase.BUSY
+        elif job is not None:
+            phase = Phase.UNRESPONSIVE  # the job runs, but its runner does not beat
+        else:
+            phase, error = Phase.DEAD, f"its runner on {st.host} stopped beating and {st.placement} cannot say why"
+    alive = phase.is_live and fresh
+    answer = Status(
+        name=d.name,
+        state=phase,
+        runtime=st.runtime or None,
+        isolation=st.isolation,
+        uptime_s=time.time() - st.started_at if alive else None,
+        restarts=st.restarts,
+        turns=st.turns,
+        **msgspec.structs.asdict(st.usage()),
+        session_id=st.session_id,
+        last_error=error,
+        spec=spec or st.spec_path,
+        parent=st.parent,
+        urls=st.urls if alive else {},
+        token_files=st.token_files if alive else {},
+        runtime_mode=(st.instance.mode or None) if st.instance and alive else None,
+        startup_errors=list(st.startup_errors),
+        placement=st.placement,
+        job_id=st.job_id,
+        job_state=job_state,
+        host=(st.host or getattr(job, "node", None) or None) if phase != Phase.DEAD else None,
+    )
+    return Reading(answer, st.started_at if alive else None, beat.time + UNRESPONSIVE_AFTER if alive and beat else None)
+
+
 def _cli_alive(d: AgentDir) -> bool:
     """Is the CLI the wrapper last recorded still running? (True when nothing is recorded.)"""
     from sac.state import process_start
@@ -150,24 +226,6 @@ def known_agents(specs: dict[str, Path]) -> list[str]:
     if root.is_dir():
         names |= {p.name for p in root.iterdir() if (p / "state.json").is_file() and is_valid_name(p.name)}
     return sorted(names)
-
-
-def self_command() -> list[str]:
-    """How to run sac again the way this process was run, to spawn a runner: the venv's
-    console script, ``python sac.pyz`` (interpreter flags kept), else ``python -m sac``
-    (which also covers the Python API and tests)."""
-    script = sys.argv[0] if sys.argv else ""
-    orig = list(getattr(sys, "orig_argv", []))
-    tail = len(sys.argv) - 1
-    if orig and (Path(script).name == "sac" or script.endswith(".pyz")) and len(orig) > tail:
-        prefix = orig[: len(orig) - tail] if tail else orig
-        return [sys.executable, *prefix[1:]]
-    return [sys.executable, "-m", "sac"]
-
-
-#: The hidden first argument that makes ``sac`` (the console script, ``python -m sac``, the
-#: pyz) run the runner's entry point, sac.runner.entry, instead of the CLI.
-RUNNER_COMMAND = "_runner"
 
 
 #: The hidden first argument that makes sac run the pre-imported runner template instead
@@ -307,6 +365,10 @@ def stop(name: str, *, kill_after: float = KILL_AFTER) -> str:
                 hint="`sac agents status` lists the agents sac knows",
             )
         return "not running"
+    from sac.placing import placed_elsewhere
+
+    if placed_elsewhere(st) or (st.placement and st.state == Phase.QUEUED):
+        return _stop_placed(d, st, kill_after)
     if not d.runner_alive(st):
         return "not running" if st.state.is_over else f"not running (its runner, pid {st.pid}, was gone)"
     # one deadline for the whole polite part: a runner that neither answers its socket nor
@@ -330,6 +392,48 @@ def stop(name: str, *, kill_after: float = KILL_AFTER) -> str:
         return "stopped"
     _wait_gone(d, st, 2.0)
     return f"killed (it did not stop within {kill_after:g} s)"
+
+
+def _stop_placed(d: AgentDir, st: AgentState, kill_after: float) -> str:
+    """Stop an agent whose runner a placement runs elsewhere: ask it over its TCP control
+    endpoint, as a local one; a job still queued, or a runner that does not stop in time,
+    is cancelled through the placement (``scancel``). STOP_REQUESTED tells the runner that
+    the SIGTERM a cancel brings is its owner's: nothing to recover from."""
+    from sac import placing
+    from sac.runner import control
+    from sac.runner.runner import STOP_REQUESTED
+    from sac_hookspecs.toolkit.files import write_atomic
+
+    write_atomic(d.path(STOP_REQUESTED), b"", mode=0o600)
+    said = f"{st.placement} job {st.job_id}"
+    if st.state == Phase.QUEUED or not d.runner_alive(st):
+        job = placing.JobBook().get(st.placement or "", st.job_id) if st.job_id else None
+        if job is None or job is placing.JobBook.GONE or not getattr(job, "live", False):
+            if st.state.is_live or st.state == Phase.QUEUED:
+                st.state, st.control_url = Phase.STOPPED, None
+                d.write_state(st)
+            return "not running"
+        placing.cancel(st)
+        st.state, st.control_url = Phase.STOPPED, None
+        d.write_state(st)
+        return f"stopped (cancelled its {said})"
+    deadline = time.monotonic() + kill_after
+    try:
+        control.call(d.socket, control.Stop(), timeout=kill_after)
+    except (SacError, OSError, ValueError):
+        pass
+    while time.monotonic() < deadline:
+        now = d.read_state()
+        if now is None or now.state.is_over or not d.runner_alive(now):
+            return "stopped"
+        time.sleep(0.1)
+    placing.cancel(st)
+    now = d.read_state()
+    if now is not None and not now.state.is_over:
+        now.state, now.control_url = Phase.STOPPED, None
+        now.last_error = f"it did not stop within {kill_after:g} s: its {said} was cancelled"
+        d.write_state(now)
+    return f"cancelled its {said} (it did not stop within {kill_after:g} s)"
 
 
 def _wait_gone(d: AgentDir, st: AgentState, seconds: float) -> bool:
@@ -379,19 +483,31 @@ def start(
     parent: str | None = None,
     runtime: str | None = None,
     progress: Progress | None = None,
+    on: str | None = None,
+    keep_placement: bool = False,
 ) -> Started:
     """Start ``agent`` (an Agent, or a name or path) unless it runs, and return once it is
     ready or has failed. Inside one of a runtime's containers no nested start is tried: the
     host's ``sac listen`` starts it (the broker). Otherwise the preflight runs, its runner is
     spawned, and a runner that died (kill -9, OOM) is resumed with its conversation, as every
-    restart is; only a stopped agent follows spec.claude.session. The CLI, the Python API and
-    the control plane's start route all start agents through here."""
+    restart is; only a stopped agent follows spec.claude.session. ``on`` names a placement
+    (``--on slurm``): then the runner is submitted there (:mod:`sac.placing`); with
+    ``keep_placement`` (a restart) and no ``on``, where it last ran. The CLI, the
+    Python API and the control plane's start route all start agents through here."""
     if in_container(plugins):
         return _start_by_host(agent if isinstance(agent, str) else agent.name, timeout)
     if isinstance(agent, str):
         from sac.agent import load_agent
 
         agent = load_agent(agent, plugins, settings)
+    from sac import placing
+
+    before = AgentDir(agent.name).read_state() if keep_placement and on is None else None
+    where = placing.placement_name(agent, on or (before.placement if before is not None else None))
+    if where != placing.LOCAL:
+        return _start_placed(
+            agent, plugins, settings, where, timeout=timeout, resume=resume, runtime=runtime, progress=progress
+        )
     current = status(agent.name)
     if not current.state.can_start:
         return Started(status=current, already_running=True)
@@ -403,6 +519,83 @@ def start(
     resume = resume or current.state == Phase.DEAD
     proc = spawn_runner(agent.name, agent.spec_path, resume=resume, parent=parent, runtime=runtime)
     return Started(status=wait_ready(agent.name, proc, timeout, progress))
+
+
+def _start_placed(
+    agent: Agent, plugins, settings, where: str, *, timeout: float, resume: bool, runtime: str | None, progress
+) -> Started:
+    """Submit ``agent``'s runner to placement ``where`` unless a job of it is queued or runs,
+    then wait for it to be ready. Submitters on this host take turns (a lock in the agent's
+    runtime dir): two starts at once see one job; the placement keeps it one across hosts."""
+    import fcntl
+
+    from sac import placing
+
+    placement = placing.get_placement(plugins, where)
+    d = AgentDir(agent.name)
+    d.make()
+    fd = os.open(d.path("submit.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        current = status(agent.name)
+        if not current.state.can_start:
+            return Started(status=current, already_running=True)
+        if progress is not None:
+            progress("preflight", 0.0)
+        preflight_or_raise(agent, plugins, settings, runtime)
+        for check in placement.check(agent, placing.settings_for(agent, placement)):
+            if not check.ok:
+                raise SacError(
+                    f"agent {agent.name} cannot be placed on {where}: {check.name}: {check.detail}",
+                    hint=check.fix,
+                )
+        if progress is not None:
+            progress(f"submitting to {where}", 0.0)
+        resume = resume or current.state == Phase.DEAD
+        previous = d.read_state()
+        state = placing.submit(agent, plugins, where, resume=resume, runtime=runtime, previous=previous)
+    finally:
+        os.close(fd)
+    return Started(status=wait_placed(agent.name, state.job_id, timeout, progress))
+
+
+def wait_placed(name: str, job_id: str | None, timeout: float, progress: Progress | None = None) -> Status:
+    """Wait until a placed runner reports ready or failed, or its job ends. A job still queued
+    when ``timeout`` runs out is not a failure: the queue decides when it runs."""
+    from sac.placing import JobBook
+
+    d = AgentDir(name)
+    began = time.monotonic()
+    deadline = began + timeout
+    asked = 0.0
+    s = status(name)
+    while time.monotonic() < deadline:
+        st = d.read_state()
+        mine = st if st is not None and st.job_id == job_id else None
+        if mine is not None and mine.state.is_settled:
+            return status(name)
+        if time.monotonic() - asked >= 2.0:  # the placement's state of the job, not every poll
+            asked = time.monotonic()
+            s = status(name, jobs=JobBook())
+            if s.state in (Phase.DEAD, Phase.FAILED, Phase.STOPPED):
+                raise SacError(
+                    f"agent {name} failed to start: {s.last_error or s.state}",
+                    hint=f"see {d.path('runner.log')} and the job's output",
+                )
+        if progress is not None:
+            if mine is not None and mine.pid:
+                step = f"on {mine.host}: {mine.step or 'starting'}"
+            else:
+                step = f"queued as job {job_id}" + (f" ({s.job_state})" if s.job_state else "")
+            progress(step, time.monotonic() - began)
+        time.sleep(0.1)
+    s = status(name, jobs=JobBook())
+    if s.state == Phase.QUEUED:
+        return s  # still in the queue: `status` shows when it runs
+    raise SacError(
+        f"agent {name} did not become ready within {timeout:g} s",
+        hint=f"it may still be starting: `sac agents status {name}`; log: {d.path('runner.log')}",
+    )
 
 
 def to_start(refs: Iterable[str], plugins, settings) -> list[Agent | str]:

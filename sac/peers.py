@@ -74,10 +74,15 @@ def local_token(url: str) -> str | None:
     return None
 
 
+#: What :func:`target` answers for an agent reached through its own control endpoint.
+CONTROL = "sac-control:"
+
+
 def target(agent: str) -> tuple[str, str | None]:
     """(URL a turn for ``agent`` is posted to, bearer token): ``NAME`` goes through this
-    host's ``sac listen``, ``NAME@PEER`` through a registered peer's, a URL is A2A (with the
-    token of the local agent serving it, when there is one)."""
+    host's ``sac listen`` (or, for an agent placed on another node, to its runner's control
+    endpoint: ``sac-control:NAME``), ``NAME@PEER`` through a registered peer's, a URL is A2A
+    (with the token of the local agent serving it, when there is one)."""
     if agent.startswith(("http://", "https://")):
         return agent, local_token(agent)
     name, _, peer = agent.partition("@")
@@ -95,6 +100,14 @@ def target(agent: str) -> tuple[str, str | None]:
             f"no agent {name!r} on this host: no spec on the search path and no runtime state",
             hint="`sac agents status` lists the agents sac knows; NAME@PEER posts to a peer's",
         )
+    from sac.placing import placed_elsewhere
+    from sac.state import AgentDir
+
+    st = AgentDir(name).read_state()
+    if st is not None and placed_elsewhere(st):
+        # its runner runs on another node (Slurm): straight to it, as `sac agents send` does
+        # (its TCP control endpoint, with its owner's token), not through this host's listen
+        return f"{CONTROL}{name}", None
     info = running()
     if info is None:
         raise SacError(

@@ -27,7 +27,7 @@ import pluggy
 
 import sac
 from sac.errors import NotFound, PluginError
-from sac_hookspecs import CredentialStore, Provider, Runtime, Transport, hookspecs
+from sac_hookspecs import CredentialStore, Placement, Provider, Runtime, Transport, hookspecs
 
 if TYPE_CHECKING:
     import msgspec
@@ -39,6 +39,7 @@ DEFAULT_PLUGINS = (
     "sac.defaults.runtime_local",
     "sac.defaults.providers",
     "sac.defaults.credentials",
+    "sac.defaults.placement_local",
 )
 
 T = TypeVar("T")
@@ -240,6 +241,10 @@ class Plugins:
         return self._registry("sac_register_credential_stores", "credential store", CredentialStore)
 
     @cached_property
+    def placements(self) -> Registry[Placement]:
+        return self._registry("sac_register_placements", "placement", Placement)
+
+    @cached_property
     def spec_sections(self) -> Registry[type[msgspec.Struct]]:
         import msgspec
 
@@ -253,7 +258,7 @@ class Plugins:
                     raise PluginError(
                         f"plugin {self.describe(owner)} registered spec.{name} with {struct!r}, not a msgspec.Struct type"
                     )
-                if name in CORE_FIELDS:
+                if name in CORE_FIELDS or name == "placement":
                     raise PluginError(
                         f"plugin {self.describe(owner)} registered spec.{name}, a core field of spec.yaml"
                     )
@@ -269,7 +274,8 @@ class Plugins:
         """The full spec.yaml type: core fields plus every plugin section."""
         from sac.spec.schema import spec_type
 
-        return spec_type(dict(self.spec_sections.items()))
+        settings = {name: p.settings for name, p in self.placements.items() if p.settings is not None}
+        return spec_type(dict(self.spec_sections.items()), settings)
 
     def add_commands(self, cli: Any) -> None:
         """Let plugins add CLI commands; a plugin command never replaces a built-in one."""
@@ -299,6 +305,7 @@ class Plugins:
             "transports": self.transports,
             "credential_stores": self.credential_stores,
             "spec_sections": self.spec_sections,
+            "placements": self.placements,
         }
         for kind, registry in registries.items():
             for name in registry:

@@ -48,6 +48,7 @@ class Phase(str, enum.Enum):
     UNHEALTHY = "unhealthy"  # the runner lives, its claude CLI has exited
     UNKNOWN = "unknown"  # a runner holds the lock, its state file cannot be read
     NEVER_STARTED = "never-started"
+    QUEUED = "queued"  # a placement holds a job for its runner that has not started (yet, or again)
 
     # the word, also in f-strings (Python 3.11 changed Enum.__format__)
     def __str__(self) -> str:
@@ -75,7 +76,7 @@ class Phase(str, enum.Enum):
     @property
     def can_start(self) -> bool:
         """``start`` would start it (it is not up or coming up already)."""
-        return self not in (Phase.STARTING, Phase.READY, Phase.BUSY, Phase.UNKNOWN)
+        return self not in (Phase.STARTING, Phase.READY, Phase.BUSY, Phase.UNKNOWN, Phase.QUEUED)
 
     @property
     def is_settled(self) -> bool:
@@ -91,6 +92,10 @@ class Phase(str, enum.Enum):
     def takes_turns(self) -> bool:
         """It answers (or is answering) turns."""
         return self in (Phase.READY, Phase.BUSY)
+
+
+#: A heartbeat older than this means its runner is hung or gone (it beats every second).
+BEAT_STALE_AFTER = 30.0
 
 
 class AgentState(Usage, kw_only=True):
@@ -115,6 +120,25 @@ class AgentState(Usage, kw_only=True):
     token_files: dict[str, str] = msgspec.field(default_factory=dict)  # transport name -> 0600 file of its token
     startup_errors: list[str] = msgspec.field(default_factory=list)  # startup prompts that failed, this run
     step: str | None = None  # what a starting runner is doing now (shown by `start`), None once ready
+    # Where the runner runs. A local start leaves placement None; a placed one (a Slurm job)
+    # names its placement, its job and, once the runner runs, the node and a TCP control
+    # endpoint (token in control.token beside this file) for sac on the submitting host.
+    placement: str | None = None
+    job_id: str | None = None
+    host: str | None = None  # the host the runner runs on (socket.gethostname() there)
+    control_url: str | None = None  # tcp://ADDRESS:PORT, while the runner serves it
+
+    def elsewhere(self) -> bool:
+        """Its runner runs (or will run) on another host: the process table here says nothing
+        about it; its heartbeat and its placement do."""
+        return bool(self.host) and self.host != this_host() or (self.state == Phase.QUEUED and self.pid == 0)
+
+
+def this_host() -> str:
+    """This host's name, as a runner records it in ``AgentState.host``."""
+    import socket
+
+    return socket.gethostname()
 
 
 class Heartbeat(msgspec.Struct, kw_only=True):
@@ -244,7 +268,19 @@ class AgentDir:
 
     def runner_alive(self, state: AgentState | None = None) -> bool:
         state = state or self.read_state()
+        if state is not None and state.elsewhere():
+            return self.alive_elsewhere(state)
         return bool(state and state.pid and process_start(state.pid) == state.pid_start)
+
+    def alive_elsewhere(self, state: AgentState) -> bool:
+        """Does the runner of ``state``, on another host, still run? Its pid means nothing
+        here: it does while its state (read again) says live and it beats (the heartbeat is
+        written every second onto the filesystem both hosts share)."""
+        now = self.read_state()
+        if now is None or not now.state.is_live or (now.pid, now.host) != (state.pid, state.host):
+            return False
+        beat = self.read_heartbeat()
+        return beat is not None and beat.pid == now.pid and time.time() - beat.time <= BEAT_STALE_AFTER
 
     @contextlib.contextmanager
     def lock(self):

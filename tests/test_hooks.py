@@ -47,6 +47,7 @@ def test_there_are_hooks_for_each_kind_of_plugin():
     assert hook_names() == [
         "sac_register_commands",
         "sac_register_credential_stores",
+        "sac_register_placements",
         "sac_register_providers",
         "sac_register_runtimes",
         "sac_register_spec_sections",
@@ -117,6 +118,38 @@ def test_hook_sac_register_transports(home):
     plugin(pm, "birds", sac_register_transports=lambda register: register(Pigeon()))
     assert list(pm.transports) == ["pigeon"]
     assert Plugins().transports.owner("a2a") == "a2a"
+
+
+def test_hook_sac_register_placements(home):
+    """A placement's name is valid after --on, its settings are spec.placement.<name>, checked
+    with the rest of the spec; `local` is sac's own, `slurm` the first-party plugin's."""
+    from sac_hookspecs import Placement
+
+    class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+        queue: str = "default"
+
+    class Pbs(Placement):
+        name = "pbs"
+        settings = Settings
+
+    pm = Plugins(entry_points=False)
+    assert list(pm.placements) == ["local"]
+    plugin(pm, "batch", sac_register_placements=lambda register: register(Pbs()))
+    del pm.placements
+    assert list(pm.placements) == ["local", "pbs"] and pm.placements.owner("pbs") == "batch"
+    base = "apiVersion: scitex-agent-container/v3\nkind: Agent\nspec:\n  placement:\n    pbs: "
+    doc = load_text(base + "{queue: gpu}\n", "spec.yaml", pm.spec_type)
+    assert doc.spec.section("placement").pbs.queue == "gpu"
+    with pytest.raises(SpecError) as e:
+        load_text(base + "{queue: 1, walltime: 3}\n", "spec.yaml", pm.spec_type)
+    assert [p.path for p in e.value.problems] == ["spec.placement.pbs.queue", "spec.placement.pbs.walltime"]
+    with pytest.raises(SpecError, match="sge"):  # only registered placements
+        load_text(base.replace("pbs", "sge") + "{}\n", "spec.yaml", pm.spec_type)
+    assert Plugins().placements.owner("slurm") == "slurm"
+    with pytest.raises(PluginError, match="placement"):  # a plugin section cannot take the name
+        plugin(pm, "squatter", sac_register_spec_sections=lambda register: register("placement", Settings))
+        del pm.spec_sections
+        pm.spec_sections
 
 
 def test_hook_sac_register_credential_stores(home):

@@ -27,6 +27,7 @@ OURS = {
     "sac-runtime-docker",
     "sac-provider-deepseek",
     "sac-transport-a2a",
+    "sac-placement-slurm",
 }
 STALE = "uv.lock is out of date with the pyproject files: run `make lock`"
 

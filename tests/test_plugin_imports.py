@@ -9,7 +9,13 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FIRST_PARTY = {"sac_runtime_apptainer", "sac_runtime_docker", "sac_provider_deepseek", "sac_transport_a2a"}
+FIRST_PARTY = {
+    "sac_runtime_apptainer",
+    "sac_runtime_docker",
+    "sac_provider_deepseek",
+    "sac_transport_a2a",
+    "sac_placement_slurm",
+}
 
 
 def _is_core(module: str) -> bool:

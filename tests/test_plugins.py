@@ -18,6 +18,7 @@ FIRST_PARTY = {
     "docker": "sac-runtime-docker",
     "deepseek": "sac-provider-deepseek",
     "a2a": "sac-transport-a2a",
+    "slurm": "sac-placement-slurm",
 }
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import SacError
 
-__version__ = "0.2.0"  # hookspecs/CHANGELOG.md says what changed for plugin authors
+__version__ = "0.3.0"  # hookspecs/CHANGELOG.md says what changed for plugin authors
 
 if TYPE_CHECKING:
     from .hookspecs import hookimpl, hookspec
@@ -28,11 +28,14 @@ if TYPE_CHECKING:
         AgentPort,
         CheckResult,
         CredentialStore,
+        Here,
         Images,
         ImageVersion,
         Instance,
         Isolation,
+        Job,
         Launch,
+        Placement,
         Provider,
         ProviderContext,
         Runtime,
@@ -50,11 +53,14 @@ _LAZY = {
             "AgentPort",
             "CheckResult",
             "CredentialStore",
+            "Here",
             "Images",
             "ImageVersion",
             "Instance",
             "Isolation",
+            "Job",
             "Launch",
+            "Placement",
             "Provider",
             "ProviderContext",
             "Runtime",
@@ -85,11 +91,14 @@ __all__ = [
     "AgentPort",
     "CheckResult",
     "CredentialStore",
+    "Here",
     "Images",
     "ImageVersion",
     "Instance",
     "Isolation",
+    "Job",
     "Launch",
+    "Placement",
     "Provider",
     "ProviderContext",
     "Reason",

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import click
     import msgspec
 
-    from .types import CredentialStore, Provider, Runtime, Transport
+    from .types import CredentialStore, Placement, Provider, Runtime, Transport
 
 #: marks sac's hook specifications (a plugin needs only hookimpl)
 hookspec = pluggy.HookspecMarker("sac")
@@ -81,6 +81,18 @@ def sac_register_credential_stores(register: Callable[[CredentialStore], None]) 
 
 
 @hookspec
+def sac_register_placements(register: Callable[[Placement], None]) -> None:
+    """Register placements: where an agent's runner runs (``slurm``, ...; ``local`` is sac's).
+
+    Called when sac first needs the placement registry: to read ``spec.placement`` (each
+    placement's ``settings`` Struct is ``spec.placement.<name>``), for ``sac agents start
+    --on NAME``, for the status of an agent a placement runs, and in a placed runner. Call
+    ``register(placement)`` once per :class:`sac_hookspecs.Placement` instance with a
+    unique ``name``. Return nothing.
+    """
+
+
+@hookspec
 def sac_register_spec_sections(register: Callable[[str, type[msgspec.Struct]], None]) -> None:
     """Add typed sections to ``spec:`` in spec.yaml (``spec.apptainer``, ``spec.a2a``, ...).
 
@@ -111,6 +123,7 @@ __all__ = [
     "hookspec",
     "sac_register_commands",
     "sac_register_credential_stores",
+    "sac_register_placements",
     "sac_register_providers",
     "sac_register_runtimes",
     "sac_register_spec_sections",

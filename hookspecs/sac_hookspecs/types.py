@@ -294,6 +294,10 @@ class AgentPort:
 
     name: str
     card: dict[str, Any]  # description, skills, isolation: what a card may say (no secrets)
+    #: The address the runner's own endpoints are reached at: loopback on the host that started
+    #: it; the node's address when a placement runs it elsewhere (a Slurm job). A transport left
+    #: at its default address serves there, so callers on the submitting host can reach it.
+    address: str = "127.0.0.1"
 
     async def turn(
         self,
@@ -336,6 +340,81 @@ class Serving(msgspec.Struct, kw_only=True):
     token_file: str | None = None
 
 
+class Job(msgspec.Struct, kw_only=True, frozen=True):
+    """One runner a placement was asked to run, as the placement sees it now (a Slurm job)."""
+
+    id: str  # the placement's id for it ("4211")
+    state: str  # the placement's own word: "PENDING", "RUNNING", "CANCELLED", ...
+    live: bool  # queued or running: its runner runs, or will
+    running: bool = False  # its runner's process may run now
+    node: str = ""  # where it runs (or ran)
+    reason: str = ""  # why it waits, or why it ended, in the placement's words
+
+
+class Here(msgspec.Struct, kw_only=True):
+    """What a runner learns about itself inside one of a placement's jobs."""
+
+    job_id: str
+    node: str  # the node's name, as the placement calls it
+    address: str  # an address of this node that the submitting host can reach
+    resumed: bool = False  # requeued or resubmitted: go on with the agent's session
+    drain_signal: int | None = None  # the signal that says "time is nearly up: drain, then requeue"
+
+
+class Placement:
+    """Where an agent's runner runs: the host that runs sac (``local``, in the core), a Slurm
+    job, ... Separate from the :class:`Runtime`, which runs the agent's tools wherever the
+    runner is. ``name`` is what users write after ``--on`` and as ``spec.placement.<name>``.
+
+    The submitting side (``submit``, ``jobs``, ``cancel``) runs where the user runs sac; the
+    job side (``here``, ``requeue``) runs in the placed runner. The agent's runtime dir must be
+    on a filesystem both sides see: the runner writes its state there, and its control
+    endpoint's address and token. Failures raise :class:`~sac_hookspecs.SacError`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    #: ``spec.placement.<name>``: a Struct (``forbid_unknown_fields``, ``kw_only``, every field
+    #: with a default), validated with the rest of the spec; None: the placement takes none.
+    settings: ClassVar[type[msgspec.Struct] | None] = None
+
+    def available(self) -> str | None:
+        """None if agents can be placed from this host, else why not (one line). Cheap."""
+        return None
+
+    def check(self, agent: Agent, settings: Any) -> list[CheckResult]:
+        """Preflight for placing this agent with ``settings`` (its ``spec.placement.<name>``,
+        or the settings' defaults when the spec has none)."""
+        return []
+
+    def submit(self, agent: Agent, settings: Any, command: list[str], env: dict[str, str]) -> Job:
+        """Queue ``command`` (the runner's argv, to run in the caller's working directory) with
+        ``env`` added to the caller's environment (names and paths, never secrets: the runner
+        reads those where it runs). ``settings`` as for :meth:`check`. At most one job per
+        agent may run at a time, whatever races there are between submitters: the placement
+        guarantees it (Slurm: a job name per agent and ``--dependency=singleton``). Returns
+        the job as queued."""
+        raise NotImplementedError(f"placement {self.name!r} cannot place agents")
+
+    def jobs(self, ids: list[str]) -> dict[str, Job]:
+        """The jobs among ``ids`` that the placement still knows, in one query (a fleet's
+        status asks once). An id missing from the answer ended long ago."""
+        return {}
+
+    def cancel(self, job_id: str) -> None:
+        """End the job now (after a graceful stop failed, or for a queued job)."""
+
+    def here(self) -> Here | None:
+        """Inside one of this placement's jobs: what the runner needs to know (from the
+        environment); elsewhere None. Cheap."""
+        return None
+
+    def requeue(self, here: Here) -> None:
+        """From inside the job: put it back in the queue to run again (its time is up; the
+        runner has drained and saved its state). The requeued runner finds ``resumed`` true."""
+        raise NotImplementedError(f"placement {self.name!r} cannot requeue")
+
+
 class CredentialStore:
     """Named secrets (API keys, login credentials). Values never reach argv or logs."""
 
@@ -363,6 +442,9 @@ class CredentialStore:
 
 __all__ = [
     "AgentPort",
+    "Here",
+    "Job",
+    "Placement",
     "Serving",
     "Agent",
     "CheckResult",

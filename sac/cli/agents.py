@@ -96,9 +96,20 @@ def _jobs_option(f):
     )(f)
 
 
+def _on_option(f):
+    return click.option(
+        "--on",
+        "on",
+        metavar="PLACEMENT",
+        help="Where the runners run: `local` (this host), or a placement plugin's name, e.g. `slurm` "
+        "(one job per agent). Default: the one placement spec.placement configures, else local.",
+    )(f)
+
+
 @agents.command("start")
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
 @_common_runtime_option
+@_on_option
 @click.option(
     "--foreground",
     is_flag=True,
@@ -117,7 +128,7 @@ def _jobs_option(f):
 )
 @_jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the agents' status as JSON.")
-def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_errors, jobs, as_json) -> None:
+def start(refs, runtime, on, foreground, timeout, resume, parent, ignore_startup_errors, jobs, as_json) -> None:
     """Start agents, several at once; return when each is ready, or say why it failed.
 
     Every spec is read first (all problems at once, nothing started); then the agents
@@ -132,11 +143,16 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
       sac agents start my-agent
       sac agents start a b --json | jq '.[] | select(.ok | not)'
       sac agents start my-agent --foreground
+      sac agents start a b c --on slurm
     """
     from sac import lifecycle
     from sac.agent import load_agent, override_note
 
     plugins, settings = context.plugins(), context.settings()
+    if on is not None:
+        plugins.placements.get(on)  # an unknown placement: one line naming the installed ones
+    if foreground and on not in (None, "local"):
+        raise UsageError(f"--foreground runs the agents here: it cannot be combined with --on {on}")
     if foreground:
         echo = lambda line: click.echo(line, err=True)  # noqa: E731
         if len(set(refs)) > 1:  # several: each runner a child of this process, its lines prefixed
@@ -155,7 +171,7 @@ def start(refs, runtime, foreground, timeout, resume, parent, ignore_startup_err
             echo(f"{one.name}: {note}")
         code = lifecycle.run_here(one, plugins, settings, resume=resume, parent=parent, runtime=runtime, echo=echo)
         sys.exit(code)
-    kw = {"timeout": timeout, "resume": resume, "parent": parent, "runtime": runtime}
+    kw = {"timeout": timeout, "resume": resume, "parent": parent, "runtime": runtime, "on": on}
     sys.exit(_start_fleet(refs, plugins, settings, kw, ignore_startup_errors, jobs, as_json))
 
 
@@ -186,7 +202,7 @@ def _start_fleet(refs, plugins, settings, kw: dict, ignore_startup_errors: bool,
         rows[name], failed = _start_row(lifecycle.status(name), error), True
         board.finish(name, False, [f"sac: error: {error.render()}"])
     try:  # several: their runners forked from one pre-imported template (sac.runner.forkserver)
-        with lifecycle.runner_template(enabled=len(agents) > 1):
+        with lifecycle.runner_template(enabled=len(agents) > 1 and kw.get("on") in (None, "local")):
             try:
                 for out in each(agents, start_one, jobs=jobs, cancel=board.cancel):
                     name = _name(out.item)
@@ -247,10 +263,17 @@ def _started(name: str, started, error: BaseException | None, ignore_startup_err
     st, by_host = started.status, started.by_host
     failed_here = st.state == lifecycle.Phase.FAILED or bool(st.startup_errors and not ignore_startup_errors)
     row = _start_row(st, None if not failed_here else st.last_error or "its startup prompts failed")
-    on = f"on the host ({st.runtime}, pid {st.pid})" if by_host else f"on {st.runtime} (pid {st.pid})"
+    if st.job_id:  # placed: where, not a pid of another host
+        at = f"{st.host}, " if st.host else ""
+        on = f"on {st.runtime} ({at}{st.placement} job {st.job_id})"
+        if st.state == lifecycle.Phase.QUEUED:
+            on = f"in the {st.placement} queue (job {st.job_id}, {st.job_state or 'PENDING'}): `sac agents status` shows when it runs"
+    else:
+        on = f"on the host ({st.runtime}, pid {st.pid})" if by_host else f"on {st.runtime} (pid {st.pid})"
     on += "".join(f", {transport} at {url}" for transport, url in st.urls.items())
     if started.already_running:
-        return row, [f"{name}: already running{' on the host' if by_host else ''} (pid {st.pid})"], True
+        where = f"{st.state}, {st.placement} job {st.job_id}" if st.job_id else f"pid {st.pid}"
+        return row, [f"{name}: already running{' on the host' if by_host else ''} ({where})"], True
     if st.state == lifecycle.Phase.FAILED:
         return row, [f"{name}: failed: {st.last_error}"], False
     if st.startup_errors:
@@ -319,13 +342,17 @@ def stop(names: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
 @agents.command("restart")
 @click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
 @_common_runtime_option
+@_on_option
 @click.option(
     "--timeout", default=180.0, show_default=True, type=SECONDS, help="Seconds to wait for each agent to be ready."
 )
 @_jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print one row per agent as JSON, as `start --json` does.")
-def restart(refs: tuple[str, ...], runtime: str | None, timeout: float, jobs: int | None, as_json: bool) -> None:
-    """Stop and start agents, several at once; each resumes its Claude session.
+def restart(
+    refs: tuple[str, ...], runtime: str | None, on: str | None, timeout: float, jobs: int | None, as_json: bool
+) -> None:
+    """Stop and start agents, several at once; each resumes its Claude session, where it ran
+    (a placed agent is placed again the same way) unless `--on` says otherwise.
 
     \b
     Examples:
@@ -345,7 +372,7 @@ def restart(refs: tuple[str, ...], runtime: str | None, timeout: float, jobs: in
             e = out.error
             why, hint = (e.message, e.hint) if isinstance(e, SacError) else (f"{type(e).__name__}: {e}", "")
             not_stopped[out.item] = SacError(f"agent {out.item}: could not stop it: {why}", hint=hint)
-    kw = {"timeout": timeout, "resume": True, "parent": None, "runtime": runtime}
+    kw = {"timeout": timeout, "resume": True, "parent": None, "runtime": runtime, "on": on, "keep_placement": True}
     sys.exit(_start_fleet(refs, plugins, settings, kw, False, jobs, as_json, not_now=not_stopped))
 
 
@@ -451,22 +478,46 @@ def status(name: str | None, as_json: bool) -> None:
             f"no agent {name!r}: no spec on the search path and no runtime state",
             hint="`sac agents status` lists the agents sac knows",
         )
-    rows = [lifecycle.status(n, str(specs[n]) if n in specs else None) for n in names]
+    from sac.placing import JobBook, wanted_jobs
+    from sac.state import AgentDir
+
+    jobs = JobBook()  # each placement asked once for the whole fleet (one squeue)
+    jobs.ask(wanted_jobs(AgentDir(n).read_state() for n in names))
+    rows = [lifecycle.status(n, str(specs[n]) if n in specs else None, jobs) for n in names]
     if as_json:
         echo_json(rows[0] if name else rows)
         return
     if not rows:  # a message, not a result: stdout stays empty
         click.echo("no agents yet: put one in $SAC_HOME/agents/NAME/spec.yaml (see examples/agents)", err=True)
         return
+    placed = any(r.placement for r in rows)  # where each runs: shown once any agent is placed
     click.echo(
         table(
-            ("NAME", "RUNTIME", "STATE", "PID", "UPTIME", "RESTARTS", "TURNS", "COST", "URL", "LAST ERROR"),
+            (
+                "NAME",
+                "RUNTIME",
+                "STATE",
+                *(("WHERE", "JOB") if placed else ("PID",)),
+                "UPTIME",
+                "RESTARTS",
+                "TURNS",
+                "COST",
+                "URL",
+                "LAST ERROR",
+            ),
             [
                 (
                     r.name,
                     r.runtime or "-",
                     r.state,
-                    r.pid or "-",
+                    *(
+                        (
+                            r.host or ("-" if r.placement else f"pid {r.pid}" if r.pid else "-"),
+                            f"{r.placement} {r.job_id} {r.job_state or ''}".strip() if r.job_id else "-",
+                        )
+                        if placed
+                        else (r.pid or "-",)
+                    ),
                     _ago(r.uptime_s),
                     r.restarts,
                     r.turns,

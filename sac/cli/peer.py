@@ -31,10 +31,19 @@ def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> No
       sac peer post-turn http://127.0.0.1:8123 "hi"
     """
     from sac.controlplane import post_json
-    from sac.peers import target
+    from sac.peers import CONTROL, target
 
     url, token = target(agent)
-    if url == agent:  # an A2A URL: a transport plugin speaks the protocol
+    if url.startswith(CONTROL):  # an agent placed on another node: its own control endpoint
+        from sac.runner import control
+        from sac.state import AgentDir
+
+        name = url.removeprefix(CONTROL)
+        request = control.Send(text=text, timeout=timeout or None, source="peer")
+        result = control.call(AgentDir(name).socket, request, timeout=None)
+        if not result.get("ok", False) and not as_json:
+            raise SacError(f"{name}: {result.get('error')}")
+    elif url == agent:  # an A2A URL: a transport plugin speaks the protocol
         from sac.cli import context
 
         speaking = [t for _, t in context.plugins().transports.items() if t.speaks(url)]

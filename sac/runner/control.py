@@ -13,7 +13,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import msgspec
 
@@ -94,19 +94,19 @@ if TYPE_CHECKING:
 SOCKET_PATH_MAX = 107
 
 
-async def serve(path: Path, handle: Handler) -> asyncio.AbstractServer:
-    """Serve ``handle`` on a Unix socket at ``path`` (replacing a stale socket file)."""
-    import asyncio  # the runner's side only: clients (`sac agents send`) never pay for it
-
-    path.unlink(missing_ok=True)
-    if len(str(path)) > SOCKET_PATH_MAX:
-        raise SacError(
-            f"the control socket path is too long for Unix sockets: {path}", hint="set SAC_HOME to a shorter directory"
-        )
+def _client(handle: Handler, token: bytes | None) -> Callable[..., Awaitable[None]]:
+    """One connection: (over TCP, the token line first, then) a request line, its answer."""
+    import asyncio
+    import hmac
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             try:
+                if token is not None and not hmac.compare_digest((await reader.readline()).strip(), token):
+                    # the same answer for a wrong and a missing token; nothing of the agent
+                    writer.write(msgspec.json.encode(failure("unauthorized: a wrong or missing token")) + b"\n")
+                    await writer.drain()
+                    return
                 request = _decode(await reader.readline())
             except (ValueError, asyncio.LimitOverrunError):
                 request = "the request is not a JSON object on one line"
@@ -124,13 +124,112 @@ async def serve(path: Path, handle: Handler) -> asyncio.AbstractServer:
         finally:
             writer.close()
 
+    return client
+
+
+async def serve(path: Path, handle: Handler) -> asyncio.AbstractServer:
+    """Serve ``handle`` on a Unix socket at ``path`` (replacing a stale socket file)."""
+    import asyncio  # the runner's side only: clients (`sac agents send`) never pay for it
+
+    path.unlink(missing_ok=True)
+    if len(str(path)) > SOCKET_PATH_MAX:
+        raise SacError(
+            f"the control socket path is too long for Unix sockets: {path}", hint="set SAC_HOME to a shorter directory"
+        )
     old = os.umask(0o177)  # the socket is created 0600
     try:
-        server = await asyncio.start_unix_server(client, path=str(path), limit=MAX_REQUEST)
+        server = await asyncio.start_unix_server(_client(handle, None), path=str(path), limit=MAX_REQUEST)
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
     return server
+
+
+#: The token of a runner's TCP control endpoint, beside its state (0600, a new one every run).
+TOKEN_FILE = "control.token"
+
+
+async def serve_tcp(address: str, handle: Handler, token: str) -> tuple[asyncio.AbstractServer, str]:
+    """Serve ``handle`` over TCP on ``address`` (a free port), for sac on another host (a
+    placed runner's submitting host): every connection starts with ``token`` on its own line.
+    Returns the server and its URL, ``tcp://ADDRESS:PORT``."""
+    import asyncio
+
+    server = await asyncio.start_server(_client(handle, token.encode()), host=address, port=0, limit=MAX_REQUEST)
+    port = server.sockets[0].getsockname()[1]
+    host = f"[{address}]" if ":" in address else address
+    return server, f"tcp://{host}:{port}"
+
+
+class _Remote(NamedTuple):
+    host: str
+    port: int
+    token: bytes
+    where: str  # for messages: "node1 (tcp://10.0.0.1:4321)"
+
+
+def _remote(path: Path) -> _Remote | None:
+    """Where to reach the runner behind control socket ``path`` when it runs on another host
+    (its state says which, and where its TCP endpoint is); None when it runs here."""
+    from urllib.parse import urlsplit
+
+    from sac.state import AgentDir
+    from sac_hookspecs.toolkit.nofollow import PlantedLink, read_bytes
+
+    d = AgentDir(path.parent.name, path.parent)
+    st = d.read_state()
+    if st is None or not st.elsewhere():
+        return None
+    if not st.control_url:
+        raise NotRunning(
+            f"agent {d.name} runs on {st.host or 'another host'}"
+            + (f" (job {st.job_id})" if st.job_id else "")
+            + " and serves no control endpoint this host can reach",
+            hint="it may still be starting (see `sac agents status`); or run this command on its host",
+        )
+    url = urlsplit(st.control_url)
+    try:
+        token = (read_bytes(d.root, TOKEN_FILE) or b"").strip()
+    except (OSError, PlantedLink):
+        token = b""
+    if not token:
+        raise SacError(
+            f"cannot read the token of agent {d.name}'s control endpoint ({d.root / TOKEN_FILE})",
+            hint="agents answer only the user who started them",
+        ) from None
+    if url.scheme != "tcp" or not url.hostname or not url.port:
+        raise SacError(f"agent {d.name} records a control endpoint sac cannot use: {st.control_url!r}")
+    return _Remote(url.hostname, url.port, token, f"{st.host} ({st.control_url})")
+
+
+def _connect(path: Path, timeout: float) -> socket.socket:
+    """A connection to the runner behind ``path``: its Unix socket here, or its TCP endpoint
+    (the token sent first) when it runs on another host."""
+    remote = _remote(path)
+    if remote is None:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            s.close()
+            raise NotRunning(f"nothing answers on {path} ({e.strerror})") from None
+        except PermissionError:
+            s.close()
+            raise SacError(
+                f"no permission to talk to the agent on {path}", hint="agents answer only the user who started them"
+            ) from None
+        except BaseException:
+            s.close()
+            raise
+        return s
+    try:
+        s = socket.create_connection((remote.host, remote.port), timeout=timeout)
+    except OSError as e:
+        raise NotRunning(f"nothing answers on {remote.where} ({e.strerror or e})") from None
+    s.settimeout(timeout)
+    s.sendall(remote.token + b"\n")
+    return s
 
 
 #: How often a waiting client asks whether the runner still lives (its heartbeat), and how
@@ -161,16 +260,7 @@ def call(path: Path, request: Request, timeout: float | None = 30.0) -> dict[str
     import time
 
     deadline = None if timeout is None else time.monotonic() + timeout
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(CHECK_EVERY if timeout is None else min(timeout, CHECK_EVERY))
-        try:
-            s.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError) as e:
-            raise NotRunning(f"nothing answers on {path} ({e.strerror})") from None
-        except PermissionError:
-            raise SacError(
-                f"no permission to talk to the agent on {path}", hint="agents answer only the user who started them"
-            ) from None
+    with _connect(path, CHECK_EVERY if timeout is None else min(timeout, CHECK_EVERY)) as s:
         s.sendall(msgspec.json.encode(request) + b"\n")
         chunks: list[bytes] = []
         while not chunks or not chunks[-1].endswith(b"\n"):
@@ -211,12 +301,19 @@ async def acall(path: Path, request: Request, timeout: float | None = None) -> d
     """``call`` for event loops (the control plane): no thread is held while a turn runs."""
     import asyncio
 
+    remote = await asyncio.to_thread(_remote, path)
     try:
-        reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_REQUEST)
+        if remote is None:
+            reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_REQUEST)
+        else:
+            reader, writer = await asyncio.open_connection(remote.host, remote.port, limit=MAX_REQUEST)
+            writer.write(remote.token + b"\n")
     except (FileNotFoundError, ConnectionRefusedError) as e:
-        raise NotRunning(f"nothing answers on {path} ({e.strerror})") from None
+        raise NotRunning(f"nothing answers on {remote.where if remote else path} ({e.strerror})") from None
     except PermissionError:
         raise SacError(f"no permission to talk to the agent on {path}") from None
+    except OSError as e:
+        raise NotRunning(f"nothing answers on {remote.where if remote else path} ({e.strerror or e})") from None
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     try:

@@ -43,6 +43,18 @@ def run(
     if cli is None:
         raise SacError("the claude CLI was not found", hint="set SAC_CLAUDE_CLI or use the full sac.pyz")
     os.environ["CLAUDE_AGENT_SDK_SKIP_VERSION_CHECK"] = "1"  # the wrapper is not the CLI
+    placed, resubmit = None, None
+    from sac import placing
+
+    if (where := placing.in_a_job()) is not None:  # in a placement's job (a Slurm job)
+        os.environ.pop(placing.PLACEMENT_ENV)  # for this runner only, not a runner its agent starts
+        placement = placing.get_placement(plugins, where)
+        here = placement.here()
+        if here is None:
+            raise SacError(f"{placing.PLACEMENT_ENV}={where}, but this process runs in no {where} job")
+        placed = (placement, here)
+        resume = resume or here.resumed
+        resubmit = placing.resubmitter(agent, plugins, where, runtime)
     runner = Runner(
         agent,
         chosen,
@@ -54,6 +66,8 @@ def run(
         parent=parent,
         echo=echo,
         blank=secret_variables(plugins, settings, ctx),
+        placed=placed,
+        resubmit=resubmit,
     )
     return asyncio.run(runner.run())
 

@@ -30,13 +30,15 @@ from sac.nofollow import ensure_dir
 from sac.runner import control
 from sac.runner.home import mirror
 from sac.runner.session import Session, SessionDied
-from sac.state import AgentDir, AgentState, Heartbeat, Phase, process_start
+from sac.state import AgentDir, AgentState, Heartbeat, Phase, process_start, this_host
 from sac.transcript import append_event
 from sac_hookspecs import (
     Agent,
     AgentPort,
+    Here,
     Instance,
     Launch,
+    Placement,
     Provider,
     ProviderContext,
     Runtime,
@@ -51,6 +53,9 @@ from sac_hookspecs.toolkit.mounts import parse_mount
 TICK = 1.0  # seconds between heartbeats
 RECOVERED = "(recovered by a restart) "  # how a past error of a recovered agent is kept
 ALREADY_RUNNING = 3  # the runner's exit status when another runner holds the lock
+#: Left in the runtime dir by `sac agents stop` of a placed agent before it asks the runner to
+#: stop (or cancels its job): the SIGTERM that follows is the owner's, not one to recover from.
+STOP_REQUESTED = "stop-requested"
 
 #: Variables the SDK sets for the CLI; they must reach it inside a container too.
 SDK_ENV = (
@@ -93,6 +98,10 @@ def backoff_delay(backoff: float | Backoff, attempt: int) -> float:
     return min(b.initial * b.factor**attempt, b.max)
 
 
+def _recovered(error: str) -> str:
+    return error if error.startswith(RECOVERED) else f"{RECOVERED}{error}"
+
+
 class Runner:
     def __init__(
         self,
@@ -107,6 +116,8 @@ class Runner:
         parent: str | None = None,
         echo: Any = None,
         blank: Sequence[str] = (),
+        placed: tuple[Placement, Here] | None = None,
+        resubmit: Any = None,
     ) -> None:
         self.agent, self.runtime, self.provider, self.provider_ctx = agent, runtime, provider, provider_ctx
         self.transports = list(transports)
@@ -126,6 +137,13 @@ class Runner:
         self.state: AgentState | None = None
         self.env: dict[str, str] = {}
         self.failure: str | None = None  # set when a turn finds the CLI dead; the supervisor acts on it
+        # In a placement's job (Slurm): the placement and what the job says about itself, and
+        # how to submit this agent again (sac.placing.resubmit) when the job is ended from outside.
+        self.placed = placed
+        self.resubmit = resubmit
+        self.draining = False  # its time is nearly up: no new turns, the current one finishes
+        self.ending: str | None = None  # "requeue" or "resubmit": what happens after the shutdown
+        self.tcp_server: Any = None  # the control endpoint over TCP, in a job
 
     # -- state ----------------------------------------------------------------------
 
@@ -295,6 +313,8 @@ class Runner:
         self, text: str, timeout: float, source: str = "send", on_text: Any = None, on_start: Any = None
     ) -> TurnResult:
         phase = self.state.state if self.state else Phase.STARTING
+        if self.draining:
+            return TurnResult.failure("not_ready", "the agent is being requeued (its job's time is up); try again soon")
         allowed = (Phase.READY, Phase.STARTING) if source == "startup" else (Phase.READY,)
         if phase not in allowed or self.session is None:
             return TurnResult.failure("not_ready", f"the agent is {phase}, not ready for a turn")
@@ -493,13 +513,24 @@ class Runner:
             session_id=previous.session_id if previous and self.resume else None,
             restarts=previous.restarts if previous and self.resume else 0,
             turns=previous.turns if previous else 0,
+            host=this_host(),
+            # why a placed agent was queued again (its job ended from outside), now history
+            last_error=_recovered(previous.last_error)
+            if previous and self.resume and previous.state == Phase.QUEUED and previous.last_error
+            else None,
+            placement=self.placed[0].name if self.placed else None,
+            job_id=self.placed[1].job_id if self.placed else None,
         )
         if previous:
             self.state.add(previous)  # usage counts across runs
         self.record()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(sig, self.stopping.set if self.placed is None else self.ended_from_outside)
+        if self.placed is not None:
+            self.dir.path(STOP_REQUESTED).unlink(missing_ok=True)  # an earlier run's stop is done
+            if self.placed[1].drain_signal:
+                loop.add_signal_handler(self.placed[1].drain_signal, self.time_is_up)
         beating = asyncio.create_task(self.heartbeat())
         server = None
         try:
@@ -512,6 +543,8 @@ class Runner:
             self.env = {**BASE_ENV, **dict.fromkeys(self.blank, ""), **provided, **self.broker_env()}
             await self.open_session(first=True)
             server = self.control_server = await control.serve(self.dir.socket, self.handle)
+            if self.placed is not None:
+                await self.serve_control_tcp(self.placed[1].address)
             await self.serve_transports()
             self.echo(f"agent {self.agent.name}: session open on {self.runtime.name}")
             failed = []
@@ -541,9 +574,85 @@ class Runner:
             beating.cancel()
             self.beat()
 
+    # -- placed in a job (Slurm) -------------------------------------------------------------
+
+    async def serve_control_tcp(self, address: str) -> None:
+        """Serve the control requests over TCP on this node too, for sac on the submitting
+        host (the Unix socket is node-local); the token is new every run, in a 0600 file
+        beside the state, on the filesystem both hosts share."""
+        import secrets
+
+        token = secrets.token_urlsafe(32)
+        write_atomic(self.dir.path(control.TOKEN_FILE), token.encode() + b"\n", mode=0o600)
+        self.tcp_server, url = await control.serve_tcp(address, self.handle, token)
+        self.record(control_url=url)
+        self.echo(f"control: {url}")
+
+    def time_is_up(self) -> None:
+        """The job's time is nearly up (its placement's drain signal): finish the current turn,
+        take no new one, stop, then requeue (sac.placing: the same session goes on)."""
+        if self.draining or self.stopping.is_set():
+            return
+        self.draining = True
+        self.echo("the job's time is nearly up: finishing the current turn, then requeueing")
+        self.record(step="time is up: finishing the current turn, then requeueing")
+
+        async def drain() -> None:
+            while self.session is not None and self.session.in_turn:
+                await asyncio.sleep(0.2)
+            self.ending = "requeue"
+            self.stopping.set()
+
+        self._drain = asyncio.ensure_future(drain())
+
+    def ended_from_outside(self) -> None:
+        """SIGTERM in a job: sac's own stop (it leaves STOP_REQUESTED first) just stops;
+        anything else (``scancel``, a node going down) ends the job without the agent's
+        owner asking, and the restart policy decides whether it is submitted again."""
+        if not self.stopping.is_set() and not self.dir.path(STOP_REQUESTED).exists() and self.ending is None:
+            restart = self.agent.spec.restart
+            assert self.state is not None
+            again = restart.policy == "always" or (
+                restart.policy == "on-failure" and self.state.restarts < restart.max_retries
+            )
+            why = f"its job {self.state.job_id} was ended from outside sac (scancel, or the node)"
+            self.echo(why + ("; submitting it again (spec.restart)" if again else ""))
+            if again and self.resubmit is not None:
+                self.state.last_error = why
+                self.ending = "resubmit"
+            else:  # not a stop its owner asked for: it failed, and says why
+                self.record(Phase.FAILED, last_error=f"{why}; not submitted again (spec.restart.policy: {restart.policy})")
+        self.stopping.set()
+
+    async def after_job(self) -> None:
+        """What a placed runner does last, once everything is stopped and recorded: requeue
+        its job (time up), or submit the agent again (ended from outside)."""
+        if self.ending is None or self.placed is None or self.lost:
+            return
+        assert self.state is not None
+        placement, here = self.placed
+        if self.ending == "requeue":
+            try:
+                self.record(Phase.QUEUED, step="requeued: its job's time was up", control_url=None)
+                await asyncio.to_thread(placement.requeue, here)
+                self.echo(f"requeued job {here.job_id}")
+                return
+            except Exception as e:  # noqa: BLE001 - then a new job instead
+                self.echo(f"requeue failed ({e}); submitting the agent again")
+        try:
+            job = await asyncio.to_thread(self.resubmit, self.state)
+            self.echo(f"submitted again as job {job}")
+        except Exception as e:  # noqa: BLE001 - nothing more to do than say it
+            self.record(
+                Phase.FAILED, last_error=f"{self.state.last_error or 'its job ended'}; resubmitting failed: {e}"
+            )
+            self.echo(f"resubmitting failed: {e}")
+
     async def serve_transports(self) -> None:
         assert self.state is not None  # _run_locked sets it before serving anything
         port = RunnerPort(self)
+        if self.placed is not None:
+            port.address = self.placed[1].address
         for transport in self.transports:
             serving = await transport.serve(self.agent, port)
             if serving is not None:
@@ -567,6 +676,8 @@ class Runner:
                 self.echo(f"stopping {serving.url} failed: {e}")
         if server is not None:
             server.close()
+        if self.tcp_server is not None:
+            self.tcp_server.close()
         if not self.lost:
             self.dir.socket.unlink(missing_ok=True)
         if self.session is not None:
@@ -580,9 +691,10 @@ class Runner:
                 instance = None
             except Exception as e:  # noqa: BLE001 - keep it in state: `sac agents stop` retries it
                 self.echo(f"stopping the instance failed: {e}")
-        self.record(final, instance=instance, urls={}, token_files={})
+        self.record(final, instance=instance, urls={}, token_files={}, control_url=None)
         if not self.lost:  # the token may be a new runner's by now
             self.revoke_broker()
+        await self.after_job()
 
 
 class RunnerPort(AgentPort):

@@ -85,6 +85,11 @@ class Session:
         append_event(self._transcript, ev.Interrupt(turn=self.turns))
         return True
 
+    @property
+    def in_turn(self) -> bool:
+        """A turn runs, or waits for the one before it."""
+        return self._lock.locked()
+
     async def turn(
         self,
         text: str,

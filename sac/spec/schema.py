@@ -12,13 +12,29 @@ from sac_hookspecs.spec import AgentSpec, Spec
 CORE_FIELDS = frozenset(f.name for f in msgspec.structs.fields(Spec))
 
 
-def spec_type(sections: Mapping[str, type[msgspec.Struct]]) -> type[AgentSpec]:
-    """``AgentSpec`` whose ``spec`` also accepts each ``spec.<name>`` section (absent: None)."""
-    return _spec_type(tuple(sorted(sections.items())))
+def spec_type(
+    sections: Mapping[str, type[msgspec.Struct]], placements: Mapping[str, type[msgspec.Struct]] | None = None
+) -> type[AgentSpec]:
+    """``AgentSpec`` whose ``spec`` also accepts each ``spec.<name>`` section (absent: None),
+    and ``spec.placement.<name>`` for each placement that takes settings."""
+    return _spec_type(tuple(sorted(sections.items())), tuple(sorted((placements or {}).items())))
 
 
 @lru_cache(maxsize=8)
-def _spec_type(sections: tuple[tuple[str, type[msgspec.Struct]], ...]) -> type[AgentSpec]:
+def _spec_type(
+    sections: tuple[tuple[str, type[msgspec.Struct]], ...],
+    placements: tuple[tuple[str, type[msgspec.Struct]], ...] = (),
+) -> type[AgentSpec]:
+    if placements:
+        placement = msgspec.defstruct(
+            "Placement",
+            [(name, settings | None, None) for name, settings in placements],
+            module=__name__,
+            forbid_unknown_fields=True,
+            kw_only=True,
+            omit_defaults=True,
+        )
+        sections = (*sections, ("placement", placement))
     if not sections:
         return AgentSpec
     spec = msgspec.defstruct(

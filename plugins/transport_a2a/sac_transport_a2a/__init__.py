@@ -135,12 +135,14 @@ class A2ATransport(Transport):
         host = "127.0.0.1" if cfg.host == "localhost" else cfg.host  # servers bind addresses (D18)
         if not _is_ip(host):
             raise RuntimeError(f"spec.a2a.host {cfg.host!r} is not an IP address")
+        if host == "127.0.0.1" and port.address != host:
+            host = port.address  # placed on a node (Slurm): served where the submitting host reaches it
 
         # Enforced here, not only in the preflight: `start --foreground` and the API come here too.
         if cfg.auth == "none" and cfg.auth_token_env:
             raise RuntimeError("spec.a2a: auth: none, yet auth_token_env is set; remove one")
-        if cfg.auth == "none" and not _is_loopback(cfg.host):
-            raise RuntimeError(f"spec.a2a.host {cfg.host} is not loopback: `auth: none` is allowed on loopback only")
+        if cfg.auth == "none" and not _is_loopback(host):
+            raise RuntimeError(f"spec.a2a.host {host} is not loopback: `auth: none` is allowed on loopback only")
         token_file = None
         token = None
         if cfg.auth == "token":
