@@ -149,7 +149,7 @@ def test_hook_sac_register_placements(home):
     with pytest.raises(PluginError, match="placement"):  # a plugin section cannot take the name
         plugin(pm, "squatter", sac_register_spec_sections=lambda register: register("placement", Settings))
         del pm.spec_sections
-        pm.spec_sections
+        list(pm.spec_sections)
 
 
 def test_hook_sac_register_credential_stores(home):
