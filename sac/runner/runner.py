@@ -621,7 +621,9 @@ class Runner:
                 self.state.last_error = why
                 self.ending = "resubmit"
             else:  # not a stop its owner asked for: it failed, and says why
-                self.record(Phase.FAILED, last_error=f"{why}; not submitted again (spec.restart.policy: {restart.policy})")
+                self.record(
+                    Phase.FAILED, last_error=f"{why}; not submitted again (spec.restart.policy: {restart.policy})"
+                )
         self.stopping.set()
 
     async def after_job(self) -> None:
