@@ -43,6 +43,10 @@ log() { echo "slurm-cluster: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root"
+if [ "${SAC_SLURM_DEBUG:-0}" = 1 ]; then
+    PS4='+ $(date +%T.%3N) '
+    set -x
+fi
 
 usable_state() { # sinfo %t short state without flags
     case "$1" in idle | mix | alloc | comp) return 0 ;; *) return 1 ;; esac
@@ -53,6 +57,9 @@ cluster_ready() {
     local out n st ok=0
     [ -f "$CONF" ] || return 1
     command -v sinfo >/dev/null || return 1
+    # slurmctld notices a dead slurmd only after SlurmdTimeout: look locally
+    for n in "${NODES[@]}"; do slurmd_pid "$n" >/dev/null || return 1; done
+    ctld_pid >/dev/null || return 1
     out=$(timeout 5 sinfo -h -N -o '%N %t' 2>/dev/null) || return 1
     for n in "${NODES[@]}"; do
         st=$(awk -v n="$n" '$1 == n {print $2; exit}' <<<"$out")
@@ -421,6 +428,21 @@ show_logs() {
     done
 }
 
+# 0 when every node we (re)started in this run has registered after we
+# started it (slurmctld may still show a just-restarted node as idle from
+# before, while the new slurmd is not listening yet)
+nodes_registered_since() {
+    local since=$1 n t
+    for n in "${STARTED_NODES[@]}"; do
+        t=$(timeout 5 scontrol -o show node "$n" 2>/dev/null |
+            sed -n 's/.*SlurmdStartTime=\([^ ]*\).*/\1/p')
+        case "$t" in '' | None | Unknown) return 1 ;; esac
+        t=$(date -d "$t" +%s 2>/dev/null) || return 1
+        [ "$t" -ge "$since" ] || return 1
+    done
+    return 0
+}
+
 wait_ready() {
     local start=$1 out n st last_resume=0 now ok bad
     while :; do
@@ -439,7 +461,9 @@ wait_ready() {
                     case "$st" in down | drain | drng | fail | failg | inval) bad+=("$n") ;; esac
                 fi
             done
-            [ "$ok" = "${#NODES[@]}" ] && return 0
+            if [ "$ok" = "${#NODES[@]}" ] && nodes_registered_since "$NODES_STARTED_TS"; then
+                return 0
+            fi
         fi
         # a slurmd that died (bad config, ...) will not come back: fail fast
         if [ $((now - NODES_STARTED)) -ge 5 ]; then
@@ -484,6 +508,7 @@ ctld_answers() { timeout 5 scontrol ping 2>/dev/null | grep -q 'is UP'; }
 cmd_up() {
     local t0 n restart_ctld=0 reconf_nodes=0 i
     t0=$(date +%s)
+    T0_NS=$(date +%s%N)
     if [ -f "$CONF" ] && [ "$(head -n 1 "$CONF")" = "$MARKER" ] && [ "$(cat "$CONF")" = "$(render_conf)" ] &&
         cluster_ready; then
         echo "slurm: ${#NODES[@]} nodes ready in 0 s (already up)"
@@ -521,10 +546,21 @@ cmd_up() {
         fi
     else
         start_ctld
+        restart_ctld=1
+    fi
+    # running slurmds re-register with a new slurmctld only at its next node
+    # ping (up to ~10 s); 'scontrol reconfigure' makes them do it at once
+    if [ "$restart_ctld" = 1 ]; then
+        for n in "${NODES[@]}"; do slurmd_pid "$n" >/dev/null && reconf_nodes=1; done
     fi
     NODES_STARTED=$(date +%s)
+    NODES_STARTED_TS=$NODES_STARTED
+    STARTED_NODES=()
     for n in "${NODES[@]}"; do
-        slurmd_pid "$n" >/dev/null || start_node "$n"
+        if ! slurmd_pid "$n" >/dev/null; then
+            start_node "$n"
+            STARTED_NODES+=("$n")
+        fi
     done
     if [ "$reconf_nodes" = 1 ]; then
         for i in $(seq 1 40); do
@@ -537,7 +573,8 @@ cmd_up() {
         exit 1
     fi
     check_connectivity
-    echo "slurm: ${#NODES[@]} nodes ready in $(($(date +%s) - t0)) s"
+    local ms=$((($(date +%s%N) - T0_NS) / 1000000))
+    echo "slurm: ${#NODES[@]} nodes ready in $((ms / 1000)).$(printf %03d $((ms % 1000)) | cut -c1) s"
 }
 
 cmd_down() {
