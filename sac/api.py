@@ -30,19 +30,25 @@ def check(ref: str, *, runtime: str | None = None):
     return preflight(ref, plugins, settings, runtime)
 
 
-def start(ref: str, *, runtime: str | None = None, timeout: float = 180.0, resume: bool = False):
-    """Start an agent (a detached runner); its Status once ready. A running agent is left as is."""
+def start(ref: str, *, runtime: str | None = None, timeout: float = 180.0, resume: bool = False, on: str | None = None):
+    """Start an agent (a detached runner, or on a placement: ``on="slurm"``); its Status once
+    ready (or still queued). A running agent is left as is."""
     from sac import lifecycle
 
     plugins, settings = _context()
-    st = lifecycle.start(ref, plugins, settings, timeout=timeout, resume=resume, runtime=runtime).status
+    st = lifecycle.start(ref, plugins, settings, timeout=timeout, resume=resume, runtime=runtime, on=on).status
     if st.state == lifecycle.Phase.FAILED:
         raise SacError(f"agent {st.name} failed: {st.last_error}")
     return st
 
 
 def start_many(
-    refs: list[str], *, runtime: str | None = None, timeout: float = 180.0, jobs: int | None = None
+    refs: list[str],
+    *,
+    runtime: str | None = None,
+    timeout: float = 180.0,
+    jobs: int | None = None,
+    on: str | None = None,
 ) -> dict[str, Any]:
     """Start several agents at once, ``jobs`` at a time (default: sac.concurrently.default_jobs).
     Every spec is read first (a bad one raises, nothing starts); then, by name, each agent's
@@ -64,12 +70,12 @@ def start_many(
             raise Cancelled()
 
     def start_one(agent) -> Any:
-        st = lifecycle.start(agent, plugins, settings, timeout=timeout, runtime=runtime, progress=check).status
+        st = lifecycle.start(agent, plugins, settings, timeout=timeout, runtime=runtime, progress=check, on=on).status
         if st.state == lifecycle.Phase.FAILED:
             raise SacError(f"agent {st.name} failed: {st.last_error}")
         return st
 
-    with lifecycle.runner_template(enabled=len(agents) > 1):
+    with lifecycle.runner_template(enabled=len(agents) > 1 and on in (None, "local")):
         try:
             for o in each(agents, start_one, jobs=jobs, cancel=cancel):
                 name = o.item if isinstance(o.item, str) else o.item.name

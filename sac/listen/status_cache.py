@@ -239,11 +239,18 @@ class StatusCache:
 
     def _read_now(self, names: list[str], loop: asyncio.AbstractEventLoop, futures: dict) -> None:
         """On a thread: read each agent and hand its answer (or its error) to its future."""
+        from sac.placing import JobBook, wanted_jobs
+
+        jobs = JobBook()  # agents placed elsewhere (Slurm): their placement asked once for all
+        try:
+            jobs.ask(wanted_jobs(AgentDir(n, Path(self.runtime, n)).read_state() for n in names))
+        except Exception:  # noqa: BLE001 - each agent's reading asks (and fails) on its own
+            pass
         for name in names:
             try:
                 read_at, wall_ns = time.monotonic(), time.time_ns()
                 key = self.key(name)
-                reading = read_status(AgentDir(name, Path(self.runtime, name)))
+                reading = read_status(AgentDir(name, Path(self.runtime, name)), jobs=jobs)
                 result: Entry | BaseException = Entry(key, reading, read_at, settled(key, wall_ns))
             except Exception as e:  # noqa: BLE001 (this agent's answer is a 500; the others are not)
                 result = e
