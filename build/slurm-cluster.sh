@@ -38,6 +38,7 @@ USE_NAT=${SAC_SLURM_NAT:-1}
 NAT_ACTIVE=0
 CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH="$PATH:/usr/sbin:/sbin"
+export SLURM_CONF="$CONF" # our own sinfo/scontrol calls
 
 log() { echo "slurm-cluster: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -48,6 +49,12 @@ if [ "${SAC_SLURM_DEBUG:-0}" = 1 ]; then
     set -x
 fi
 
+take_lock() { # fd 9; every daemon we start gets 9>&- so it does not keep the lock
+    mkdir -p "$RUN"
+    exec 9>"$RUN/lock"
+    flock -w 180 9 || die "another build/slurm-cluster.sh holds $RUN/lock"
+}
+
 usable_state() { # sinfo %t short state without flags
     case "$1" in idle | mix | alloc | comp) return 0 ;; *) return 1 ;; esac
 }
@@ -57,6 +64,7 @@ cluster_ready() {
     local out n st ok=0
     [ -f "$CONF" ] || return 1
     command -v sinfo >/dev/null || return 1
+    munge_ok || return 1
     # slurmctld notices a dead slurmd only after SlurmdTimeout: look locally
     for n in "${NODES[@]}"; do slurmd_pid "$n" >/dev/null || return 1; done
     ctld_pid >/dev/null || return 1
@@ -108,7 +116,7 @@ ensure_munge() {
         rm -f /run/munge/munged.pid /run/munge/munge.socket.2 /run/munge/munge.socket.2.lock
     fi
     log "starting munged"
-    setsid -f env -i PATH="$CLEAN_PATH" runuser -u munge -- /usr/sbin/munged </dev/null >/dev/null 2>&1 ||
+    setsid -f env -i PATH="$CLEAN_PATH" runuser -u munge -- /usr/sbin/munged </dev/null >/dev/null 2>&1 9>&- ||
         true
     local i
     for i in $(seq 1 50); do
@@ -181,7 +189,7 @@ EOF
 }
 
 write_conf() {
-    mkdir -p /etc/slurm
+    mkdir -p "$(dirname "$CONF")"
     if [ -e "$CONF" ] && [ "$(head -n 1 "$CONF")" != "$MARKER" ]; then
         die "$CONF exists and was not written by this script (first line is not '$MARKER'); refusing to overwrite it. Move it away or add the marker as its first line."
     fi
@@ -201,7 +209,8 @@ write_conf() {
     # wants a systemd-delegated scope. cgroup/v1's init() touches nothing, and
     # nothing else uses cgroups with this config, so pin it (works on v1 and
     # v2 hosts alike).
-    local cg=/etc/slurm/cgroup.conf cgnew
+    local cg cgnew
+    cg=$(dirname "$CONF")/cgroup.conf
     cgnew=$(printf '%s\n%s\n' "$MARKER" "CgroupPlugin=cgroup/v1")
     if [ ! -e "$cg" ] || { [ "$(head -n 1 "$cg")" = "$MARKER" ] && [ "$(cat "$cg")" != "$cgnew" ]; }; then
         printf '%s\n' "$cgnew" >"$cg"
@@ -239,7 +248,7 @@ open_firewall() {
     # All rules are inserted at the top and tagged with a comment.
     NAT_ACTIVE=0
     have_iptables || return 0
-    local line t c r
+    local t c r
     while IFS='|' read -r t c r; do
         # shellcheck disable=SC2086
         iptables -w -t "$t" -C "$c" $r -m comment --comment sac-slurm 2>/dev/null ||
@@ -319,10 +328,20 @@ veth_of() { echo "vsac-$1"; } # host side of the node's veth (<=15 chars)
 # pids (host view) of every process inside node $1's network namespace
 netns_pids() { netns_exists "$1" && ip netns pids "sac-$1" 2>/dev/null || true; }
 
+# 0 when pid $1 is a live (not zombie) process named $2
+is_proc() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    # "pid (comm) S ..." -- comm may contain spaces, the state follows ") "
+    [ "${stat#*) }" != "$stat" ] || return 1
+    case "${stat##*) }" in Z* | X*) return 1 ;; esac
+    [ "$(cat "/proc/$1/comm" 2>/dev/null)" = "$2" ]
+}
+
 slurmd_pid() { # host pid of node $1's slurmd, if running
     local p
     for p in $(netns_pids "$1"); do
-        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = slurmd ] && { echo "$p"; return 0; }
+        is_proc "$p" slurmd && { echo "$p"; return 0; }
     done
     return 1
 }
@@ -333,7 +352,7 @@ kill_netns_procs() { # TERM slurmd, then KILL everything left in the netns
     if [ -n "$p" ]; then
         kill -TERM "$p" 2>/dev/null || true
         for i in $(seq 1 50); do
-            kill -0 "$p" 2>/dev/null || break
+            is_proc "$p" slurmd || break
             sleep 0.1
         done
     fi
@@ -381,19 +400,23 @@ start_node() {
     setsid -f env -i PATH="$CLEAN_PATH" HOME=/root LANG=C.UTF-8 \
         ip netns exec "$ns" "${unsh[@]}" \
         sh -c 'hostname "$1"; slurmd -D -N "$1" -f "$2"; echo "slurmd $1 exited rc=$?"' sh "$n" "$CONF" \
-        </dev/null >>"$LOGDIR/$n.console.log" 2>&1
+        </dev/null >>"$LOGDIR/$n.console.log" 2>&1 9>&-
 }
 
 ctld_pid() {
     local p
     p=$(cat "$RUN/slurmctld.pid" 2>/dev/null || true)
-    if [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = slurmctld ]; then
+    if [ -n "$p" ] && is_proc "$p" slurmctld; then
         echo "$p"
         return 0
     fi
-    # a slurmctld started by someone else with our pid file gone
-    p=$(pgrep -x slurmctld | head -n 1 || true)
-    [ -n "$p" ] && { echo "$p"; return 0; }
+    # pid file gone or not written yet: a live slurmctld running our config
+    for p in $(pgrep -x slurmctld || true); do
+        is_proc "$p" slurmctld || continue
+        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "-f $CONF " || continue
+        echo "$p"
+        return 0
+    done
     return 1
 }
 
@@ -402,7 +425,7 @@ start_ctld() {
     echo "=== $(date -Is) starting slurmctld" >>"$LOGDIR/slurmctld.console.log"
     # -i: ignore unreadable state files left by an older run
     setsid -f env -i PATH="$CLEAN_PATH" HOME=/root LANG=C.UTF-8 \
-        slurmctld -D -i -f "$CONF" </dev/null >>"$LOGDIR/slurmctld.console.log" 2>&1
+        slurmctld -D -i -f "$CONF" </dev/null >>"$LOGDIR/slurmctld.console.log" 2>&1 9>&-
 }
 
 stop_ctld() {
@@ -411,7 +434,7 @@ stop_ctld() {
     [ -n "$p" ] || return 0
     kill -TERM "$p" 2>/dev/null || true
     for i in $(seq 1 100); do
-        kill -0 "$p" 2>/dev/null || break
+        is_proc "$p" slurmctld || break
         sleep 0.1
     done
     kill -KILL "$p" 2>/dev/null || true
@@ -514,6 +537,13 @@ cmd_up() {
         echo "slurm: ${#NODES[@]} nodes ready in 0 s (already up)"
         return 0
     fi
+    # one 'up'/'down' at a time (e.g. several pytest workers); re-check after
+    # waiting for the lock: another caller may just have brought it up
+    take_lock
+    if [ "$(cat "$CONF" 2>/dev/null)" = "$(render_conf)" ] && cluster_ready; then
+        echo "slurm: ${#NODES[@]} nodes ready in 0 s (already up)"
+        return 0
+    fi
     install_packages
     ensure_munge
     CONF_CHANGED=0
@@ -579,6 +609,7 @@ cmd_up() {
 
 cmd_down() {
     local n
+    take_lock
     for n in "${NODES[@]}"; do
         kill_netns_procs "$n"
         netns_exists "$n" && ip netns del "sac-$n"
@@ -595,10 +626,17 @@ cmd_down() {
 }
 
 cmd_status() {
+    local n p
     if ! command -v sinfo >/dev/null; then
         echo "slurm: not installed"
         return 1
     fi
+    p=$(ctld_pid || true)
+    echo "slurmctld: $([ -n "$p" ] && echo "pid $p" || echo "not running")"
+    for n in "${NODES[@]}"; do
+        p=$(slurmd_pid "$n" || true)
+        echo "slurmd $n (${NODE_IP[$n]}, netns sac-$n): $([ -n "$p" ] && echo "pid $p" || echo "not running")"
+    done
     timeout 10 sinfo -N -l || {
         echo "slurm: controller not answering"
         return 1
