@@ -92,6 +92,12 @@ def running() -> dict | None:
         info = json.loads((listen_dir() / "listen.json").read_text())
     except (OSError, ValueError):
         return None
+    import socket
+
+    if info.get("host", socket.gethostname()) != socket.gethostname():
+        # SAC_HOME on a filesystem other hosts share (a Slurm node): that listen's loopback
+        # URL is its own host's, and its lock is seen held from everywhere
+        return None
     fd = os.open(listen_dir() / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -408,7 +408,7 @@ def _stop_placed(d: AgentDir, st: AgentState, kill_after: float) -> str:
     said = f"{st.placement} job {st.job_id}"
     if st.state == Phase.QUEUED or not d.runner_alive(st):
         job = placing.JobBook().get(st.placement or "", st.job_id) if st.job_id else None
-        if job is None or job is placing.JobBook.GONE or not getattr(job, "live", False):
+        if job is placing.JobBook.GONE or (job is not None and not getattr(job, "live", False)):
             if st.state.is_live or st.state == Phase.QUEUED:
                 st.state, st.control_url = Phase.STOPPED, None
                 d.write_state(st)

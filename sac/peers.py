@@ -100,13 +100,13 @@ def target(agent: str) -> tuple[str, str | None]:
             f"no agent {name!r} on this host: no spec on the search path and no runtime state",
             hint="`sac agents status` lists the agents sac knows; NAME@PEER posts to a peer's",
         )
-    from sac.placing import placed_elsewhere
     from sac.state import AgentDir
 
     st = AgentDir(name).read_state()
-    if st is not None and placed_elsewhere(st):
-        # its runner runs on another node (Slurm): straight to it, as `sac agents send` does
-        # (its TCP control endpoint, with its owner's token), not through this host's listen
+    if st is not None and st.placement not in (None, "local") and st.control_url:
+        # a placed runner (Slurm): straight to it, as `sac agents send` does (its Unix socket on
+        # its own node, else its TCP endpoint with its owner's token), never through a listen
+        # whose loopback URL (listen.json, on the shared filesystem) is another host's
         return f"{CONTROL}{name}", None
     info = running()
     if info is None:

@@ -97,14 +97,21 @@ def submit(
         state.add(previous)  # usage counts across runs
     d.write_state(state)  # before the job exists: a status meanwhile says queued, not never-started
     env = {PLACEMENT_ENV: name, "SAC_HOME": str(sac_home())}
-    job = placement.submit(
-        agent, settings_for(agent, placement), runner_command(agent, resume=resume, runtime=runtime), env
-    )
+    try:
+        job = placement.submit(
+            agent, settings_for(agent, placement), runner_command(agent, resume=resume, runtime=runtime), env
+        )
+    except BaseException:  # nothing was queued: the agent is as it was, not "queued" forever
+        if previous is not None:
+            d.write_state(previous)
+        else:
+            d.path("state.json").unlink(missing_ok=True)
+        raise
+    state.job_id = job.id
     now = d.read_state()
     # The runner writes its own state (with the job id) as it starts; write ours only if it has
     # not (it records a step a moment later anyway, so even a lost race heals at once).
     if now is not None and now.state == Phase.QUEUED and now.pid == 0:
-        state.job_id = job.id
         d.write_state(state)
     return state
 

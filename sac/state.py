@@ -131,6 +131,8 @@ class AgentState(Usage, kw_only=True):
     def elsewhere(self) -> bool:
         """Its runner runs (or will run) on another host: the process table here says nothing
         about it; its heartbeat and its placement do."""
+        if not self.placement or self.placement == "local":
+            return False  # a local start: this host's process table decides, as it always did
         return bool(self.host) and self.host != this_host() or (self.state == Phase.QUEUED and self.pid == 0)
 
 

@@ -279,7 +279,7 @@ def test_one_agents_stuck_or_failing_reading_never_holds_or_fails_anothers(home,
     entered, release = threading.Event(), threading.Event()
     real = status_cache.read_status
 
-    def reading(d):  # a hangs until released, c fails, b reads as it is
+    def reading(d, spec=None, jobs=None):  # a hangs until released, c fails, b reads as it is
         if d.name == "a":
             entered.set()
             release.wait(30)

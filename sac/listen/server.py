@@ -61,7 +61,9 @@ def serve(host: str, port: int, echo=print) -> None:
             except OSError as e:
                 raise SacError(f"cannot listen on {host}:{port}: {e.strerror}", hint="choose another --bind") from None
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-        write_atomic(d / "listen.json", json.dumps({"pid": os.getpid(), "url": url}).encode())
+        write_atomic(
+            d / "listen.json", json.dumps({"pid": os.getpid(), "url": url, "host": socket.gethostname()}).encode()
+        )
         echo(f"sac listen on {url} (token in {d / 'token'})")
         from granian import Granian
         from granian.constants import Interfaces, Loops

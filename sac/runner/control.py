@@ -94,6 +94,31 @@ if TYPE_CHECKING:
 SOCKET_PATH_MAX = 107
 
 
+async def _token_line(reader: Any) -> bytes:
+    """The first line of a TCP connection, the token: at most 256 bytes within 5 s (anyone on
+    the cluster network can connect; nothing is buffered for them before the token is right)."""
+    import asyncio
+
+    buf = b""
+
+    async def read() -> None:
+        nonlocal buf
+        while b"\n" not in buf and len(buf) < 256:
+            chunk = await reader.read(256 - len(buf))
+            if not chunk:
+                return
+            buf += chunk
+
+    try:
+        await asyncio.wait_for(read(), 5.0)
+    except asyncio.TimeoutError:
+        return b""
+    line, _, rest = buf.partition(b"\n")
+    if rest:  # the request came in the same packet: give it back to the reader
+        reader._buffer[0:0] = rest  # noqa: SLF001 - asyncio.StreamReader has no unread()
+    return line.strip()
+
+
 def _client(handle: Handler, token: bytes | None) -> Callable[..., Awaitable[None]]:
     """One connection: (over TCP, the token line first, then) a request line, its answer."""
     import asyncio
@@ -102,7 +127,7 @@ def _client(handle: Handler, token: bytes | None) -> Callable[..., Awaitable[Non
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             try:
-                if token is not None and not hmac.compare_digest((await reader.readline()).strip(), token):
+                if token is not None and not hmac.compare_digest(await _token_line(reader), token):
                     # the same answer for a wrong and a missing token; nothing of the agent
                     writer.write(msgspec.json.encode(failure("unauthorized: a wrong or missing token")) + b"\n")
                     await writer.drain()
@@ -187,6 +212,8 @@ def _remote(path: Path) -> _Remote | None:
             + " and serves no control endpoint this host can reach",
             hint="it may still be starting (see `sac agents status`); or run this command on its host",
         )
+    if not d.alive_elsewhere(st):  # its port may be anyone's now: the token never goes there
+        raise NotRunning(f"agent {d.name}'s runner on {st.host} is not running (its heartbeat is stale or it stopped)")
     url = urlsplit(st.control_url)
     try:
         token = (read_bytes(d.root, TOKEN_FILE) or b"").strip()

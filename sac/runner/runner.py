@@ -192,6 +192,8 @@ class Runner:
         """Who the agent is, and the host's control plane if it runs: an agent in a container
         asks it to start siblings (`sac agents start` inside brokers there)."""
         env = {"SAC_AGENT_NAME": self.agent.name}
+        if self.placed is not None:  # on a node, listen.json's loopback URL is the node's own: no broker
+            return env
         try:
             from sac.controlplane import broker_token, running
 
@@ -306,6 +308,7 @@ class Runner:
         if isinstance(request, (control.Health, control.AskStatus)):
             return self.health_report()
         assert isinstance(request, control.Stop)
+        self.ending = None  # its owner's stop: no requeue, no resubmission
         self.stopping.set()
         return {"ok": True}
 
@@ -528,7 +531,6 @@ class Runner:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.stopping.set if self.placed is None else self.ended_from_outside)
         if self.placed is not None:
-            self.dir.path(STOP_REQUESTED).unlink(missing_ok=True)  # an earlier run's stop is done
             if self.placed[1].drain_signal:
                 loop.add_signal_handler(self.placed[1].drain_signal, self.time_is_up)
         beating = asyncio.create_task(self.heartbeat())
@@ -598,10 +600,11 @@ class Runner:
         self.record(step="time is up: finishing the current turn, then requeueing")
 
         async def drain() -> None:
-            while self.session is not None and self.session.in_turn:
+            while self.session is not None and self.session.in_turn and not self.stopping.is_set():
                 await asyncio.sleep(0.2)
-            self.ending = "requeue"
-            self.stopping.set()
+            if not self.stopping.is_set():  # a stop (or an end from outside) meanwhile wins
+                self.ending = "requeue"
+                self.stopping.set()
 
         self._drain = asyncio.ensure_future(drain())
 
@@ -629,7 +632,7 @@ class Runner:
     async def after_job(self) -> None:
         """What a placed runner does last, once everything is stopped and recorded: requeue
         its job (time up), or submit the agent again (ended from outside)."""
-        if self.ending is None or self.placed is None or self.lost:
+        if self.ending is None or self.placed is None or self.lost or self.dir.path(STOP_REQUESTED).exists():
             return
         assert self.state is not None
         placement, here = self.placed

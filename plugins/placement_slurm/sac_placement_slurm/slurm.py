@@ -7,6 +7,7 @@ status``), and a failure is one line: the command and Slurm's own words.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -73,7 +74,7 @@ def squeue(ids: list[str]) -> dict[str, Job]:
     """The jobs among ``ids`` that the controller still holds (it forgets ended ones after
     MinJobAge, 5 minutes by default), in one call for the whole fleet."""
     wanted = set(ids)
-    out = run(["squeue", "--noheader", "--me", "--states=all", "--format=%i|%T|%N|%r"])
+    out = run(["squeue", "--noheader", f"--user={os.getuid()}", "--states=all", "--format=%i|%T|%N|%r"])
     found = {}
     for line in out.splitlines():
         if line.strip():
