@@ -50,12 +50,14 @@ def write_agent(root: Path, name: str, text: str) -> Path:
     return spec
 
 
-def run_sac(*args: str, env: dict[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess:
+def run_sac(
+    *args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """The sac CLI with ``args``, in a subprocess of this interpreter, in this process's environment plus
     ``env``; with ``check``, a non-zero exit raises AssertionError with its output."""
     full_env = {**os.environ, **(env or {})}
     done = subprocess.run(
-        [sys.executable, "-m", "sac", *args], capture_output=True, text=True, env=full_env, timeout=60
+        [sys.executable, "-m", "sac", *args], capture_output=True, text=True, env=full_env, timeout=timeout
     )
     if check and done.returncode != 0:
         raise AssertionError(f"sac {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")

@@ -75,7 +75,8 @@ def ensure_docker_image(sac) -> None:
     """sac-base:latest in the Docker Engine, built with ``sac`` (the ``sac_cli`` fixture) if missing."""
     if subprocess.run(["docker", "image", "inspect", "sac-base:latest"], capture_output=True).returncode == 0:
         return
-    done = sac("image", "build", "base", "--runtime", "docker")
+    # debootstrap from the apt mirror: minutes on a fresh, busy 2-core machine (60 s was not enough)
+    done = sac("image", "build", "base", "--runtime", "docker", timeout=900)
     assert done.returncode == 0, done.stderr
 
 
