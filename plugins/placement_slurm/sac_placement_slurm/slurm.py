@@ -75,13 +75,13 @@ def squeue(ids: list[str]) -> dict[str, Job]:
     MinJobAge, 5 minutes by default), in one call for the whole fleet."""
     wanted = set(ids)
     out = run(["squeue", "--noheader", f"--user={os.getuid()}", "--states=all", "--format=%i|%T|%N|%r"])
-    found = {}
-    for line in out.splitlines():
-        if line.strip():
-            j = job(line.split("|"))
-            if j.id in wanted:
-                found[j.id] = j
-    return found
+    return _wanted(out, wanted)
+
+
+def _wanted(out: str, wanted: set[str]) -> dict[str, Job]:
+    """The jobs among ``wanted`` in ``|``-separated lines of id, state, node, reason."""
+    jobs = (job(line.split("|")) for line in out.splitlines() if line.strip())
+    return {j.id: j for j in jobs if j.id in wanted}
 
 
 def sacct(ids: list[str]) -> dict[str, Job]:
@@ -95,13 +95,7 @@ def sacct(ids: list[str]) -> dict[str, Job]:
         )
     except SacError:
         return {}
-    found = {}
-    for line in out.splitlines():
-        if line.strip():
-            j = job(line.split("|"))
-            if j.id in ids:
-                found[j.id] = j
-    return found
+    return _wanted(out, set(ids))
 
 
 def jobs(ids: list[str]) -> dict[str, Job]:
