@@ -76,6 +76,8 @@ def local_token(url: str) -> str | None:
 
 #: What :func:`target` answers for an agent reached through its own control endpoint.
 CONTROL = "sac-control:"
+#: What :func:`target` answers for ``NAME@HOST`` of an ssh host (``sac-ssh:HOST/NAME``).
+SSH = "sac-ssh:"
 
 
 def target(agent: str) -> tuple[str, str | None]:
@@ -88,6 +90,12 @@ def target(agent: str) -> tuple[str, str | None]:
     name, _, peer = agent.partition("@")
     check_name(name)
     if peer:
+        check_name(peer, "host name")
+        if not (peers_dir() / f"{peer}.json").exists():
+            from sac.hosts import load_hosts
+
+            if peer in load_hosts():
+                return f"{SSH}{peer}/{name}", None
         p = get_peer(peer)
         return f"{p['url']}/v1/agents/{name}/send", p["token"]
     from sac.config import load_settings
@@ -109,6 +117,10 @@ def target(agent: str) -> tuple[str, str | None]:
         # whose loopback URL (listen.json, on the shared filesystem) is another host's
         return f"{CONTROL}{name}", None
     info = running()
+    if info is None and st is not None and AgentDir(name).socket.exists():
+        # no listen here, but the agent's own socket (its owner's, 0700): as `sac agents send`
+        # does; how a turn from another host's agent arrives (over ssh, as this user)
+        return f"{CONTROL}{name}", None
     if info is None:
         raise SacError(
             "sac listen is not running on this host", hint="start it (`sac listen`), or use `sac agents send`"

@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "sac.state",
             "sac.transcript",
             "sac.controlplane",
+            "sac.hosts",
             "sac.images",
             "sac.about",
             "sac.model",
@@ -78,7 +79,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "sac.runner.forkserver",
         ],
     ),
-    ("driving agents", ["sac.preflight", "sac.lifecycle", "sac.foreground", "sac.peers"]),
+    ("driving agents", ["sac.preflight", "sac.lifecycle", "sac.foreground", "sac.peers", "sac.fleet"]),
     (
         "the Python API and the control plane",
         ["sac.api", "sac.listen", "sac.listen.server", "sac.listen.card", "sac.listen.routes", "sac.listen.openapi"]

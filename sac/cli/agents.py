@@ -107,7 +107,7 @@ def _on_option(f):
 
 
 @agents.command("start")
-@click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
+@click.argument("refs", nargs=-1, required=True, metavar="NAME|NAME@HOST|DIR|SPEC.yaml...")
 @_common_runtime_option
 @_on_option
 @click.option(
@@ -144,10 +144,21 @@ def start(refs, runtime, on, foreground, timeout, resume, parent, ignore_startup
       sac agents start a b --json | jq '.[] | select(.ok | not)'
       sac agents start my-agent --foreground
       sac agents start a b c --on slurm
+      sac agents start reviewer@lab
     """
     from sac import lifecycle
     from sac.agent import load_agent, override_note
+    from sac.cli.remote import remote_start_options, split, start_there
 
+    here, there = split(refs)
+    if there:  # NAME@HOST: its folder goes to the host, whose sac starts it (as `sac fleet launch`)
+        if foreground:
+            raise UsageError("--foreground runs agents in this terminal: NAME@HOST runs on its host")
+        opts = remote_start_options(runtime, on, timeout, as_json)
+        code = start_there(there, opts, as_json, alone=not here)
+        if not here:
+            sys.exit(code)
+        refs = tuple(here)
     plugins, settings = context.plugins(), context.settings()
     if on is not None:
         plugins.placements.get(on)  # an unknown placement: one line naming the installed ones
@@ -296,7 +307,7 @@ def _start_row(st, error: SacError | str | None) -> dict:
 
 
 @agents.command("stop")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, metavar="NAME|NAME@HOST...")
 @_jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print one result per agent as JSON.")
 def stop(names: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
@@ -306,12 +317,19 @@ def stop(names: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
     Examples:
       sac agents stop my-agent
       sac agents stop a b --json
+      sac agents stop worker@lab worker@hpc
     """
     from sac import lifecycle
     from sac.cli.board import Board
+    from sac.cli.remote import finish, forward_groups, split
     from sac.concurrently import each
 
-    names = tuple(dict.fromkeys(names))
+    here, there = split(dict.fromkeys(names))
+    flag = ["--json"] if as_json else []
+    remote = forward_groups(there, lambda ns: ["agents", "stop", *ns, *flag], as_json) if there else (0, [])
+    if not here:
+        finish(None, [], remote, as_json)
+    names = tuple(here)
     board = Board(names, doing="stopping", done="stopped", results_to_stdout=True)
     status, results = 0, {}
     try:
@@ -334,13 +352,11 @@ def stop(names: tuple[str, ...], jobs: int | None, as_json: bool) -> None:
             status = max(status, e.exit_code)
     finally:
         board.close()
-    if as_json:
-        echo_json([results[n] for n in names])
-    sys.exit(status)
+    finish(status, [results[n] for n in names], remote, as_json)
 
 
 @agents.command("restart")
-@click.argument("refs", nargs=-1, required=True, metavar="NAME|DIR|SPEC.yaml...")
+@click.argument("refs", nargs=-1, required=True, metavar="NAME|NAME@HOST|DIR|SPEC.yaml...")
 @_common_runtime_option
 @_on_option
 @click.option(
@@ -358,10 +374,19 @@ def restart(
     Examples:
       sac agents restart my-agent
       sac agents restart a b --timeout 60 --json
+      sac agents restart worker@lab
     """
     from sac import lifecycle
+    from sac.cli.remote import remote_start_options, split, start_there
     from sac.concurrently import each
     from sac.lookup import resolve
+
+    here, there = split(refs)
+    if there:  # each host's sac restarts its own (its folder stays as it is: `sac fleet sync --push`)
+        code = start_there(there, remote_start_options(runtime, on, timeout, as_json), as_json, not here, copy=False)
+        if not here:
+            sys.exit(code)
+        refs = tuple(here)
 
     plugins, settings = context.plugins(), context.settings()
     names = [resolve(ref, settings)[0] for ref in refs]
@@ -441,49 +466,34 @@ def delete(names: tuple[str, ...], yes: bool, as_json: bool) -> None:
 # -- status / health --------------------------------------------------------------------
 
 
-def _ago(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else (f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s")
-
-
 @agents.command("status")
-@click.argument("name", required=False)
+@click.argument("name", required=False, metavar="[NAME|NAME@HOST]")
+@click.option("--all-hosts", is_flag=True, help="Every agent here and on every `sac host` (as `sac fleet status`).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status(name: str | None, as_json: bool) -> None:
+def status(name: str | None, all_hosts: bool, as_json: bool) -> None:
     """The fleet (or one agent): state, runtime, pid, uptime, restarts, turns, cost, URL, last error.
 
     \b
     Examples:
       sac agents status
       sac agents status my-agent --json
+      sac agents status --all-hosts
     """
-    from sac import lifecycle
-    from sac.config import load_settings
-    from sac.lookup import discover
+    if all_hosts:
+        if name:
+            raise UsageError("--all-hosts shows the whole fleet; drop NAME (or use NAME@HOST)")
+        from sac.cli.fleet import show_fleet
 
-    settings = load_settings()
-    specs = {n: p for n, p in discover(settings)}
-    names = [name] if name else lifecycle.known_agents(specs)
-    if not name:
-        from sac.lookup import skipped
+        show_fleet((), as_json)
+        return
+    if name and "@" in name:
+        from sac.cli.remote import forward_one
 
-        for why in skipped(settings):
-            click.echo(f"sac: warning: skipped {why}", err=True)
-    if name and name not in specs and name not in lifecycle.known_agents(specs):
-        from sac.errors import NotFound
+        forward_one(name, lambda n: ["agents", "status", n, *(["--json"] if as_json else [])])
+    from sac.cli.local_status import ago as _ago
+    from sac.cli.local_status import status_rows
 
-        raise NotFound(
-            f"no agent {name!r}: no spec on the search path and no runtime state",
-            hint="`sac agents status` lists the agents sac knows",
-        )
-    from sac.placing import JobBook, wanted_jobs
-    from sac.state import AgentDir
-
-    jobs = JobBook()  # each placement asked once for the whole fleet (one squeue)
-    jobs.ask(wanted_jobs(AgentDir(n).read_state() for n in names))
-    rows = [lifecycle.status(n, str(specs[n]) if n in specs else None, jobs) for n in names]
+    rows = status_rows(name)
     if as_json:
         echo_json(rows[0] if name else rows)
         return
@@ -570,7 +580,7 @@ def health(name: str, as_json: bool) -> None:
 
 
 @agents.command("send")
-@click.argument("name")
+@click.argument("name", metavar="NAME|NAME@HOST")
 @click.argument("prompt", required=False)
 @click.option("--key", type=click.Choice(["ESC"], case_sensitive=False), help="Send a key: ESC interrupts the turn.")
 @click.option("--timeout", type=SECONDS, help="Seconds to wait for the reply (default: spec.claude.turn_timeout).")
@@ -587,7 +597,18 @@ def send(name: str, prompt: str | None, key: str | None, timeout: float | None, 
       sac agents send my-agent < prompt.md
       git diff | sac agents send reviewer --json
       sac agents send my-agent --key ESC
+      sac agents send reviewer@lab "Review the last commit"
     """
+    if "@" in name:  # the host's sac sends it; the prompt goes on ssh's standard input
+        from sac.cli.remote import forward_one
+
+        if not key and not prompt:
+            if sys.stdin.isatty():
+                raise UsageError("give a prompt, or pipe one on standard input")
+            prompt = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+        opts = [*(["--key", key] if key else []), *(["--timeout", str(timeout)] if timeout else [])]
+        data = None if key else (prompt or "").encode("utf-8", "surrogateescape")
+        forward_one(name, lambda n: ["agents", "send", n, *opts, *(["--json"] if as_json else [])], input=data)
     from sac.state import AgentDir
 
     sock = AgentDir(name).socket
@@ -661,7 +682,7 @@ def _known_status(name: str):
 
 
 @agents.command("tail")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, metavar="NAME|NAME@HOST...")
 @click.option("--json", "as_json", is_flag=True, help="Print the transcript events as JSON lines.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events (Ctrl-C to end).")
 @click.option(
@@ -675,7 +696,14 @@ def tail(names: tuple[str, ...], as_json: bool, follow: bool, lines: int) -> Non
       sac agents tail my-agent
       sac agents tail a b -f
       sac agents tail my-agent -n 0 --json
+      sac agents tail reviewer@lab -f
     """
+    if any("@" in n for n in names):
+        from sac.cli.remote import forward_one, one_remote_only
+
+        one_remote_only(names, "tail")
+        flags = [*(["--json"] if as_json else []), *(["-f"] if follow else []), "-n", str(lines)]
+        forward_one(names[0], lambda n: ["agents", "tail", n, *flags])
     from sac.state import AgentDir
     from sac.transcript import read_events
 

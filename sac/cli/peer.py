@@ -17,24 +17,44 @@ def peer() -> None:
 
 
 @peer.command("post-turn")
-@click.argument("agent", metavar="AGENT|AGENT@PEER|URL")
+@click.argument("agent", metavar="AGENT|AGENT@PEER|AGENT@HOST|URL")
 @click.argument("text")
 @click.option("--timeout", type=float, help="Seconds to wait for the reply.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole answer as JSON.")
 def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> None:
-    """Send TEXT to AGENT and print the reply.
+    """Send TEXT ('-': standard input) to AGENT and print the reply. AGENT@HOST of a
+    `sac host` goes to that host's sac over ssh (the text on ssh's standard input), which
+    posts it through its `sac listen`, else straight to the agent.
 
     \b
     Examples:
       sac peer post-turn my-agent "hi"
       sac peer post-turn reviewer@gpu1 "Review PR 12" --json
       sac peer post-turn http://127.0.0.1:8123 "hi"
+      sac peer post-turn answerer@lab - < question.md
     """
     from sac.controlplane import post_json
-    from sac.peers import CONTROL, target
+    from sac.peers import CONTROL, SSH, target
 
+    if text == "-":
+        text = sys.stdin.read()
     url, token = target(agent)
-    if url.startswith(CONTROL):  # an agent placed on another node: its own control endpoint
+    if url.startswith(SSH):  # that host's own sac, over ssh; the text never in a command line
+        import json
+
+        from sac.cli.remote import run_there
+
+        host, _, name = url.removeprefix(SSH).partition("/")
+        args = ["peer", "post-turn", name, "-", "--json", *(["--timeout", str(timeout)] if timeout else [])]
+        done = run_there(host, args, input=text.encode(), capture=True)
+        try:
+            result = json.loads(done.stdout)
+        except ValueError:
+            why = done.stderr.decode(errors="replace").strip().splitlines()
+            raise SacError(f"{agent}: {why[-1] if why else f'exit {done.returncode}'}") from None
+        if not result.get("ok", True) and not as_json:
+            raise SacError(f"{agent}: {result.get('error')}")
+    elif url.startswith(CONTROL):  # an agent placed on another node: its own control endpoint
         from sac.runner import control
         from sac.state import AgentDir
 
