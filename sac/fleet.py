@@ -21,8 +21,10 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import msgspec
+
 from sac.errors import SacError, UsageError
-from sac.hosts import QUICK, Host, Unreachable, get_host, run, sac_command
+from sac.hosts import QUICK, Host, Unreachable, get_host, printable, run, sac_command
 from sac.names import check_name
 from sac.paths import sac_home
 
@@ -43,7 +45,7 @@ def remote_sac(
     done = run(name, host, [*sac_command(host), *args], input=input, timeout=timeout)
     if done.returncode == 127:
         raise SacError(
-            f"host {name}: no sac there ({(done.stderr or b'').decode(errors='replace').strip()[-200:]})",
+            f"host {name}: no sac there ({_last_line(done.stderr)})",
             hint=f"`sac host install {name}` copies this machine's sac.pyz",
         )
     return done.returncode, done.stdout, done.stderr
@@ -54,13 +56,17 @@ def remote_json(name: str, host: Host, args: list[str], **kw) -> object:
     try:
         return json.loads(out)
     except ValueError:
-        why = err.decode(errors="replace").strip().splitlines()
         raise SacError(
-            f"host {name}: its sac failed ({' '.join(args)}): {why[-1] if why else f'exit {code}'}"
+            f"host {name}: its sac failed ({' '.join(args)}): {_last_line(err) if err else f'exit {code}'}"
         ) from None
 
 
 # -- probe and install -------------------------------------------------------------------
+
+
+def _last_line(stderr: bytes | None) -> str:
+    lines = (stderr or b"").decode(errors="replace").strip().splitlines()
+    return printable(lines[-1]) if lines else "no reason given"
 
 
 def local_facts() -> dict:
@@ -95,6 +101,7 @@ def local_facts() -> dict:
 _PROBE = r"""
 import json, os, shutil, subprocess, sys
 sac, home = json.loads(sys.argv[1]), sys.argv[2]
+# (this interpreter's version is what a pyz needs; the remote sac's own facts never replace it)
 facts = {"python": ".".join(map(str, sys.version_info[:3])), "load": list(os.getloadavg()),
          "claude_on_path": shutil.which("claude")}
 d = os.path.expanduser(home or "~")
@@ -104,7 +111,9 @@ facts["disk_free_gb"] = shutil.disk_usage(d).free / 1e9
 try:
     done = subprocess.run(sac + ["host", "facts"], capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     if done.returncode == 0:
-        facts.update(json.loads(done.stdout))
+        theirs = json.loads(done.stdout)
+        theirs["sac_python"] = theirs.pop("python", None)
+        facts.update((k, v) for k, v in theirs.items() if k not in facts)
     else:
         facts["sac_error"] = (done.stderr.decode(errors="replace").strip().splitlines() or ["exit %d" % done.returncode])[-1]
 except (OSError, ValueError, subprocess.SubprocessError) as e:
@@ -117,19 +126,24 @@ def probe(name: str, host: Host) -> dict:
     """One host's report; never raises for the host's own failures (they are the report)."""
     report: dict = {"name": name, "target": host.target, "reachable": False, "sac": None, "error": None}
     try:
-        done = run(name, host, [host.python, "-c", _PROBE, json.dumps(sac_command(host)), host.home or ""])
+        # the script on stdin: one line of argv survives any login shell (csh included)
+        argv = [host.python, "-", json.dumps(sac_command(host)), host.home or ""]
+        done = run(name, host, argv, input=_PROBE.encode())
     except SacError as e:
         report["error"] = e.message
         return report
     report["reachable"] = True
     try:
-        report.update(json.loads(done.stdout))
+        answer = json.loads(done.stdout)
+        if not isinstance(answer, dict):
+            raise ValueError(answer)
+        report.update((k, v) for k, v in answer.items() if k not in ("name", "target", "reachable"))
     except ValueError:
         why = (done.stderr or b"").decode(errors="replace").strip().splitlines()
-        report["error"] = f"{host.python}: {why[-1] if why else f'exit {done.returncode}'}"
+        report["error"] = printable(f"{host.python}: {why[-1] if why else f'exit {done.returncode}'}")
         return report
     if report.get("sac_error"):
-        report["error"] = f"no usable sac: {report.pop('sac_error')}"
+        report["error"] = printable(f"no usable sac: {report.pop('sac_error')}")
     return report
 
 
@@ -174,7 +188,8 @@ def install(name: str, pyz: str | None, dest: str | None, progress: Callable[[st
         raise Unreachable(report["error"] or f"host {name} is unreachable")
     if "python" not in report:
         raise SacError(f"host {name}: {report['error']}", hint="--python names the host's Python 3 (`sac host add`)")
-    source = _pick_pyz(pyz, wants_full=not (report.get("claude_cli") or report.get("claude_on_path")))
+    # the CLI a full pyz carries does not count: replacing it with a lean one would leave none
+    source = _pick_pyz(pyz, wants_full=not report.get("claude_on_path"))
     built = _pyz_facts(source)
     theirs = ".".join(report["python"].split(".")[:2])
     if built.get("python") != theirs:
@@ -185,14 +200,17 @@ def install(name: str, pyz: str | None, dest: str | None, progress: Callable[[st
     dest = dest or (host.sac if host.sac and host.sac.endswith(".pyz") else ".local/bin/sac.pyz")
     size = source.stat().st_size
     progress(f"copying {source.name} ({built.get('variant')}, {size / 1e6:.1f} MB) to {name}:{dest} ...")
-    script = 'umask 022; mkdir -p "$(dirname "$1")" && cat > "$1.part" && chmod 755 "$1.part" && mv -f "$1.part" "$1"'
-    done = run(name, host, ["sh", "-c", script, "sh", dest], input=source.read_bytes(), timeout=SLOW)
+    # written beside, run once, and only then put in place: a copy that does not run there
+    # never replaces a sac that does
+    script = (
+        'umask 022; mkdir -p "$(dirname "$1")" && cat > "$1.part" && chmod 755 "$1.part" && '
+        '"$2" "$1.part" --version && mv -f "$1.part" "$1"'
+    )
+    done = run(name, host, ["sh", "-c", script, "sh", dest, host.python], input=source.read_bytes(), timeout=SLOW)
     if done.returncode != 0:
-        raise SacError(f"host {name}: could not write {dest}: {(done.stderr or b'').decode(errors='replace').strip()}")
+        raise SacError(f"host {name}: the copied sac does not run there: {_last_line(done.stderr)}")
     host.sac = dest
-    code, out, err = remote_sac(name, host, ["--version"], timeout=60)
-    if code != 0:
-        raise SacError(f"host {name}: the copied sac does not run: {err.decode(errors='replace').strip()[-300:]}")
+    out = done.stdout
     hosts = load_hosts()
     hosts[name] = host
     save_hosts(hosts)
@@ -203,7 +221,8 @@ def install(name: str, pyz: str | None, dest: str | None, progress: Callable[[st
 
 
 def pack_folder(folder: Path, arcname: str, tar: tarfile.TarFile) -> None:
-    """Add ``folder`` (regular files and folders only) to ``tar`` under ``arcname``."""
+    """Add ``folder`` (regular files and folders only) to ``tar`` under ``arcname``: names,
+    contents and whether a file is executable; nothing of its owner or times."""
     total = 0
 
     def entry(path: Path, name: str) -> None:
@@ -214,18 +233,24 @@ def pack_folder(folder: Path, arcname: str, tar: tarfile.TarFile) -> None:
                 f"{path}: only files and folders travel with an agent (this is a link or a special file)",
                 hint="replace it with the file itself",
             )
-        info = tar.gettarinfo(str(path), arcname=name)
-        info.uid = info.gid = 0
-        info.uname = info.gname = ""
-        info.mtime = 0  # what matters is the content: the same folder packs the same
-        if info.isfile():
-            total += st.st_size
-            if total > MAX_FOLDER:
-                raise UsageError(f"{folder} holds more than {MAX_FOLDER >> 20} MB; an agent folder must be smaller")
-            with open(path, "rb") as f:
-                tar.addfile(info, f)
-        else:
+        info = tarfile.TarInfo(name)
+        info.mode = 0o755 if stat.S_ISDIR(st.st_mode) or st.st_mode & 0o100 else 0o644
+        if stat.S_ISDIR(st.st_mode):
+            info.type = tarfile.DIRTYPE
             tar.addfile(info)
+            return
+        total += st.st_size
+        if total > MAX_FOLDER:
+            raise UsageError(f"{folder} holds more than {MAX_FOLDER >> 20} MB; an agent folder must be smaller")
+        # opened without following a link, and the same file that was looked at (no swap between)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as f:
+            now = os.fstat(fd)
+            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(now.st_mode):
+                raise UsageError(f"{path} changed while it was being read; try again")
+            data = f.read(MAX_FOLDER + 1)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
 
     entry(folder, arcname)
     for root, dirs, files in os.walk(folder, followlinks=False):
@@ -237,56 +262,112 @@ def pack_folder(folder: Path, arcname: str, tar: tarfile.TarFile) -> None:
 
 def pack(folders: dict[str, Path]) -> bytes:
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, folder in sorted(folders.items()):
             pack_folder(folder, check_name(name), tar)
     return buf.getvalue()
 
 
-def unpack(data: bytes) -> dict[str, dict[str, bytes | None]]:
-    """name -> {relative path: content (None for a folder)}: read, never extracted."""
+#: What a folder stream may hold: regular files and folders, nothing else (no links,
+#: devices, FIFOs, sparse files).
+_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE)
+
+
+def unpack(data: bytes, executable: set[tuple[str, str]] | None = None) -> dict[str, dict[str, bytes | None]]:
+    """name -> {relative path: content (None for a folder)}: read, never extracted. The
+    stream may come from a hostile host: each entry is checked, and the whole is bounded.
+    ``executable`` (if given) receives the (name, path) of executable files."""
     agents: dict[str, dict[str, bytes | None]] = {}
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-        for m in tar:
-            name, _, rel = m.name.partition("/")
-            check_name(name)
-            parts = rel.split("/") if rel else []
-            if m.name.startswith("/") or any(p in ("", ".", "..") for p in parts):
-                raise SacError(f"refused a folder entry {m.name!r} (not a plain relative path)")
-            if not (m.isfile() or m.isdir()):
-                raise SacError(f"refused {m.name!r}: only files and folders travel with an agent")
-            files = agents.setdefault(name, {})
-            if rel:
-                f = tar.extractfile(m) if m.isfile() else None
-                files[rel] = f.read() if f else None
+    sizes: dict[str, int] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            for m in tar:
+                name, _, rel = m.name.partition("/")
+                if not name:
+                    raise SacError(f"refused a folder entry {m.name!r} (not a plain relative path)")
+                check_name(name)
+                parts = rel.split("/") if rel else []
+                if any(p in ("", ".", "..") for p in parts):
+                    raise SacError(f"refused a folder entry {m.name!r} (not a plain relative path)")
+                if m.type not in _TYPES or m.issparse():
+                    raise SacError(f"refused {m.name!r}: only files and folders travel with an agent")
+                files = agents.setdefault(name, {})
+                if not rel:
+                    continue
+                if rel in files or any("/".join(parts[:i]) in files and files["/".join(parts[:i])] is not None
+                                       for i in range(1, len(parts))):  # fmt: skip
+                    raise SacError(f"refused {m.name!r}: it is there twice, or under a file")
+                if m.isfile():
+                    sizes[name] = sizes.get(name, 0) + m.size
+                    if sizes[name] > MAX_FOLDER:
+                        raise SacError(f"refused agent folder {name}: more than {MAX_FOLDER >> 20} MB")
+                    f = tar.extractfile(m)
+                    body = f.read(m.size + 1) if f else b""
+                    if len(body) != m.size:
+                        raise SacError(f"refused {m.name!r}: its content is not its declared size")
+                    files[rel] = body
+                    if executable is not None and m.mode & 0o100:
+                        executable.add((name, rel))
+                else:
+                    files[rel] = None
+    except tarfile.TarError as e:
+        raise SacError(f"an agent folder stream that is not a plain tar: {e}") from None
+    for name, files in agents.items():
+        for rel in files:
+            parent = rel.rpartition("/")[0]
+            if parent and files.get(parent, None) is not None:
+                raise SacError(f"refused {name}/{rel}: it is under a file")
     return agents
 
 
-def receive(data: bytes) -> list[str]:
-    """Install the agent folders in ``data`` under ``$SAC_HOME/agents`` (each replaced whole)."""
+def receive(data: bytes, keep_running: bool = False) -> dict[str, list[str]]:
+    """Install the agent folders in ``data`` under ``$SAC_HOME/agents``, each replaced whole
+    (a folder swapped in by rename: never half old, half new). ``keep_running``: the folder
+    of an agent running here is kept as it is (``start NAME@HOST`` of a running agent).
+    Returns {"installed": [...], "kept": [...]}."""
     from sac_hookspecs.toolkit.files import private_dirs
 
     agents_dir = private_dirs(sac_home() / "agents")
-    got = unpack(data)
-    for name, files in got.items():
+    executable: set[tuple[str, str]] = set()
+    got = unpack(data, executable)
+    result: dict[str, list[str]] = {"installed": [], "kept": []}
+    for name, files in sorted(got.items()):
+        if keep_running and _running(name):
+            result["kept"].append(name)
+            continue
         new = Path(tempfile.mkdtemp(prefix=f".{name}.incoming-", dir=agents_dir))
-        for rel, content in sorted(files.items()):
-            path = new / rel
-            if content is None:
-                path.mkdir(mode=0o700, exist_ok=True)
-            else:
+        try:
+            for rel, content in sorted(files.items()):
+                path = new / rel
+                if content is None:
+                    path.mkdir(mode=0o700, exist_ok=True)
+                    continue
                 path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                with open(path, "xb") as f:  # a fresh folder: nothing to follow
+                mode = 0o700 if (name, rel) in executable else 0o600
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+                with os.fdopen(fd, "wb") as f:  # a fresh folder: nothing to follow
                     f.write(content)
-        old = agents_dir / name
-        trash = None
-        if old.is_symlink() or old.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=agents_dir)) / name
-            os.rename(old, trash)
-        os.rename(new, old)
-        if trash is not None:
-            shutil.rmtree(trash.parent, ignore_errors=True)
-    return sorted(got)
+            old = agents_dir / name
+            trash = None
+            if old.is_symlink() or old.exists():
+                trash = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=agents_dir)) / name
+                os.rename(old, trash)  # a planted link is moved aside, never followed
+            os.rename(new, old)
+            if trash is not None:
+                shutil.rmtree(trash.parent, ignore_errors=True)
+        except OSError as e:
+            raise SacError(f"could not install agent folder {name}: {e}") from None
+        finally:
+            if new.exists():
+                shutil.rmtree(new, ignore_errors=True)
+        result["installed"].append(name)
+    return result
+
+
+def _running(name: str) -> bool:
+    from sac.lifecycle import status
+
+    return not status(name).state.can_start  # as `start` decides: it would leave this one be
 
 
 def pack_installed(names: Iterable[str]) -> bytes:
@@ -310,6 +391,19 @@ def pack_installed(names: Iterable[str]) -> bytes:
 # -- launch, sync, status -------------------------------------------------------------------
 
 
+def has_folder(ref: str) -> bool:
+    """Whether ``ref`` names an agent folder here (else `start NAME@HOST` uses the host's)."""
+    from sac.config import load_settings
+    from sac.errors import NotFound
+    from sac.lookup import resolve
+
+    try:
+        resolve(ref, load_settings())
+        return True
+    except NotFound:
+        return False
+
+
 def local_folders(names: Iterable[str]) -> dict[str, Path]:
     from sac.config import load_settings
     from sac.lookup import resolve
@@ -318,20 +412,35 @@ def local_folders(names: Iterable[str]) -> dict[str, Path]:
     folders = {}
     for ref in names:
         name, spec = resolve(ref, settings)
+        if spec.name != "spec.yaml":  # the folder travels; there, sac finds NAME/spec.yaml
+            raise UsageError(f"{spec}: only an agent folder with a spec.yaml travels to a host")
         folders[name] = spec.parent
     return folders
 
 
-def send_folders(host_name: str, refs: list[str], progress: Callable[[str], None]) -> list[str]:
+def send_folders(
+    host_name: str, refs: list[str], progress: Callable[[str], None], keep_running: bool = False
+) -> list[str]:
     """Copy the agents' folders (found here by name, folder or spec path) into the host's
-    ``$SAC_HOME/agents``, each replacing the one there: their names."""
+    ``$SAC_HOME/agents``, each replacing the one there (``keep_running``: not the folder of
+    an agent running there, which a start would leave be): their names."""
     host = get_host(host_name)
     folders = local_folders(refs)
     data = pack(folders)
     progress(f"copying {len(folders)} agent folder(s) ({len(data) / 1e3:.0f} kB) to {host_name} ...")
-    code, _, err = remote_sac(host_name, host, ["fleet", "receive"], input=data, timeout=SLOW)
+    args = ["fleet", "receive", "--json", *(["--keep-running"] if keep_running else [])]
+    code, out, err = remote_sac(host_name, host, args, input=data, timeout=SLOW)
     if code != 0:
-        raise SacError(f"host {host_name}: could not install the folders: {err.decode(errors='replace').strip()}")
+        raise SacError(f"host {host_name}: could not install the folders: {_last_line(err)}")
+    try:
+        kept = json.loads(out).get("kept", [])
+    except (ValueError, AttributeError):
+        kept = []
+    for name in kept:
+        if isinstance(name, str):
+            progress(
+                f"{printable(name)} runs on {host_name}: its folder there was kept (`sac fleet sync` shows any drift)"
+            )
     return sorted(folders)
 
 
@@ -346,6 +455,9 @@ def drift(host_name: str, host: Host, names: list[str]) -> list[dict]:
     mine = dict(discover(load_settings()))
     rows = []
     for name in sorted(set(theirs) | set(names)):
+        if name not in mine and name not in theirs:
+            rows.append({"host": host_name, "agent": name, "state": "unknown", "diff": ""})
+            continue
         if name not in mine:
             rows.append({"host": host_name, "agent": name, "state": "only-there", "diff": ""})
             continue
@@ -373,13 +485,30 @@ def drift(host_name: str, host: Host, names: list[str]) -> list[dict]:
 def _pack_remote(host_name: str, host: Host, names: list[str]) -> bytes:
     code, out, err = remote_sac(host_name, host, ["fleet", "pack", *names], timeout=120)
     if code != 0:
-        raise SacError(f"host {host_name}: could not read its agent folders: {err.decode(errors='replace').strip()}")
+        raise SacError(f"host {host_name}: could not read its agent folders: {_last_line(err)}")
     return out
 
 
+class _Row(msgspec.Struct):
+    """What `fleet status` shows of a host's status row: a row of another shape is refused."""
+
+    name: str
+    state: str
+    runtime: str | None = None
+    uptime_s: float | None = None
+    restarts: int = 0
+    turns: int = 0
+    cost_usd: float | None = None
+    last_error: str | None = None
+
+
 def host_status(host_name: str, host: Host) -> list[dict]:
-    """The host's own `sac agents status --json`, each row with its host."""
+    """The host's own `sac agents status --json`, each row with its host; an answer of
+    another shape is that host's error, never a crash of the whole view."""
     rows = remote_json(host_name, host, ["agents", "status", "--json"])
-    if not isinstance(rows, list):
-        raise SacError(f"host {host_name}: an unexpected status answer")
+    try:
+        msgspec.convert(rows, list[_Row])
+    except msgspec.ValidationError as e:
+        raise SacError(f"host {host_name}: an unexpected status answer ({e})") from None
+    assert isinstance(rows, list)
     return [{**r, "fleet_host": host_name} for r in rows]

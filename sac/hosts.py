@@ -115,7 +115,9 @@ OWNED = ("BatchMode", "ControlMaster", "ControlPath", "ControlPersist")
 
 
 def socket_dir() -> Path:
-    """``$SAC_HOME/ssh``: 0700 and ours, or sac refuses (another user must not reach a master)."""
+    """``$SAC_HOME/ssh``: 0700 and ours, or sac refuses (another user must not reach a master).
+    A folder that was ever open to others is emptied of what others put there: a socket
+    planted at a master's path would be handed every prompt and folder sent to that host."""
     d = sac_home() / "ssh"
     from sac_hookspecs.toolkit.files import private_dirs
 
@@ -125,12 +127,16 @@ def socket_dir() -> Path:
         raise SacError(f"{d} is not a directory of this user's", hint="remove it; sac makes it again")
     if st.st_mode & 0o077:
         os.chmod(d, 0o700)
+        for entry in os.scandir(d):
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                os.unlink(entry.path)
     return d
 
 
 def control_path(name: str, host: Host) -> Path:
     """The master's socket: a short hash of what the connection is (not ssh's %C, which is 40
-    characters and would not fit a deep SAC_HOME), so a changed target gets a new master."""
+    characters and would not fit a deep SAC_HOME), so a changed target gets a new master.
+    Anything at that path that is not a socket of this user's is removed first."""
     key = msgspec.json.encode([name, host.target, host.options])
     path = socket_dir() / hashlib.sha256(key).hexdigest()[:16]
     if len(str(path)) > _SOCKET_MAX:
@@ -138,14 +144,20 @@ def control_path(name: str, host: Host) -> Path:
             f"the ssh control socket path is too long for Unix sockets: {path}",
             hint="set SAC_HOME to a shorter directory",
         )
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path
+    if not stat.S_ISSOCK(st.st_mode) or st.st_uid != os.getuid():
+        os.unlink(path)
     return path
 
 
-def ssh_options(name: str, host: Host) -> list[str]:
+def ssh_options(name: str, host: Host, master: str = "auto") -> list[str]:
     """Every option sac gives ssh for ``name`` (the target not included)."""
     owned = {
         "BatchMode": "yes",
-        "ControlMaster": "auto",
+        "ControlMaster": master,
         "ControlPath": str(control_path(name, host)),
         "ControlPersist": str(PERSIST),
     }
@@ -181,6 +193,10 @@ def sac_command(host: Host) -> list[str]:
     return [*env, *([host.python, exe] if exe.endswith(".pyz") else [exe])]
 
 
+#: The most a remote command may answer on stdout (a hostile host could send forever).
+MAX_ANSWER = 1 << 30
+
+
 def run(
     name: str,
     host: Host,
@@ -193,41 +209,136 @@ def run(
 ) -> subprocess.CompletedProcess:
     """Run ``remote`` on the host; raises :class:`Unreachable` when ssh itself failed (exit
     255) or the deadline passed. Any other exit status is the remote command's own.
-    ``capture=False`` streams the remote output here; ``stdin=True`` passes ours through."""
+    ``capture=False`` streams the remote output here; ``stdin=True`` passes ours through.
+
+    ssh's stderr goes to a file, never a pipe: a ControlPersist master or a ProxyCommand
+    left in the background may keep a pipe open long after the command ended. Captured
+    stdout is read up to :data:`MAX_ANSWER`."""
+    import tempfile
+    import threading
+
+    ensure_master(name, host)
     argv = ssh_argv(name, host, remote)
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE if input is not None else None if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if capture else None,
+                stderr=err if capture else None,
+            )
+        except FileNotFoundError:
+            raise SacError(
+                "ssh is not installed here", hint="install the OpenSSH client (Debian: openssh-client)"
+            ) from None
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, expire) if timeout else None
+        if timer:
+            timer.daemon = True
+            timer.start()
+        try:
+            if input is not None:
+                feeder = threading.Thread(target=_feed, args=(proc, input), daemon=True)
+                feeder.start()
+            out = bytearray()
+            if proc.stdout is not None:
+                while chunk := proc.stdout.read(1 << 16):
+                    out += chunk
+                    if len(out) > MAX_ANSWER:
+                        proc.kill()
+                        raise SacError(f"host {name}: an answer larger than {MAX_ANSWER >> 20} MB; refused")
+            code = proc.wait()
+        finally:
+            if timer:
+                timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if expired.is_set():
+            raise Unreachable(
+                f"host {name} ({host.target}): no answer within {timeout:.0f} s",
+                hint=f"check the network; `sac host probe {name}`",
+            )
+        err.seek(0)
+        errors = err.read(1 << 20) if capture else b""
+    if code == 255:
+        raise Unreachable(f"host {name} ({host.target}): {ssh_reason(errors)}", hint=f"`sac host probe {name}`")
+    return subprocess.CompletedProcess(argv, code, bytes(out) if capture else None, errors if capture else None)
+
+
+def _feed(proc: subprocess.Popen, data: bytes) -> None:
+    assert proc.stdin is not None
     try:
-        done = subprocess.run(
-            argv,
-            input=input,
-            stdin=None if input is not None or stdin else subprocess.DEVNULL,
-            capture_output=capture,
-            timeout=timeout,
-        )
-    except FileNotFoundError:
-        raise SacError(
-            "ssh is not installed here", hint="install the OpenSSH client (Debian: openssh-client)"
-        ) from None
-    except subprocess.TimeoutExpired:
-        raise Unreachable(
-            f"host {name} ({host.target}): no answer within {timeout:.0f} s",
-            hint=f"check the network; `sac host probe {name}`",
-        ) from None
-    if done.returncode == 255:
-        raise Unreachable(f"host {name} ({host.target}): {ssh_reason(done.stderr)}", hint=f"`sac host probe {name}`")
-    return done
+        proc.stdin.write(data)
+    except (BrokenPipeError, OSError):
+        pass  # the remote side ended first: its exit status says why
+    finally:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
+
+
+def ensure_master(name: str, host: Host) -> None:
+    """Open the host's master once, under a lock, before the first command: many commands
+    at once would otherwise each log in (MFA, MaxStartups). A running master is left be."""
+    import fcntl
+
+    path = control_path(name, host)
+    if path.exists():
+        return
+    fd = os.open(f"{path}.lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if control_path(name, host).exists():
+            return
+        import tempfile
+
+        with tempfile.TemporaryFile() as err:
+            argv = ["ssh", *ssh_options(name, host, master="yes"), "-N", "-f", "--", host.target]
+            try:
+                code = subprocess.run(
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, timeout=CONNECT_TIMEOUT * 3
+                ).returncode
+            except FileNotFoundError:
+                raise SacError(
+                    "ssh is not installed here", hint="install the OpenSSH client (Debian: openssh-client)"
+                ) from None
+            except subprocess.TimeoutExpired:
+                raise Unreachable(f"host {name} ({host.target}): no answer within {CONNECT_TIMEOUT * 3} s") from None
+            if code != 0:
+                err.seek(0)
+                raise Unreachable(
+                    f"host {name} ({host.target}): {ssh_reason(err.read(1 << 20))}", hint=f"`sac host probe {name}`"
+                )
+
+
+def printable(text: str, keep: str = "") -> str:
+    """``text`` from another machine, safe to print: control characters (a terminal's escape
+    sequences) shown as ``\\xNN``, except those in ``keep`` (a diff keeps newlines)."""
+    return "".join(
+        c if (c.isprintable() or c in keep) else f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}"
+        for c in text
+    )
 
 
 def ssh_reason(stderr: bytes | None) -> str:
-    """ssh's own last words, one line."""
+    """ssh's own last words, one line, printable."""
     lines = [ln.strip() for ln in (stderr or b"").decode(errors="replace").splitlines() if ln.strip()]
-    return lines[-1] if lines else "ssh failed (exit 255)"
+    return printable(lines[-1]) if lines else "ssh failed (exit 255)"
 
 
 def drop_master(name: str, host: Host) -> None:
     """Close the host's master, if one runs (``ssh -O exit``)."""
     subprocess.run(
         ["ssh", *ssh_options(name, host), "-O", "exit", "--", host.target],
-        capture_output=True,
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         timeout=10,
     )

@@ -106,7 +106,7 @@ def test_a_folder_travels_whole_and_the_same_folder_packs_the_same(home, tmp_pat
     target = home / "agents" / "agent"
     target.mkdir(parents=True)
     (target / "stale.txt").write_text("from before")
-    assert fleet.receive(data) == ["agent"]
+    assert fleet.receive(data) == {"installed": ["agent"], "kept": []}
     assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == [
         "spec.yaml",
         "to_home",
@@ -155,7 +155,99 @@ def test_a_hostile_stream_writes_nothing(home, tmp_path, name, kind):
     with pytest.raises(SacError):
         fleet.receive(data)
     assert not (home / "agents" / "agent").exists()
-    assert not (tmp_path / "escaped").exists()
+    assert not (home / "escaped").exists() and not (home / "agents" / "escaped").exists()
+    assert not [p for p in (home / "agents").iterdir()] if (home / "agents").exists() else True
+
+
+def test_a_stream_that_is_not_a_plain_tar_is_one_error_and_writes_nothing(home):
+    sparse = tarfile.TarInfo("agent/big")
+    sparse.type = tarfile.GNUTYPE_SPARSE
+    top = tarfile.TarInfo("agent")
+    top.type = tarfile.DIRTYPE
+    file_then_child = [(top, None), (tarfile.TarInfo("agent/a"), b"x"), (tarfile.TarInfo("agent/a/b"), b"y")]
+    twice = [(top, None), (tarfile.TarInfo("agent/a"), b"x"), (tarfile.TarInfo("agent/a"), b"y")]
+    for data in (b"\x00garbage" * 100, os.urandom(4096), _tar((top, None), (sparse, None)), _tar(*file_then_child),
+                 _tar(*twice)):  # fmt: skip
+        with pytest.raises(SacError):
+            fleet.receive(data)
+    assert not (home / "agents").exists() or not list((home / "agents").iterdir())
+
+
+def test_a_folder_too_big_is_refused_on_both_sides(home, tmp_path, monkeypatch):
+    monkeypatch.setattr(fleet, "MAX_FOLDER", 1000)
+    src = _folder(tmp_path)
+    (src / "blob").write_bytes(b"x" * 1001)
+    with pytest.raises(UsageError, match="more than"):
+        fleet.pack({"agent": src})
+    top = tarfile.TarInfo("agent")
+    top.type = tarfile.DIRTYPE
+    with pytest.raises(SacError, match="more than"):
+        fleet.receive(_tar((top, None), (tarfile.TarInfo("agent/blob"), b"x" * 1001)))
+
+
+def test_executables_stay_executable_and_hardlinks_travel_as_files(home, tmp_path):
+    src = _folder(tmp_path)
+    (src / "run.sh").write_text("#!/bin/sh\n")
+    (src / "run.sh").chmod(0o755)
+    os.link(src / "spec.yaml", src / "spec-copy.yaml")
+    fleet.receive(fleet.pack({"agent": src}))
+    got = home / "agents" / "agent"
+    assert (got / "run.sh").stat().st_mode & 0o100 and not (got / "spec.yaml").stat().st_mode & 0o111
+    assert (got / "spec-copy.yaml").read_text() == "kind: Agent\n"
+
+
+def test_a_socket_another_user_planted_at_a_masters_path_is_removed(home):
+    import socket
+
+    h = hosts.Host(target="me@lab")
+    path = hosts.control_path("lab", h)
+    path.write_text("not a socket")  # anything but our socket is removed before ssh sees it
+    assert hosts.control_path("lab", h) == path and not path.exists()
+    os.chmod(path.parent, 0o777)  # a folder that was ever open: others' entries go
+    planted = path.parent / "other"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(planted))
+    os.chown(planted, 65534, 65534) if os.geteuid() == 0 else None
+    hosts.socket_dir()
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    if os.geteuid() == 0:
+        assert not planted.exists()
+
+
+def test_what_another_machine_says_is_printed_never_obeyed():
+    assert hosts.printable("ok\x1b]52;c;ZXZpbA==\x07 done") == "ok\\x1b]52;c;ZXZpbA==\\x07 done"
+    assert hosts.printable("a\nb\tc", keep="\n\t") == "a\nb\tc"
+    assert hosts.printable("a\nb") == "a\\x0ab"
+
+
+def test_one_remote_at_a_time_where_only_one_makes_sense():
+    from sac.cli.remote import one_remote_only
+
+    one_remote_only(["a", "b"], "tail")
+    one_remote_only(["a@lab"], "tail")
+    for refs in (["a@lab", "b"], ["a@lab", "b@lab"]):
+        with pytest.raises(UsageError, match="one NAME@HOST"):
+            one_remote_only(refs, "tail")
+
+
+def test_a_turn_for_an_agent_with_no_listen_goes_to_its_own_socket(home):
+    """How a turn from another host's agent arrives (`sac peer post-turn NAME` run there over
+    ssh): without a listen, straight to the agent's 0600 socket; without that, the error."""
+    from sac import peers
+    from sac.state import AgentDir, AgentState, Phase
+
+    folder = home / "agents" / "b1"
+    folder.mkdir(parents=True)
+    (folder / "spec.yaml").write_text("apiVersion: scitex-agent-container/v3\nkind: Agent\nspec: {runtime: local}\n")
+    with pytest.raises(SacError, match="sac listen is not running"):
+        peers.target("b1")
+    d = AgentDir("b1")
+    d.root.mkdir(parents=True)
+    d.write_state(AgentState(name="b1", state=Phase.READY, pid=1, pid_start=0, spec_path="x", runtime="local"))
+    d.socket.write_text("")  # its socket's place taken: what target() looks at
+    assert peers.target("b1") == (f"{peers.CONTROL}b1", None)
+    hosts.save_hosts({"lab": hosts.Host(target="me@lab")})
+    assert peers.target("b1@lab") == (f"{peers.SSH}lab/b1", None)
 
 
 def test_probe_of_a_host_ssh_cannot_reach_is_a_report_not_a_crash(home):

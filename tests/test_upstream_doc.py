@@ -74,7 +74,12 @@ def test_every_command_the_upstream_page_names_is_as_it_says():
             assert ":" in verdict and len(verdict.split(":", 1)[1].strip()) > 10, f"say why: {verdict}"
         else:
             assert verdict.startswith("new") and not upstream.strip(), verdict
-    assert ("agents", "start") in exist and ("fleet", "launch") in absent and ("--help-recursive",) in exist
+    assert (
+        ("agents", "start") in exist
+        and ("fleet", "launch") in exist
+        and ("fleet", "notify") in absent
+        and ("--help-recursive",) in exist
+    )
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         results = list(pool.map(answers_help, [list(p) for p in sorted(exist | absent)]))
     missing = [" ".join(p) for p, code, _ in results if tuple(p) in exist and code != 0]

@@ -152,9 +152,11 @@ def start(refs, runtime, on, foreground, timeout, resume, parent, ignore_startup
 
     here, there = split(refs)
     if there:  # NAME@HOST: its folder goes to the host, whose sac starts it (as `sac fleet launch`)
-        if foreground:
-            raise UsageError("--foreground runs agents in this terminal: NAME@HOST runs on its host")
-        opts = remote_start_options(runtime, on, timeout, as_json)
+        if foreground or parent:
+            raise UsageError("--foreground and --parent are for agents of this host: NAME@HOST runs on its host")
+        opts = remote_start_options(
+            runtime, on, timeout, as_json, resume=resume, ignore_startup_errors=ignore_startup_errors, jobs=jobs
+        )
         code = start_there(there, opts, as_json, alone=not here)
         if not here:
             sys.exit(code)
@@ -383,7 +385,8 @@ def restart(
 
     here, there = split(refs)
     if there:  # each host's sac restarts its own (its folder stays as it is: `sac fleet sync --push`)
-        code = start_there(there, remote_start_options(runtime, on, timeout, as_json), as_json, not here, copy=False)
+        opts = remote_start_options(runtime, on, timeout, as_json, jobs=jobs)
+        code = start_there(there, opts, as_json, not here, copy=False)
         if not here:
             sys.exit(code)
         refs = tuple(here)

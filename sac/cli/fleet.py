@@ -66,7 +66,7 @@ def show_fleet(names: tuple[str, ...], as_json: bool) -> None:
     from sac.cli.local_status import status_rows
     from sac.concurrently import each
     from sac.fleet import host_status
-    from sac.hosts import get_host, load_hosts
+    from sac.hosts import get_host, load_hosts, printable
 
     hosts = {n: get_host(n) for n in names} if names else load_hosts()
     here = [] if names else [{**msgspec.to_builtins(r), "fleet_host": "local"} for r in status_rows()]
@@ -87,19 +87,19 @@ def show_fleet(names: tuple[str, ...], as_json: bool) -> None:
         lines = [
             (
                 r["fleet_host"],
-                r["name"],
-                r.get("runtime") or "-",
-                r["state"],
+                printable(r["name"]),  # what another machine said is shown, never obeyed (escapes)
+                printable(r.get("runtime") or "-"),
+                printable(r["state"]),
                 _ago(r.get("uptime_s")),
                 r.get("restarts", 0),
                 r.get("turns", 0),
                 f"${r.get('cost_usd') or 0:.4f}",
-                (r.get("last_error") or "")[:60],
+                printable((r.get("last_error") or "")[:60]),
             )
             for r in rows
         ]
         lines += [
-            (h["name"], "-", "-", "unreachable", "-", "-", "-", "-", h["error"][:90])
+            (h["name"], "-", "-", "unreachable", "-", "-", "-", "-", printable(h["error"][:90]))
             for h in reports
             if not h["reachable"]
         ]
@@ -127,7 +127,7 @@ def sync(hosts: tuple[str, ...], agents: tuple[str, ...], push: bool, as_json: b
       sac fleet sync --agent reviewer --json
     """
     from sac.fleet import drift, send_folders
-    from sac.hosts import get_host, load_hosts
+    from sac.hosts import get_host, load_hosts, printable
 
     chosen = {n: get_host(n) for n in hosts} if hosts else load_hosts()
     if not chosen:
@@ -142,10 +142,15 @@ def sync(hosts: tuple[str, ...], agents: tuple[str, ...], push: bool, as_json: b
             continue
         differing = [r["agent"] for r in found if r["state"] in ("differs", "missing-there")]
         if push and differing:
-            send_folders(name, differing, _progress)
-            for r in found:
-                if r["agent"] in differing:
-                    r["pushed"] = True
+            try:
+                send_folders(name, differing, _progress)
+            except SacError as e:  # this host stays as it was; the others are still pushed
+                click.echo(f"sac: error: {e.render()}", err=True)
+                failed = True
+            else:
+                for r in found:
+                    if r["agent"] in differing:
+                        r["pushed"] = True
         rows += found
     if as_json:
         echo_json(rows)
@@ -156,11 +161,12 @@ def sync(hosts: tuple[str, ...], agents: tuple[str, ...], push: bool, as_json: b
                 "differs": "differs",
                 "missing-there": "not on the host",
                 "only-there": "only on the host (no local folder)",
+                "unknown": "neither here nor on the host",
             }[r["state"]]
             click.echo(f"{r['host']}: {r['agent']}: {what}{' (pushed)' if r.get('pushed') else ''}")
             if r["diff"] and not r.get("pushed"):
-                click.echo(r["diff"].rstrip("\n"))
-    drifted = any(r["state"] in ("differs", "missing-there") and not r.get("pushed") for r in rows)
+                click.echo(printable(r["diff"].rstrip("\n"), keep="\n\t"))
+    drifted = any(r["state"] in ("differs", "missing-there", "unknown") and not r.get("pushed") for r in rows)
     sys.exit(1 if failed or drifted else 0)
 
 
@@ -179,8 +185,9 @@ def pack(names: tuple[str, ...]) -> None:
 
 
 @fleet.command("receive", hidden=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the names installed as JSON.")
-def receive(as_json: bool) -> None:
+@click.option("--keep-running", is_flag=True, help="Keep the folder of an agent that runs here as it is.")
+@click.option("--json", "as_json", is_flag=True, help="Print the names installed and kept as JSON.")
+def receive(keep_running: bool, as_json: bool) -> None:
     """Install the agent folders of the tar stream on standard input under $SAC_HOME/agents.
 
     \b
@@ -189,8 +196,10 @@ def receive(as_json: bool) -> None:
     """
     from sac.fleet import receive as install
 
-    names = install(sys.stdin.buffer.read())
+    result = install(sys.stdin.buffer.read(), keep_running)
     if as_json:
-        echo_json(names)
+        echo_json(result)
     else:
-        click.echo(" ".join(names))
+        for name in result["kept"]:
+            click.echo(f"sac: {name} runs here: its folder was kept as it is", err=True)
+        click.echo(" ".join(result["installed"]))

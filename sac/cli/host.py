@@ -189,12 +189,12 @@ def remove(name: str, as_json: bool) -> None:
 @host.command("ssh-opts")
 @click.argument("name")
 def ssh_opts(name: str) -> None:
-    """The ssh command sac uses for a host (shares its master): `$(sac host ssh-opts lab)`.
+    """The ssh command sac uses for a host, shell-quoted (it shares the host's master).
 
     \b
     Examples:
       sac host ssh-opts lab
-      $(sac host ssh-opts lab) uptime
+      eval "$(sac host ssh-opts lab)" uptime
     """
     import shlex
 

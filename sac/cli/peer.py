@@ -46,14 +46,21 @@ def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> No
 
         host, _, name = url.removeprefix(SSH).partition("/")
         args = ["peer", "post-turn", name, "-", "--json", *(["--timeout", str(timeout)] if timeout else [])]
-        done = run_there(host, args, input=text.encode(), capture=True)
+        # the remote waits up to its own deadline (default 600 s); this side a margin more
+        done = run_there(host, args, input=text.encode(), capture=True, timeout=(timeout or 600) + 60)
         try:
             result = json.loads(done.stdout)
+            if not isinstance(result, dict):
+                raise ValueError(result)
         except ValueError:
+            from sac.hosts import printable
+
             why = done.stderr.decode(errors="replace").strip().splitlines()
-            raise SacError(f"{agent}: {why[-1] if why else f'exit {done.returncode}'}") from None
+            raise SacError(printable(f"{agent}: {why[-1] if why else f'exit {done.returncode}'}")) from None
         if not result.get("ok", True) and not as_json:
-            raise SacError(f"{agent}: {result.get('error')}")
+            from sac.hosts import printable
+
+            raise SacError(printable(f"{agent}: {result.get('error')}"))
     elif url.startswith(CONTROL):  # an agent placed on another node: its own control endpoint
         from sac.runner import control
         from sac.state import AgentDir

@@ -80,14 +80,22 @@ def forward_groups(
                 got = json.loads(done.stdout)
             except ValueError:
                 got = [{"name": n, "ok": False, "error": f"host {host}: no JSON answer"} for n in names]
-            rows += [{**r, "fleet_host": host} for r in (got if isinstance(got, list) else [got])]
+            got = got if isinstance(got, list) else [got]
+            rows += [
+                {**r, "fleet_host": host}
+                if isinstance(r, dict)
+                else {"ok": False, "error": f"host {host}: no JSON row"}
+                for r in got
+            ]
     return worst, rows
 
 
 def finish(local_status: int | None, local_rows: list, remote: tuple[int, list], as_json: bool) -> NoReturn:
+    """Exit with the worst status of here and there; with ``as_json`` one list of rows, each
+    saying its host when any came from another."""
     code, rows = remote
     if as_json:
-        echo_json([*local_rows, *rows])
+        echo_json([*({**r, "fleet_host": "local"} if rows else r for r in local_rows), *rows])
     sys.exit(max(code, local_status or 0))
 
 
@@ -97,11 +105,24 @@ def one_remote_only(refs: Iterable[str], what: str) -> None:
         raise UsageError(f"{what} takes one NAME@HOST at a time (or names on this host)")
 
 
-def remote_start_options(runtime: str | None, on: str | None, timeout: float, as_json: bool) -> list[str]:
+def remote_start_options(
+    runtime: str | None,
+    on: str | None,
+    timeout: float,
+    as_json: bool,
+    *,
+    resume: bool = False,
+    ignore_startup_errors: bool = False,
+    jobs: int | None = None,
+) -> list[str]:
+    """The options of a start that the host's sac is given as they were given here."""
     return [
         *(["--runtime", runtime] if runtime else []),
         *(["--on", on] if on else []),
         *(["--timeout", str(timeout)]),
+        *(["--resume"] if resume else []),
+        *(["--ignore-startup-errors"] if ignore_startup_errors else []),
+        *(["--jobs", str(jobs)] if jobs else []),
         *(["--json"] if as_json else []),
     ]
 
@@ -114,10 +135,13 @@ def start_there(there: dict[str, list[str]], opts: list[str], as_json: bool, alo
     worst = 0
     for host, names in there.items():
         try:
-            if copy:
-                from sac.fleet import send_folders
+            if copy:  # an agent with no folder here is started from the host's own folder
+                from sac.fleet import has_folder, send_folders
 
-                names = send_folders(host, names, progress=lambda m: click.echo(f"sac: {m}", err=True))
+                ours = [n for n in names if has_folder(n)]
+                if ours:
+                    sent = send_folders(host, ours, lambda m: click.echo(f"sac: {m}", err=True), keep_running=True)
+                    names = [*sent, *(n for n in names if n not in ours)]
             done = run_there(host, ["agents", "restart" if not copy else "start", *names, *opts])
             worst = max(worst, done.returncode)
         except SacError as e:

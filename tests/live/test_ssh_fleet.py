@@ -114,7 +114,8 @@ def world(tmp_path_factory):
     assert up.returncode == 0, f"build/ssh-hosts.sh up failed:\n{up.stdout}\n{up.stderr}"
     w = World(tmp_path_factory.mktemp("ssh"))
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(w.key)], check=True)
-    Path("/run/sac-ssh/authorized_keys").write_text(w.key.with_suffix(".pub").read_text())
+    with open("/run/sac-ssh/authorized_keys", "a") as keys:  # appended: other sessions keep theirs
+        keys.write(w.key.with_suffix(".pub").read_text())
     w.shim.mkdir()
     (w.shim / "ssh").write_text(
         f'#!/bin/sh\nprintf "%s\\0" "$@" >> {w.argv_log}\nprintf "\\n" >> {w.argv_log}\nexec /usr/bin/ssh "$@"\n'
@@ -296,6 +297,12 @@ def test_5_stop_them_all(world):
     ], rows
     states = {(r["fleet_host"], r["name"]): r["state"] for r in w.fleet()["agents"] if r["fleet_host"] != "local"}
     assert set(states.values()) == {"stopped"}, states
+
+    # an agent with no folder here starts from the host's own folder (nothing copied)
+    shutil.rmtree(w.laptop / "agents" / "b2")
+    w.ok("agents", "start", "b2@h2", timeout=300)
+    assert json.loads(w.ok("agents", "status", "b2@h2", "--json").stdout)["state"] == "ready"
+    w.ok("agents", "stop", "b2@h2")
 
 
 def test_6_no_secret_was_in_any_ssh_command_line(world):
