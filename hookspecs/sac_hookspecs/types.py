@@ -414,6 +414,12 @@ class Placement:
         runner has drained and saved its state). The requeued runner finds ``resumed`` true."""
         raise NotImplementedError(f"placement {self.name!r} cannot requeue")
 
+    def requeued(self, here: Here) -> bool:
+        """From inside the job, after a SIGTERM sac did not send: whether the scheduler put
+        the job back in its queue itself (an administrator's requeue, a preemption), so it
+        runs again and the runner must not submit the agent a second time. Default: never."""
+        return False
+
 
 class CredentialStore:
     """Named secrets (API keys, login credentials). Values never reach argv or logs."""

@@ -636,6 +636,16 @@ class Runner:
             return
         assert self.state is not None
         placement, here = self.placed
+        if self.ending == "resubmit":  # a SIGTERM sac did not send: the scheduler's own requeue?
+            try:
+                by_scheduler = await asyncio.to_thread(placement.requeued, here)
+            except Exception as e:  # noqa: BLE001 - cannot tell: submitting again is the safe side of a lost agent
+                self.echo(f"could not ask whether job {here.job_id} was requeued ({e})")
+                by_scheduler = False
+            if by_scheduler:  # it runs again by itself: a second submission would be a second agent
+                self.record(Phase.QUEUED, step="requeued by the scheduler", last_error=None, control_url=None)
+                self.echo(f"job {here.job_id} was requeued by the scheduler: not submitting it again")
+                return
         if self.ending == "requeue":
             try:
                 self.record(Phase.QUEUED, step="requeued: its job's time was up", control_url=None)

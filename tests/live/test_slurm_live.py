@@ -241,6 +241,33 @@ def test_a_job_cancelled_from_outside_is_reported_and_resubmitted(cluster, fleet
     assert len([j for j in _squeue("victim") if j[1] == "RUNNING"]) == 1
 
 
+def test_a_job_requeued_by_slurm_itself_runs_again_and_is_not_submitted_twice(cluster, fleet, sac):
+    """An administrator's `scontrol requeue` (or a preemption) also ends the runner with a
+    SIGTERM sac did not send: Slurm runs the same job again, and the runner must not add a
+    second job for the agent (review of issue 16, finding 1)."""
+    _placed(fleet, "bounced")
+    done = sac("agents", "start", "bounced", "--on", "slurm", "--json")
+    assert done.returncode == 0, done.stderr
+    first = json.loads(done.stdout)[0]
+    assert sac("agents", "send", "bounced", "remember the word plum").returncode == 0
+    subprocess.run(["scontrol", "requeue", first["job_id"]], check=True, timeout=30)
+    d = fleet / "runtime" / "bounced"
+    wait_for(lambda: "was requeued by the scheduler" in (d / "runner.log").read_text(), 60, "the runner to see it")
+
+    def running_again() -> bool:
+        st = status(sac, "bounced")
+        return st["state"] == "ready" and st["started_at"] > first["started_at"]
+
+    wait_for(running_again, 180, "the requeued job to run the agent again")
+    st = status(sac, "bounced")
+    assert st["job_id"] == first["job_id"] and st["session_id"] == first["session_id"], st  # the same job, session
+    assert st["restarts"] == first["restarts"] and not st["last_error"], st
+    assert "submitted again" not in (d / "runner.log").read_text()
+    jobs = _squeue("bounced")
+    assert [j for j, state in jobs] == [first["job_id"]], jobs  # one job, never a second
+    assert sac("agents", "send", "bounced", "What is 2+2?").stdout.strip() == "4"
+
+
 def test_a_job_cancelled_from_outside_with_restart_never_says_so(cluster, fleet, sac):
     _placed(fleet, "once", restart="never")
     done = sac("agents", "start", "once", "--on", "slurm", "--json")

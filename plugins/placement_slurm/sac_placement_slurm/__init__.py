@@ -187,6 +187,14 @@ class Slurm(Placement):
     def requeue(self, here: Here) -> None:
         slurm.run(["scontrol", "requeue", here.job_id])
 
+    def requeued(self, here: Here) -> bool:
+        """Slurm counts a job's requeues (``Restarts=``); this run began at SLURM_RESTART_COUNT.
+        Measured: inside the job, at the SIGTERM of `scontrol requeue` and of `scancel` alike,
+        the job is COMPLETING; only a requeue has already raised Restarts."""
+        return slurm.restarts(slurm.run(["scontrol", "show", "job", "--oneliner", here.job_id])) > int(
+            os.environ.get("SLURM_RESTART_COUNT") or 0
+        )
+
 
 def reachable_address(node: str) -> str:
     """An address of this node that the submitting host reaches: SAC_NODE_ADDRESS if set;

@@ -117,3 +117,11 @@ def node_address(node: str) -> str | None:
         if word.startswith("NodeAddr="):
             return word.split("=", 1)[1] or None
     return None
+
+
+def restarts(show_job: str) -> int:
+    """``Restarts=N`` of ``scontrol show job --oneliner`` (0 when it is not there)."""
+    import re
+
+    found = re.search(r"(?:^|\s)Restarts=(\d+)(?:\s|$)", show_job)
+    return int(found.group(1)) if found else 0

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sac_placement_slurm import Slurm, SlurmSettings, batch_script, extra_problems, job_name, sbatch_options
 from sac_placement_slurm.slurm import job
 
-from sac_hookspecs import Agent
+from sac_hookspecs import Agent, Here
 from sac_hookspecs.spec import AgentSpec
 
 
@@ -139,3 +139,35 @@ def test_without_slurm_commands_it_says_so(monkeypatch):
     assert "sbatch is not on PATH" in (slurm.available() or "")
     with pytest.raises(Exception, match="squeue is not on PATH"):
         slurm.jobs(["1"])
+
+
+# What `scontrol show job --oneliner` said inside a job at the SIGTERM of `scontrol requeue`
+# (Restarts went 0 -> 1) and of `scancel` (it stayed 0), on the test cluster (Slurm 22.05).
+REQUEUED = "JobId=90 JobName=jt.sh UserId=root(0) JobState=COMPLETING Reason=None Requeue=1 Restarts=1 BatchFlag=1"
+CANCELLED = "JobId=91 JobName=jt.sh UserId=root(0) JobState=COMPLETING Reason=None Requeue=1 Restarts=0 BatchFlag=1"
+
+
+@pytest.mark.parametrize(
+    "answer, restart_count, requeued",
+    [
+        (REQUEUED, None, True),
+        (CANCELLED, None, False),
+        (REQUEUED, "1", False),
+        (REQUEUED.replace("=1 B", "=2 B"), "1", True),
+    ],
+)
+def test_a_requeue_by_slurm_is_told_from_a_cancel(monkeypatch, answer, restart_count, requeued):
+    """A runner ended by a SIGTERM sac did not send resubmits its agent only when Slurm did
+    not requeue the job itself (else two jobs would run one agent)."""
+    from sac_placement_slurm import slurm as commands
+
+    seen = []
+    monkeypatch.setattr(commands, "run", lambda argv, **kw: seen.append(argv) or answer)
+    if restart_count is None:
+        monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)
+    else:
+        monkeypatch.setenv("SLURM_RESTART_COUNT", restart_count)
+    here = Here(job_id="90", node="node1", address="10.0.0.1", resumed=False, drain_signal=signal.SIGUSR1)
+    assert Slurm().requeued(here) is requeued
+    assert seen == [["scontrol", "show", "job", "--oneliner", "90"]]
+    assert commands.restarts("JobId=1 JobState=PENDING") == 0
