@@ -52,6 +52,10 @@ OWNED = (
     "-D",
     "--wrap",
     "--export",
+    "--array",  # an array job is many runners of one agent
+    "-a",
+    "--clusters",  # a job id then reads ID;CLUSTER, which squeue and scancel here do not take
+    "-M",
 )
 
 
@@ -99,7 +103,7 @@ def sbatch_options(agent: Agent, s: SlurmSettings) -> list[str]:
         "--dependency=singleton",
         "--requeue",
         f"--signal=B:USR1@{s.signal_before}",
-        f"--output={log}",
+        f"--output={str(log).replace('%', '%%')}",  # a literal %: Slurm expands %j, %x, ... in it
         "--open-mode=append",
         f"--chdir={os.getcwd()}",
         "--export=ALL",
@@ -107,14 +111,46 @@ def sbatch_options(agent: Agent, s: SlurmSettings) -> list[str]:
     return opts
 
 
+def _owned(option: str) -> str | None:
+    """The option of sac's that ``option`` would set: sbatch takes any unambiguous prefix of a
+    long option (``--sig=`` is ``--signal``) and a short one's value attached (``-ofile``)."""
+    name = option.split("=", 1)[0]
+    if name.startswith("--"):
+        hits = [o for o in OWNED if o.startswith("--") and len(name) > 2 and o.startswith(name)]
+        return name if name in OWNED else hits[0] if hits else None
+    short = option[:2]
+    return short if short in OWNED else None
+
+
+def time_seconds(time: str) -> int | None:
+    """Slurm's --time in seconds (None for UNLIMITED)."""
+    if time in ("UNLIMITED", "INFINITE"):
+        return None
+    days, _, rest = time.rpartition("-")
+    parts = [int(p) for p in rest.split(":")]
+    if days:  # days-hours[:minutes[:seconds]]
+        h, m, sec = (parts + [0, 0])[:3]
+        return ((int(days) * 24 + h) * 60 + m) * 60 + sec
+    if len(parts) == 1:  # minutes
+        return parts[0] * 60
+    if len(parts) == 2:  # minutes:seconds
+        return parts[0] * 60 + parts[1]
+    return (parts[0] * 60 + parts[1]) * 60 + parts[2]
+
+
 def extra_problems(s: SlurmSettings) -> list[str]:
     problems = []
     for i, option in enumerate(s.extra):
-        name = option.split("=", 1)[0]
         if not option.startswith("-") or "\n" in option:
             problems.append(f"extra[{i}] {option!r} is not an sbatch option (write it as on the command line: --x=y)")
-        elif name in OWNED:
-            problems.append(f"extra[{i}] {option!r}: sac sets {name} itself")
+        elif owned := _owned(option):
+            problems.append(f"extra[{i}] {option!r}: sac sets {owned} itself")
+    limit = time_seconds(s.time) if s.time else None
+    if limit is not None and s.signal_before >= limit:
+        problems.append(
+            f"signal_before {s.signal_before} s is not before the end of a job of time {s.time!r} ({limit} s): "
+            "make it smaller, or the time longer"
+        )
     return problems
 
 

@@ -65,6 +65,35 @@ def test_an_extra_option_that_would_break_sac_is_refused(option):
     ]
 
 
+@pytest.mark.parametrize(
+    "option, owned",
+    [("--sig=B:USR2@5", "--signal"), ("--out=/tmp/x", "--output"), ("-o/tmp/x", "-o"), ("-Jother", "-J"),
+     ("--array=1-4", "--array"), ("-M", "-M"), ("--clusters=c2", "--clusters"), ("--dep=afterok:1", "--dependency")],
+)  # fmt: skip
+def test_abbreviated_and_attached_forms_of_sacs_options_are_refused_too(option, owned):
+    assert extra_problems(SlurmSettings(extra=[option])) == [f"extra[0] {option!r}: sac sets {owned} itself"]
+
+
+@pytest.mark.parametrize(
+    "time, seconds", [("30", 1800), ("1:30", 90), ("2:00:00", 7200), ("1-0", 86400), ("1-2:3:4", 93784), ("UNLIMITED", None)]
+)  # fmt: skip
+def test_signal_before_must_come_before_the_time_limit(time, seconds):
+    from sac_placement_slurm import time_seconds
+
+    assert time_seconds(time) == seconds
+    problems = extra_problems(SlurmSettings(time=time, signal_before=120))
+    assert bool(problems) == (seconds is not None and seconds <= 120), problems
+    if problems:
+        assert "signal_before 120 s is not before the end" in problems[0]
+
+
+def test_a_percent_in_sac_home_is_written_literally_in_the_log_path(tmp_path, monkeypatch):
+    home = tmp_path / "100%x"
+    monkeypatch.setenv("SAC_HOME", str(home))
+    out = [o for o in sbatch_options(_agent(home, "a"), SlurmSettings()) if o.startswith("--output=")]
+    assert out == [f"--output={tmp_path}/100%%x/runtime/a/runner.log"]
+
+
 def test_an_extra_that_is_not_an_option_is_refused():
     assert "is not an sbatch option" in extra_problems(SlurmSettings(extra=["hostname"]))[0]
     assert extra_problems(SlurmSettings(extra=["--mail-type=END", "--exclusive"])) == []
