@@ -250,13 +250,14 @@ def test_a_job_requeued_by_slurm_itself_runs_again_and_is_not_submitted_twice(cl
     assert done.returncode == 0, done.stderr
     first = json.loads(done.stdout)[0]
     assert sac("agents", "send", "bounced", "remember the word plum").returncode == 0
-    subprocess.run(["scontrol", "requeue", first["job_id"]], check=True, timeout=30)
     d = fleet / "runtime" / "bounced"
+    began = json.loads((d / "state.json").read_text())["started_at"]
+    subprocess.run(["scontrol", "requeue", first["job_id"]], check=True, timeout=30)
     wait_for(lambda: "was requeued by the scheduler" in (d / "runner.log").read_text(), 60, "the runner to see it")
 
     def running_again() -> bool:
-        st = status(sac, "bounced")
-        return st["state"] == "ready" and st["started_at"] > first["started_at"]
+        state = json.loads((d / "state.json").read_text())
+        return state["state"] == "ready" and state["started_at"] > began
 
     wait_for(running_again, 180, "the requeued job to run the agent again")
     st = status(sac, "bounced")
