@@ -188,10 +188,10 @@ def test_2_a_fleet_of_four_on_two_hosts(world):
     (w.laptop / "agents" / "a1" / "script.yaml").write_text(ASKER.format(sac=asker_sac))
     (w.laptop / "agents" / "b1" / "script.yaml").write_text(ANSWERER)
 
-    done = w.ok("fleet", "launch", "h1", "a1", "a2", "--json", timeout=600)
-    rows = json.loads(done.stdout)
-    assert sorted(r["name"] for r in rows) == ["a1", "a2"] and all(r["ok"] for r in rows), rows
-    w.ok("agents", "start", "b1@h2", "b2@h2", timeout=600)  # NAME@HOST: the same, one by one
+    for h, names in (("h1", ["a1", "a2"]), ("h2", ["b1", "b2"])):
+        done = w.ok("fleet", "launch", h, *names, "--json", timeout=600)
+        rows = json.loads(done.stdout)
+        assert sorted(r["name"] for r in rows) == names and all(r["ok"] for r in rows), rows
 
     fleet = w.fleet()
     mine = {(r["fleet_host"], r["name"]): r["state"] for r in fleet["agents"]}
@@ -298,11 +298,17 @@ def test_5_stop_them_all(world):
     states = {(r["fleet_host"], r["name"]): r["state"] for r in w.fleet()["agents"] if r["fleet_host"] != "local"}
     assert set(states.values()) == {"stopped"}, states
 
+    # `agents start NAME@HOST`: the same as `fleet launch` for one agent (its folder copied first)
+    spec = w.laptop / "agents" / "a2" / "spec.yaml"
+    spec.write_text(spec.read_text().replace("capabilities: [greeting]", "capabilities: [greeting, tea]"))
+    w.ok("agents", "start", "a2@h1", timeout=300)
+    assert json.loads(w.ok("agents", "status", "a2@h1", "--json").stdout)["state"] == "ready"
+    assert "tea" in (w.home["h1"] / "agents" / "a2" / "spec.yaml").read_text()
     # an agent with no folder here starts from the host's own folder (nothing copied)
     shutil.rmtree(w.laptop / "agents" / "b2")
     w.ok("agents", "start", "b2@h2", timeout=300)
     assert json.loads(w.ok("agents", "status", "b2@h2", "--json").stdout)["state"] == "ready"
-    w.ok("agents", "stop", "b2@h2")
+    w.ok("agents", "stop", "a2@h1", "b2@h2")
 
 
 def test_6_no_secret_was_in_any_ssh_command_line(world):
