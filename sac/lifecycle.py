@@ -172,9 +172,9 @@ def _read_placed(d: AgentDir, st: AgentState, spec: str | None, jobs: JobBook | 
         elif job is not None and getattr(job, "running", False):
             phase = Phase.STARTING  # the job runs; its runner has not written its state yet
     elif phase.is_live:
-        if ended:
+        if ended and not (job is JobBook.GONE and fresh):  # a runner that beats now outweighs a job not found
             phase, error = Phase.DEAD, why + (f" (earlier: {error})" if error else "")
-        elif job is not None and not getattr(job, "running", False):
+        elif job is not None and job is not JobBook.GONE and not getattr(job, "running", False):
             phase = Phase.QUEUED  # requeued (by Slurm, for a node failure), its runner not yet back
         elif fresh:
             if beat and beat.state == Phase.BUSY and phase == Phase.READY:

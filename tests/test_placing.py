@@ -66,7 +66,9 @@ CANCELLED = Job(id="12", state="CANCELLED", live=False, node="node9")
         (Phase.READY, 77, 1.0, RUNNING, Phase.READY, None),
         (Phase.READY, 77, 120.0, RUNNING, Phase.UNRESPONSIVE, None),  # the job runs, the runner does not beat
         (Phase.READY, 77, 1.0, CANCELLED, Phase.DEAD, "its slurm job 12 ended: CANCELLED"),
-        (Phase.READY, 77, 1.0, JobBook.GONE, Phase.DEAD, "no longer known to slurm"),
+        (Phase.READY, 77, 60.0, JobBook.GONE, Phase.DEAD, "no longer known to slurm"),
+        # a job Slurm does not list (a controller restarted, a purge) but a runner beating now: alive
+        (Phase.READY, 77, 1.0, JobBook.GONE, Phase.READY, None),
         (Phase.READY, 77, 1.0, PENDING, Phase.QUEUED, None),  # requeued by Slurm, not back yet
         (Phase.READY, 77, 1.0, None, Phase.READY, None),  # Slurm cannot answer: the heartbeat decides
         (Phase.READY, 77, 120.0, None, Phase.DEAD, "stopped beating"),
@@ -85,7 +87,8 @@ def test_status_of_a_placed_agent(home, phase, pid, beat_age, job, want, error_s
     if error_says:
         assert error_says in (st.last_error or ""), st.last_error
     if want.is_live and want != Phase.UNRESPONSIVE:
-        assert st.host == "node9" and st.job_state == (job.state if isinstance(job, Job) else None)
+        said = job.state if isinstance(job, Job) else "gone" if job is JobBook.GONE else None
+        assert st.host == "node9" and st.job_state == said
 
 
 def test_a_local_agent_of_this_host_is_never_read_as_placed(home):
