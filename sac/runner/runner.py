@@ -633,6 +633,8 @@ class Runner:
         """What a placed runner does last, once everything is stopped and recorded: requeue
         its job (time up), or submit the agent again (ended from outside)."""
         if self.ending is None or self.placed is None or self.lost or self.dir.path(STOP_REQUESTED).exists():
+            if self.state is not None and self.state.state == Phase.QUEUED and not self.lost:
+                self.record(Phase.STOPPED)  # its owner's stop came in between: it stops after all
             return
         assert self.state is not None
         placement, here = self.placed
@@ -681,8 +683,12 @@ class Runner:
     async def _shutdown(self, server: Any) -> None:
         """Close the socket and the session, stop the instance; record what is left."""
         assert self.state is not None
-        final = Phase.FAILED if self.state.state == Phase.FAILED else Phase.STOPPED
-        if final != Phase.FAILED:
+        # a placed runner whose job goes on (requeued, or submitted again) is queued, never
+        # stopped for a moment: status must not say its owner stopped it
+        going_on = self.ending is not None and self.placed is not None and not self.lost
+        going_on = going_on and not self.dir.path(STOP_REQUESTED).exists()
+        final = Phase.FAILED if self.state.state == Phase.FAILED else Phase.QUEUED if going_on else Phase.STOPPED
+        if final == Phase.STOPPED:
             self.record(Phase.STOPPING)
         for serving in self.serving:
             try:

@@ -253,13 +253,16 @@ def test_a_job_requeued_by_slurm_itself_runs_again_and_is_not_submitted_twice(cl
     d = fleet / "runtime" / "bounced"
     began = json.loads((d / "state.json").read_text())["started_at"]
     subprocess.run(["scontrol", "requeue", first["job_id"]], check=True, timeout=30)
-    wait_for(lambda: "was requeued by the scheduler" in (d / "runner.log").read_text(), 60, "the runner to see it")
+    seen = set()  # every state the agent passes through on the way: never `stopped`
 
     def running_again() -> bool:
         state = json.loads((d / "state.json").read_text())
+        seen.add(state["state"])
         return state["state"] == "ready" and state["started_at"] > began
 
     wait_for(running_again, 180, "the requeued job to run the agent again")
+    assert "was requeued by the scheduler" in (d / "runner.log").read_text()
+    assert "queued" in seen and "stopped" not in seen, seen
     st = status(sac, "bounced")
     assert st["job_id"] == first["job_id"] and st["session_id"] == first["session_id"], st  # the same job, session
     assert st["restarts"] == first["restarts"] and not st["last_error"], st
