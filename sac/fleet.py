@@ -24,7 +24,7 @@ from pathlib import Path
 import msgspec
 
 from sac.errors import SacError, UsageError
-from sac.hosts import QUICK, Host, Unreachable, get_host, printable, run, sac_command
+from sac.hosts import QUICK, Host, Unreachable, get_host, last_line, printable, run, sac_command
 from sac.names import check_name
 from sac.paths import sac_home
 
@@ -45,7 +45,7 @@ def remote_sac(
     done = run(name, host, [*sac_command(host), *args], input=input, timeout=timeout)
     if done.returncode == 127:
         raise SacError(
-            f"host {name}: no sac there ({_last_line(done.stderr)})",
+            f"host {name}: no sac there ({last_line(done.stderr, 'no reason given')})",
             hint=f"`sac host install {name}` copies this machine's sac.pyz",
         )
     return done.returncode, done.stdout, done.stderr
@@ -56,17 +56,10 @@ def remote_json(name: str, host: Host, args: list[str], **kw) -> object:
     try:
         return json.loads(out)
     except ValueError:
-        raise SacError(
-            f"host {name}: its sac failed ({' '.join(args)}): {_last_line(err) if err else f'exit {code}'}"
-        ) from None
+        raise SacError(f"host {name}: its sac failed ({' '.join(args)}): {last_line(err, f'exit {code}')}") from None
 
 
 # -- probe and install -------------------------------------------------------------------
-
-
-def _last_line(stderr: bytes | None) -> str:
-    lines = (stderr or b"").decode(errors="replace").strip().splitlines()
-    return printable(lines[-1]) if lines else "no reason given"
 
 
 def local_facts() -> dict:
@@ -139,8 +132,7 @@ def probe(name: str, host: Host) -> dict:
             raise ValueError(answer)
         report.update((k, v) for k, v in answer.items() if k not in ("name", "target", "reachable"))
     except ValueError:
-        why = (done.stderr or b"").decode(errors="replace").strip().splitlines()
-        report["error"] = printable(f"{host.python}: {why[-1] if why else f'exit {done.returncode}'}")
+        report["error"] = f"{host.python}: {last_line(done.stderr, f'exit {done.returncode}')}"
         return report
     if report.get("sac_error"):
         report["error"] = printable(f"no usable sac: {report.pop('sac_error')}")
@@ -208,7 +200,7 @@ def install(name: str, pyz: str | None, dest: str | None, progress: Callable[[st
     )
     done = run(name, host, ["sh", "-c", script, "sh", dest, host.python], input=source.read_bytes(), timeout=SLOW)
     if done.returncode != 0:
-        raise SacError(f"host {name}: the copied sac does not run there: {_last_line(done.stderr)}")
+        raise SacError(f"host {name}: the copied sac does not run there: {last_line(done.stderr, 'no reason given')}")
     host.sac = dest
     out = done.stdout
     hosts = load_hosts()
@@ -431,7 +423,7 @@ def send_folders(
     args = ["fleet", "receive", "--json", *(["--keep-running"] if keep_running else [])]
     code, out, err = remote_sac(host_name, host, args, input=data, timeout=SLOW)
     if code != 0:
-        raise SacError(f"host {host_name}: could not install the folders: {_last_line(err)}")
+        raise SacError(f"host {host_name}: could not install the folders: {last_line(err, 'no reason given')}")
     try:
         kept = json.loads(out).get("kept", [])
     except (ValueError, AttributeError):
@@ -485,7 +477,7 @@ def drift(host_name: str, host: Host, names: list[str]) -> list[dict]:
 def _pack_remote(host_name: str, host: Host, names: list[str]) -> bytes:
     code, out, err = remote_sac(host_name, host, ["fleet", "pack", *names], timeout=120)
     if code != 0:
-        raise SacError(f"host {host_name}: could not read its agent folders: {_last_line(err)}")
+        raise SacError(f"host {host_name}: could not read its agent folders: {last_line(err, 'no reason given')}")
     return out
 
 

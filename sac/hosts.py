@@ -327,10 +327,16 @@ def printable(text: str, keep: str = "") -> str:
     )
 
 
+def last_line(stderr: bytes | None, default: str) -> str:
+    """The last non-empty line a command wrote to stderr (its reason), printable; ``default``
+    when it wrote none."""
+    lines = [ln.strip() for ln in (stderr or b"").decode(errors="replace").splitlines() if ln.strip()]
+    return printable(lines[-1]) if lines else default
+
+
 def ssh_reason(stderr: bytes | None) -> str:
     """ssh's own last words, one line, printable."""
-    lines = [ln.strip() for ln in (stderr or b"").decode(errors="replace").splitlines() if ln.strip()]
-    return printable(lines[-1]) if lines else "ssh failed (exit 255)"
+    return last_line(stderr, "ssh failed (exit 255)")
 
 
 def drop_master(name: str, host: Host) -> None:

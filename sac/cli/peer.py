@@ -53,10 +53,9 @@ def post_turn(agent: str, text: str, timeout: float | None, as_json: bool) -> No
             if not isinstance(result, dict):
                 raise ValueError(result)
         except ValueError:
-            from sac.hosts import printable
+            from sac.hosts import last_line
 
-            why = done.stderr.decode(errors="replace").strip().splitlines()
-            raise SacError(printable(f"{agent}: {why[-1] if why else f'exit {done.returncode}'}")) from None
+            raise SacError(f"{agent}: {last_line(done.stderr, f'exit {done.returncode}')}") from None
         if not result.get("ok", True) and not as_json:
             from sac.hosts import printable
 
