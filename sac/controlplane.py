@@ -127,3 +127,50 @@ def post_json(url: str, body: dict[str, Any], token: str | None, timeout: float 
         raise SacError(f"{url}: HTTP {e.code}" + (f": {detail}" if detail else "")) from None
     except urllib.error.URLError as e:
         raise SacError(f"cannot reach {url}: {e.reason}") from None
+
+
+LOGIN_TTL = 120.0  # seconds a one-time sign-in link stays good
+
+
+def _login_path(code: str) -> Path:
+    import hashlib
+
+    # the file is named by the code's hash: a listing of the folder gives no usable code
+    return listen_dir() / "logins" / hashlib.sha256(code.encode()).hexdigest()
+
+
+def new_login() -> str:
+    """A one-time code for the dashboard's sign-in link (``sac listen open``): good once,
+    for :data:`LOGIN_TTL` seconds. Codes are files, so the server (another process) can use
+    them; old ones are swept here."""
+    import time
+
+    d = listen_dir() / "logins"
+    private_dirs(d)
+    for old in d.iterdir():
+        try:
+            if time.time() - old.lstat().st_mtime > LOGIN_TTL:
+                old.unlink()
+        except OSError:
+            continue
+    code = secrets.token_urlsafe(32)
+    write_atomic(_login_path(code), b"", mode=0o600)
+    return code
+
+
+def use_login(code: str) -> bool:
+    """True once for a fresh code made by :func:`new_login` (the file is removed: a second
+    use, or a replay from history, finds nothing)."""
+    import stat
+    import time
+
+    if not (16 <= len(code) <= 128) or not code.replace("-", "").replace("_", "").isalnum():
+        return False
+    path = _login_path(code)
+    try:
+        st = path.lstat()
+        os.unlink(path)  # first: two requests racing with one code, one wins
+    except OSError:
+        return False
+    # a file this user made (the folder is 0700), and still fresh
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and time.time() - st.st_mtime <= LOGIN_TTL

@@ -217,3 +217,48 @@ def summarize(events: list[Event | dict[str, Any]]) -> dict[str, Any]:
         "last_prompt": _short(prompts[-1].text, 120) if prompts else None,
         "last_reply": _short(results[-1].text or results[-1].error or "", 200) if results else None,
     }
+
+
+class TurnPoint(Usage, kw_only=True):
+    """One finished turn, for charts over time."""
+
+    ts: float
+    turn: int
+    ok: bool
+    duration_ms: int = 0
+
+
+class HealthEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Something that went wrong or was done to the agent: a restart of its CLI, an error,
+    an interrupted turn, a turn the model failed."""
+
+    ts: float
+    kind: str  # restart | error | interrupt | failed_turn
+    text: str = ""
+    turn: int | None = None
+
+
+class History(msgspec.Struct, kw_only=True):
+    turns: list[TurnPoint]
+    health: list[HealthEvent]
+
+
+def history(events: list[Event | dict[str, Any]]) -> History:
+    """Turns (with their usage) and health events, oldest first, from a transcript."""
+    turns, health = [], []
+    for e in events:
+        if isinstance(e, Result):
+            turns.append(TurnPoint(ts=e.ts, turn=e.turn, ok=e.ok, duration_ms=e.duration_ms, **_usage(e)))
+            if not e.ok:
+                health.append(HealthEvent(ts=e.ts, kind="failed_turn", text=_short(e.error or "", 200), turn=e.turn))
+        elif isinstance(e, Restart):
+            health.append(HealthEvent(ts=e.ts, kind="restart", text=f"the CLI was restarted (attempt {e.attempt})"))
+        elif isinstance(e, Error):
+            health.append(HealthEvent(ts=e.ts, kind="error", text=_short(e.error, 200), turn=e.turn))
+        elif isinstance(e, Interrupt):
+            health.append(HealthEvent(ts=e.ts, kind="interrupt", text="the turn was interrupted", turn=e.turn))
+    return History(turns=turns, health=health)
+
+
+def _usage(u: Usage) -> dict[str, Any]:
+    return msgspec.structs.asdict(u.usage())

@@ -53,6 +53,31 @@ def status(as_json: bool) -> None:
     raise SystemExit(0 if info else 1)
 
 
+@listen.command("open")
+@click.option("--json", "as_json", is_flag=True, help="Print the link and how long it is good for as JSON.")
+def open_(as_json: bool) -> None:
+    """Print a one-time sign-in link to the dashboard (the fleet in a browser). It works
+    once, for two minutes, and gives that browser a session; the token stays here. sac does
+    not start a browser with it: a program's arguments are readable by every user of the host.
+
+    \b
+    Examples:
+      sac listen open
+      sac listen open --json
+    """
+    from sac.controlplane import LOGIN_TTL, new_login, running
+
+    info = running()
+    if not info:
+        raise SacError("sac listen does not run on this host", hint="start it with `sac listen restart`")
+    url = f"{info['url']}/ui/login?code={new_login()}"
+    if as_json:
+        echo_json({"url": url, "expires_in": LOGIN_TTL})
+    else:
+        click.echo(url)
+        click.echo(f"(open it in a browser on this machine within {LOGIN_TTL:g} s; it works once)", err=True)
+
+
 def _children(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (granian's workers)."""
     kids = []

@@ -2,7 +2,8 @@
 
 Every route lives under ``/v1/``. ``/v1/health`` is public; every other route needs
 ``Authorization: Bearer <token>`` (401 without, 403 with a wrong one; compared in
-constant time). Bodies are msgspec-typed JSON, at most 1 MiB; a bad body is a 400 that
+constant time), or the dashboard's session (cookie and key, sac.listen.web), which serves
+its page under ``/ui/``. Bodies are msgspec-typed JSON, at most 1 MiB; a bad body is a 400 that
 lists every problem. The OpenAPI document at ``/v1/openapi.json`` is generated from the
 same route table and Structs.
 """
@@ -10,6 +11,7 @@ same route table and Structs.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import re
 from collections.abc import Awaitable, Callable
@@ -20,7 +22,8 @@ import msgspec
 
 import sac
 from sac.lifecycle import Status
-from sac.transcript import Event
+from sac.listen.web import Raw, Sessions
+from sac.transcript import Event, History
 from sac_hookspecs import Reason, TurnResult
 
 MAX_BODY = 1024 * 1024
@@ -64,6 +67,30 @@ class Done(msgspec.Struct, kw_only=True, omit_defaults=True):
     already_running: bool = False  # a start found it running (and left it so)
 
 
+class Interrupted(msgspec.Struct, kw_only=True):
+    ok: bool
+    interrupted: bool  # a turn was running and was interrupted
+
+
+class Events(msgspec.Struct, kw_only=True):
+    offset: int  # where to read on from: ?after=<offset>
+    events: list[Event]
+
+
+class SpecText(msgspec.Struct, kw_only=True):
+    path: str
+    text: str
+
+
+class Labels(msgspec.Struct, kw_only=True):
+    name: str
+    description: str = ""
+    labels: dict[str, str | list[str]] = msgspec.field(default_factory=dict)  # metadata.labels
+
+
+MAX_SPEC = 256 * 1024  # a spec larger than this is not one
+
+
 class HttpError(Exception):
     def __init__(self, status: int, error: str, problems: list[str] | None = None) -> None:
         self.status, self.body = status, Error(error=error, problems=problems or [])
@@ -90,10 +117,16 @@ class Request:
     def __init__(self, scope: dict, receive: Callable, params: dict[str, str], app: ListenApp) -> None:
         self.scope, self.receive, self.params, self.app = scope, receive, params, app
         self.broker: str | None = None  # the agent whose broker token made this request
-        self.headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        self.headers = headers_of(scope)
         self.query = dict(
             p.split("=", 1) if "=" in p else (p, "") for p in scope.get("query_string", b"").decode().split("&") if p
         )
+
+    def integer(self, key: str, default: int) -> int:
+        try:
+            return int(self.query.get(key, default))
+        except ValueError:
+            raise HttpError(400, f"{key} must be an integer") from None
 
     async def body(self, type_: Any) -> Any:
         if not self.headers.get("content-type", "").split(";")[0].strip() == "application/json":
@@ -119,6 +152,10 @@ class Request:
             raise HttpError(400, "invalid request body", _problems(raw, type_, first)) from None
         except (msgspec.DecodeError, UnicodeDecodeError) as e:
             raise HttpError(400, f"malformed JSON: {e}") from None
+
+
+def headers_of(scope: dict) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
 def _problems(raw: bytes, type_: Any, first: Exception) -> list[str]:
@@ -226,10 +263,7 @@ async def tail(req: Request) -> list[Event | dict[str, Any]]:  # (a dict: anothe
 
     name = req.params["name"]
     _agent_exists(name)
-    try:
-        n = int(req.query.get("n", "50"))
-    except ValueError:
-        raise HttpError(400, "n must be an integer") from None
+    n = req.integer("n", 50)
     if n < 0:  # as the CLI's tail -n: a negative count silently meant "all"
         raise HttpError(400, "n must be 0 (all) or more")
     events, _ = await asyncio.to_thread(read_events, AgentDir(name).transcript, 0)
@@ -252,30 +286,155 @@ async def _slow(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 async def start(req: Request) -> Done:
-    from sac import lifecycle
-    from sac.agent import load_agent
-    from sac.config import load_settings
-    from sac.errors import NotFound, SacError
-    from sac.plugins import get_plugins
-    from sac.state import Phase
 
     name = req.params["name"]
     body: StartRequest = await req.body(StartRequest)
     parent = req.broker or body.parent  # a broker token always speaks for its own agent
+    return await _slow_start(name, parent)
+
+
+def _start_now(name: str, parent: str | None) -> Done:
+    from sac import lifecycle
+    from sac.agent import load_agent
+    from sac.config import load_settings
+    from sac.plugins import get_plugins
+    from sac.state import Phase
+
+    plugins, settings = get_plugins(), load_settings()
+    agent = load_agent(name, plugins, settings)
+    started = lifecycle.start(agent, plugins, settings, timeout=180, parent=parent)
+    st = started.status
+    if started.already_running:
+        return Done(ok=True, message="already running", status=st, already_running=True)
+    return Done(ok=st.state != Phase.FAILED, message=st.state, status=st)
+
+
+async def _slow_start(name: str, parent: str | None, stop_first: bool = False) -> Done:
+    from sac import lifecycle
+    from sac.errors import NotFound, SacError
+    from sac.plugins import get_plugins
 
     def run() -> Done:
-        plugins, settings = get_plugins(), load_settings()
-        agent = load_agent(name, plugins, settings)
-        started = lifecycle.start(agent, plugins, settings, timeout=180, parent=parent)
-        st = started.status
-        if started.already_running:
-            return Done(ok=True, message="already running", status=st, already_running=True)
-        return Done(ok=st.state != Phase.FAILED, message=st.state, status=st)
+        if stop_first:
+            lifecycle.stop_and_clean(name, get_plugins)
+        return _start_now(name, parent)
 
     try:
         return await _slow(run)
     except SacError as e:
         raise HttpError(404 if isinstance(e, NotFound) else 422, e.render()) from None
+
+
+async def restart(req: Request) -> Done:
+    """Stop (if it runs) and start again; its Claude session resumes, as `sac agents restart`."""
+    name = req.params["name"]
+    _agent_exists(name)
+    return await _slow_start(name, None, stop_first=True)
+
+
+async def interrupt(req: Request) -> Interrupted:
+    """ESC: interrupt the turn the agent is in (the turn's sender gets an 'interrupted' answer)."""
+    from sac.errors import SacError
+    from sac.runner import control
+    from sac.state import AgentDir
+
+    name = req.params["name"]
+    _agent_exists(name)
+    try:
+        answer = await control.acall(AgentDir(name).socket, control.Interrupt(), 15)
+    except control.NotRunning:
+        raise HttpError(409, f"agent {name} is not running") from None
+    except SacError as e:
+        raise HttpError(502, e.message) from None
+    return Interrupted(ok=True, interrupted=bool(answer.get("interrupted")))
+
+
+def _read_events(name: str, after: int, n: int) -> dict[str, Any]:
+    import os
+
+    from sac.state import AgentDir
+    from sac.transcript import read_events
+
+    path = AgentDir(name).transcript
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        size = 0
+    if after > size:  # a new transcript (the agent was deleted and made again): from its start
+        after = -1
+    found, offset = read_events(path, max(after, 0))
+    if after < 0 and n > 0:
+        found = found[-n:]
+    return {"offset": offset, "events": found}
+
+
+async def events(req: Request) -> dict[str, Any]:
+    """Transcript events after byte ``after`` (none: the last ``n``), and the offset to ask
+    from next: what the page polls to show a turn as it happens."""
+    name = req.params["name"]
+    _agent_exists(name)
+    after, n = req.integer("after", -1), req.integer("n", 200)
+    if n < 0:
+        raise HttpError(400, "n must be 0 (all) or more")
+    return await asyncio.to_thread(_read_events, name, after, n)
+
+
+async def history(req: Request) -> History:
+    from sac.state import AgentDir
+    from sac.transcript import history as history_of
+    from sac.transcript import read_events
+
+    name = req.params["name"]
+    _agent_exists(name)
+    found, _ = await asyncio.to_thread(read_events, AgentDir(name).transcript, 0)
+    return history_of(found)
+
+
+def _labels_of(specs: dict[str, str]) -> list[Labels]:
+    from pathlib import Path
+
+    from sac.errors import SacError
+    from sac.listen.card import CardDoc
+    from sac.spec.load import load_file
+
+    out = []
+    for name, path in sorted(specs.items()):
+        try:  # sac's own loader: a broken spec is no labels here, never a 500
+            meta = load_file(Path(path), CardDoc).metadata
+        except (SacError, OSError):
+            out.append(Labels(name=name))
+            continue
+        out.append(Labels(name=name, description=meta.description or "", labels=dict(meta.labels)))
+    return out
+
+
+async def labels(req: Request) -> list[Labels]:
+    """Every agent's description and metadata.labels (capabilities among them): what the
+    page filters the fleet by."""
+    from sac.errors import SacError
+
+    try:
+        fleet = await req.app.statuses.fleet()
+    except SacError as e:
+        raise HttpError(422, e.render()) from None
+    return await asyncio.to_thread(_labels_of, fleet.specs)
+
+
+async def spec_text(req: Request) -> SpecText:
+    name = req.params["name"]
+    _agent_exists(name)
+    path = _spec_of(name)
+    if path is None:
+        raise HttpError(404, f"agent {name} has no spec here (its folder is gone)")
+
+    def read() -> bytes:
+        with open(path, "rb") as f:
+            return f.read(MAX_SPEC + 1)
+
+    data = await asyncio.to_thread(read)
+    if len(data) > MAX_SPEC:
+        raise HttpError(413, f"{path} is larger than {MAX_SPEC} bytes")
+    return SpecText(path=str(path), text=data.decode("utf-8", "replace"))
 
 
 async def stop(req: Request) -> Done:
@@ -303,6 +462,7 @@ ROUTES = [
     Route("GET", "/v1/openapi.json", openapi, "This API as OpenAPI 3.1", dict),
     Route("GET", "/v1/agents", list_agents, "The fleet and its status", list[Status]),
     Route("GET", "/v1/agents/{name}", get_agent, "One agent's status", Status),
+    Route("GET", "/v1/labels", labels, "Every agent's description and labels (capabilities)", list[Labels]),
     Route(
         "POST",
         "/v1/agents/{name}/send",
@@ -322,6 +482,17 @@ ROUTES = [
         body=StartRequest,
     ),
     Route("POST", "/v1/agents/{name}/stop", stop, "Stop the agent", Done),
+    Route("POST", "/v1/agents/{name}/restart", restart, "Stop and start the agent (its session resumes)", Done),
+    Route("POST", "/v1/agents/{name}/interrupt", interrupt, "Interrupt the running turn (ESC)", Interrupted),
+    Route(
+        "GET",
+        "/v1/agents/{name}/events",
+        events,
+        "Transcript events after byte ?after= (none: the last ?n=200) and the next offset",
+        Events,
+    ),
+    Route("GET", "/v1/agents/{name}/history", history, "Turns with their usage, and health events", History),
+    Route("GET", "/v1/agents/{name}/spec", spec_text, "The agent's spec.yaml (read-only)", SpecText),
 ]
 
 
@@ -336,6 +507,7 @@ class ListenApp:
         from sac.listen.status_cache import StatusCache
 
         self.statuses = StatusCache()
+        self.sessions = Sessions()  # the dashboard's signed-in browsers (sac.listen.web)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -345,16 +517,33 @@ class ListenApp:
             return
         if scope["type"] != "http":
             return
-        status, body = await self.dispatch(scope, receive)
-        data = msgspec.json.encode(body)
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-        if status == 401:
-            headers.append((b"www-authenticate", b'Bearer realm="sac"'))
+        from sac.listen import web
+
+        if web.wants_page(scope["path"]):
+            reply = web.handle(scope, headers_of(scope), web.query_of(scope), self.sessions)
+        else:
+            reply = self.json_reply(scope, *await self.dispatch(scope, receive))
+        headers = [*reply.headers, (b"content-length", str(len(reply.body)).encode())]
         try:
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": data})
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            await send({"type": "http.response.body", "body": reply.body})
         except Exception:  # noqa: BLE001 - the client went away; nothing to tell it
             pass
+
+    @staticmethod
+    def json_reply(scope: dict, status: int, body: Any) -> Raw:
+        data = msgspec.json.encode(body)
+        headers = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
+        headers.append((b"cache-control", b"no-store"))
+        if status == 401:
+            headers.append((b"www-authenticate", b'Bearer realm="sac"'))
+        if status == 200 and scope["method"] == "GET":
+            # the page polls; an unchanged answer is a 304 with no body (ETag, If-None-Match)
+            etag = b'"' + hashlib.blake2b(data, digest_size=12).hexdigest().encode() + b'"'
+            headers.append((b"etag", etag))
+            if headers_of(scope).get("if-none-match", "").encode() == etag:
+                return Raw(304, b"", headers)
+        return Raw(status, data, headers)
 
     async def dispatch(self, scope: dict, receive: Callable) -> tuple[int, Any]:
         path, method = scope["path"], scope["method"]
@@ -385,6 +574,14 @@ class ListenApp:
         """None for the host's token; the agent's name for an agent's broker token, which
         opens the start route only (its starts are recorded as that agent's children)."""
         header = req.headers.get("authorization", "")
+        if not header:
+            from sac.listen.web import api_session
+
+            signed_in = api_session(req.scope, req.headers, req.scope["method"], self.sessions)
+            if signed_in:
+                return None  # the owner's browser: as the host's token
+            if signed_in is False:
+                raise HttpError(403, "not signed in here, or not from this page: run `sac listen open` for a new link")
         scheme, _, token = header.partition(" ")
         token = token.strip(" \t")  # HTTP's own whitespace only: str.strip() would eat NBSP/NEL too
         if scheme.lower() != "bearer" or not token:

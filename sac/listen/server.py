@@ -65,6 +65,7 @@ def serve(host: str, port: int, echo=print) -> None:
             d / "listen.json", json.dumps({"pid": os.getpid(), "url": url, "host": socket.gethostname()}).encode()
         )
         echo(f"sac listen on {url} (token in {d / 'token'})")
+        echo("the dashboard: `sac listen open` prints a one-time sign-in link")
         from granian import Granian
         from granian.constants import Interfaces, Loops
 
