@@ -149,7 +149,12 @@ def loopback_host(headers: dict[str, str]) -> bool:
     """The Host header names a loopback address or localhost: a page from a name that
     resolves to 127.0.0.1 (DNS rebinding) is never served a session's answers."""
     host = headers.get("host", "")
-    name = host.rsplit(":", 1)[0] if not host.startswith("[") else host[1:].split("]", 1)[0]
+    if host.startswith("["):  # [v6]:port
+        name, sep, _ = host[1:].partition("]")
+        if not sep:
+            return False
+    else:
+        name = host.rsplit(":", 1)[0]
     if name == "localhost":
         return True
     try:
