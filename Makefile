@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 STALE  := uv.lock is out of date with the pyproject files: run `make lock` and commit uv.lock
 
-.PHONY: dev lock demo docs lint test test-fast pyz pyz-lean pyz-full bench mutate mutate-recheck clean
+.PHONY: dev lock demo docs lint test test-fast pyz pyz-lean pyz-full bench mutate mutate-recheck clean screenshots
 
 $(UV): build/uv-requirements.txt
 	@echo 'make: installing uv (pinned by hash in build/uv-requirements.txt) into build/.uv ...' >&2
@@ -38,6 +38,9 @@ test: lint  ## the quality gate, then the whole suite (builds the pyz too)
 
 docs: dev  ## docs/plugin-reference.md from sac_hookspecs' docstrings (tests/test_docs.py fails when it is stale)
 	$(PY) build/plugin_reference.py
+
+screenshots: dev  ## docs/screenshots/ from the dashboard's browser tests (needs /usr/bin/chromium)
+	SAC_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/live/test_dashboard.py -q
 
 lint: dev  ## ruff (lint, import order), ruff format --check, mypy: all must be clean
 	$(VENV)/bin/ruff check .

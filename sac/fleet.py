@@ -504,3 +504,22 @@ def host_status(host_name: str, host: Host) -> list[dict]:
         raise SacError(f"host {host_name}: an unexpected status answer ({e})") from None
     assert isinstance(rows, list)
     return [{**r, "fleet_host": host_name} for r in rows]
+
+
+def hosts_status(hosts: dict[str, Host]) -> tuple[list[dict], list[dict]]:
+    """Every host asked at once (`sac fleet status`, the dashboard): one report per host
+    (``name``, ``reachable``, ``error``) and every agent row, each with its ``fleet_host``."""
+    from sac.concurrently import each
+
+    answers: dict[str, list[dict] | SacError] = {}
+    for out in each(sorted(hosts), lambda n: host_status(n, hosts[n]), jobs=32):
+        e = out.error
+        answers[out.item] = (
+            (out.result or []) if e is None else e if isinstance(e, SacError) else SacError(f"{type(e).__name__}: {e}")
+        )
+    reports: list[dict] = [
+        {"name": n, "reachable": not isinstance(a, SacError), "error": a.message if isinstance(a, SacError) else None}
+        for n, a in sorted(answers.items())
+    ]
+    rows = [r for n in sorted(answers) if not isinstance(a := answers[n], SacError) for r in a]
+    return reports, rows

@@ -64,23 +64,13 @@ def show_fleet(names: tuple[str, ...], as_json: bool) -> None:
 
     from sac.cli.local_status import ago as _ago
     from sac.cli.local_status import status_rows
-    from sac.concurrently import each
-    from sac.fleet import host_status
+    from sac.fleet import hosts_status
     from sac.hosts import get_host, load_hosts, printable
 
     hosts = {n: get_host(n) for n in names} if names else load_hosts()
     here = [] if names else [{**msgspec.to_builtins(r), "fleet_host": "local"} for r in status_rows()]
-    answers: dict[str, list[dict] | SacError] = {}
-    for out in each(sorted(hosts), lambda n: host_status(n, hosts[n]), jobs=32):
-        e = out.error
-        answers[out.item] = (
-            (out.result or []) if e is None else e if isinstance(e, SacError) else SacError(f"{type(e).__name__}: {e}")
-        )
-    reports: list[dict] = [
-        {"name": n, "reachable": not isinstance(a, SacError), "error": a.message if isinstance(a, SacError) else None}
-        for n, a in sorted(answers.items())
-    ]
-    rows = [*here, *(r for n in sorted(answers) if not isinstance(a := answers[n], SacError) for r in a)]
+    reports, there = hosts_status(hosts)
+    rows = [*here, *there]
     if as_json:
         echo_json({"hosts": reports, "agents": rows})
     else:

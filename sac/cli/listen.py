@@ -54,28 +54,63 @@ def status(as_json: bool) -> None:
 
 
 @listen.command("open")
-@click.option("--json", "as_json", is_flag=True, help="Print the link and how long it is good for as JSON.")
-def open_(as_json: bool) -> None:
-    """Print a one-time sign-in link to the dashboard (the fleet in a browser). It works
-    once, for two minutes, and gives that browser a session; the token stays here. sac does
-    not start a browser with it: a program's arguments are readable by every user of the host.
+@click.option(
+    "--url",
+    "print_url",
+    is_flag=True,
+    help="Print the sign-in link itself (for a browser elsewhere, through an ssh tunnel).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the file, the link and how long it is good for as JSON.")
+def open_(print_url: bool, as_json: bool) -> None:
+    """A one-time sign-in to the dashboard (the fleet in a browser): prints a file:// link
+    to open in your browser on this machine. It works once, for two minutes, and gives that
+    browser a session; the token stays here.
+
+    The link is a 0600 file that sends the browser on to the real one, so the one-time code
+    is in no program's arguments, which every user of the host can read (as Jupyter does).
+    `--url` prints the real link instead: paste it into a browser's address bar yourself
+    (through `ssh -L PORT:127.0.0.1:PORT host` from another machine); do not hand it to a
+    program.
 
     \b
     Examples:
       sac listen open
+      sac listen open --url
       sac listen open --json
     """
-    from sac.controlplane import LOGIN_TTL, new_login, running
+    import html
+    import secrets
+    import time
+
+    from sac.controlplane import LOGIN_TTL, listen_dir, new_login, running
+    from sac_hookspecs.toolkit.files import write_atomic
 
     info = running()
     if not info:
         raise SacError("sac listen does not run on this host", hint="start it with `sac listen restart`")
-    url = f"{info['url']}/ui/login?code={new_login()}"
+    if not info.get("dashboard"):
+        raise SacError("this sac listen serves no dashboard (it is older)", hint="`sac listen restart`")
+    url = f"{info['dashboard']}/ui/login?code={new_login()}"
+    folder = listen_dir() / "open"
+    private_dirs(folder)
+    for old in folder.iterdir():  # the used and the stale ones
+        if time.time() - old.lstat().st_mtime > LOGIN_TTL:
+            old.unlink(missing_ok=True)
+    page = folder / f"{secrets.token_hex(8)}.html"
+    target = html.escape(url, quote=True)
+    write_atomic(
+        page,
+        f'<!doctype html><meta charset="utf-8"><meta name="referrer" content="no-referrer">'
+        f'<meta http-equiv="refresh" content="0;url={target}"><title>sac: signing in</title>'
+        f'<p>Signing in to sac… (<a href="{target}">go on</a>)</p>'.encode(),
+        mode=0o600,
+    )
     if as_json:
-        echo_json({"url": url, "expires_in": LOGIN_TTL})
-    else:
-        click.echo(url)
-        click.echo(f"(open it in a browser on this machine within {LOGIN_TTL:g} s; it works once)", err=True)
+        echo_json({"file": page.as_uri(), "url": url, "expires_in": LOGIN_TTL})
+        return
+    click.echo(url if print_url else page.as_uri())
+    where = "paste it into a browser's address bar" if print_url else "open it in a browser on this machine"
+    click.echo(f"({where} within {LOGIN_TTL:g} s; it works once)", err=True)
 
 
 def _children(pid: int) -> list[int]:

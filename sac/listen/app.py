@@ -88,6 +88,35 @@ class Labels(msgspec.Struct, kw_only=True):
     labels: dict[str, str | list[str]] = msgspec.field(default_factory=dict)  # metadata.labels
 
 
+class HostReport(msgspec.Struct, kw_only=True):
+    name: str
+    reachable: bool
+    error: str | None = None
+
+
+class HostAgent(msgspec.Struct, kw_only=True):
+    """An agent on a `sac host`, as its own sac reported it (only these fields are passed on)."""
+
+    fleet_host: str
+    name: str
+    state: str
+    runtime: str | None = None
+    isolation: str | None = None
+    uptime_s: float | None = None
+    restarts: int = 0
+    turns: int = 0
+    cost_usd: float | None = None
+    last_error: str | None = None
+
+
+class HostsFleet(msgspec.Struct, kw_only=True):
+    hosts: list[HostReport]
+    agents: list[HostAgent]
+
+
+HOSTS_MAX_AGE = 5.0  # seconds one answer of the hosts serves every page that asks
+
+
 MAX_SPEC = 256 * 1024  # a spec larger than this is not one
 
 
@@ -152,6 +181,18 @@ class Request:
             raise HttpError(400, "invalid request body", _problems(raw, type_, first)) from None
         except (msgspec.DecodeError, UnicodeDecodeError) as e:
             raise HttpError(400, f"malformed JSON: {e}") from None
+
+
+#: What changes with every answer without anything having happened: an uptime is of the
+#: moment it is read. (A JSON string's quotes are escaped, so text inside one never matches.)
+_PER_ANSWER = re.compile(rb'"uptime_s":-?[0-9.eE+-]+')
+
+
+def etag_of(data: bytes) -> bytes:
+    """A weak ETag: answers that differ only in their uptimes are the same answer (the page
+    adds the time since it fetched one), so a fleet whose agents run on is a 304 while
+    nothing else changes."""
+    return b'W/"' + hashlib.blake2b(_PER_ANSWER.sub(b"", data), digest_size=12).hexdigest().encode() + b'"'
 
 
 def headers_of(scope: dict) -> dict[str, str]:
@@ -420,6 +461,32 @@ async def labels(req: Request) -> list[Labels]:
     return await asyncio.to_thread(_labels_of, fleet.specs)
 
 
+async def hosts(req: Request) -> HostsFleet:
+    """The agents on every `sac host` (ssh), each host asked by its own sac, as `sac fleet
+    status` does; one round of asking at a time, its answer kept for a few seconds."""
+    import time
+
+    app = req.app
+    async with app.hosts_lock:
+        at, found = app.hosts_answer
+        if found is None or time.monotonic() - at > HOSTS_MAX_AGE:
+            found = await asyncio.to_thread(_ask_hosts)
+            app.hosts_answer = (time.monotonic(), found)
+    return found
+
+
+def _ask_hosts() -> HostsFleet:
+    from sac.errors import SacError
+    from sac.fleet import hosts_status
+    from sac.hosts import load_hosts
+
+    try:
+        reports, rows = hosts_status(load_hosts())
+    except SacError as e:
+        raise HttpError(422, e.render()) from None
+    return HostsFleet(hosts=msgspec.convert(reports, list[HostReport]), agents=msgspec.convert(rows, list[HostAgent]))
+
+
 async def spec_text(req: Request) -> SpecText:
     name = req.params["name"]
     _agent_exists(name)
@@ -462,6 +529,7 @@ ROUTES = [
     Route("GET", "/v1/openapi.json", openapi, "This API as OpenAPI 3.1", dict),
     Route("GET", "/v1/agents", list_agents, "The fleet and its status", list[Status]),
     Route("GET", "/v1/agents/{name}", get_agent, "One agent's status", Status),
+    Route("GET", "/v1/hosts", hosts, "The agents on every `sac host` (asked over ssh)", HostsFleet),
     Route("GET", "/v1/labels", labels, "Every agent's description and labels (capabilities)", list[Labels]),
     Route(
         "POST",
@@ -499,7 +567,7 @@ ROUTES = [
 class ListenApp:
     """The ASGI application. ``token`` is the bearer token every non-public route needs."""
 
-    def __init__(self, token: str, routes: list[Route] = ROUTES) -> None:
+    def __init__(self, token: str, routes: list[Route] = ROUTES, dashboard: str = "") -> None:
         if len(token) < 16:  # an empty token would make every header "right"
             raise ValueError("the control-plane token is empty or too short")
         self.token = token.encode()
@@ -507,7 +575,10 @@ class ListenApp:
         from sac.listen.status_cache import StatusCache
 
         self.statuses = StatusCache()
-        self.sessions = Sessions()  # the dashboard's signed-in browsers (sac.listen.web)
+        # the dashboard's signed-in browsers, only ever at its own origin (HOST:PORT; none: no dashboard)
+        self.sessions = Sessions(dashboard)
+        self.hosts_lock = asyncio.Lock()
+        self.hosts_answer: tuple[float, HostsFleet | None] = (0.0, None)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
@@ -539,7 +610,7 @@ class ListenApp:
             headers.append((b"www-authenticate", b'Bearer realm="sac"'))
         if status == 200 and scope["method"] == "GET":
             # the page polls; an unchanged answer is a 304 with no body (ETag, If-None-Match)
-            etag = b'"' + hashlib.blake2b(data, digest_size=12).hexdigest().encode() + b'"'
+            etag = etag_of(data)
             headers.append((b"etag", etag))
             if headers_of(scope).get("if-none-match", "").encode() == etag:
                 return Raw(304, b"", headers)
@@ -600,9 +671,12 @@ class ListenApp:
 def create_app() -> ListenApp:
     """The app granian serves (factory, in granian's worker process): reads the token sac
     listen wrote, and ends the worker when `sac listen` itself is gone."""
-    from sac.controlplane import read_token
+    import os
 
-    app = ListenApp(read_token())
+    from sac.controlplane import read_token
+    from sac.listen.server import DASHBOARD_ENV
+
+    app = ListenApp(read_token(), dashboard=os.environ.get(DASHBOARD_ENV, ""))
     _follow_parent()
     return app
 

@@ -11,6 +11,7 @@ import fcntl
 import ipaddress
 import json
 import os
+import secrets
 import socket
 
 from sac.controlplane import listen_dir, read_token, running
@@ -18,6 +19,7 @@ from sac.errors import SacError, UsageError
 from sac_hookspecs.toolkit.files import private_dirs, write_atomic
 
 DEFAULT_BIND = "127.0.0.1:7878"
+DASHBOARD_ENV = "SAC_LISTEN_DASHBOARD"
 
 
 def parse_bind(bind: str, allow_non_loopback: bool) -> tuple[str, int]:
@@ -61,9 +63,14 @@ def serve(host: str, port: int, echo=print) -> None:
             except OSError as e:
                 raise SacError(f"cannot listen on {host}:{port}: {e.strerror}", hint="choose another --bind") from None
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-        write_atomic(
-            d / "listen.json", json.dumps({"pid": os.getpid(), "url": url, "host": socket.gethostname()}).encode()
-        )
+        # the dashboard's origin: a name under .localhost (browsers resolve it to loopback
+        # themselves), new at each start. Nobody can have planted anything in an origin that
+        # did not exist before (a cached script, a service worker, a cookie), and its cookie
+        # goes to no other server on this host (sac.listen.web).
+        dashboard = f"sac-{secrets.token_hex(8)}.localhost:{port}"
+        os.environ[DASHBOARD_ENV] = dashboard  # for granian's worker, which makes the app
+        info = {"pid": os.getpid(), "url": url, "host": socket.gethostname(), "dashboard": f"http://{dashboard}"}
+        write_atomic(d / "listen.json", json.dumps(info).encode())
         echo(f"sac listen on {url} (token in {d / 'token'})")
         echo("the dashboard: `sac listen open` prints a one-time sign-in link")
         from granian import Granian

@@ -1,16 +1,23 @@
 """The dashboard's side of the control plane: sign-in, sessions and the page's own files.
 
-Signing in: ``sac listen open`` makes a one-time code (sac.controlplane.new_login) and prints
-``/ui/login?code=...``. That link, used once within two minutes, sets a session cookie
-(HttpOnly, SameSite=Strict) and hands the page a session *key*, which it keeps in its
-origin's localStorage and sends as ``X-Sac-Key`` with every API call. The bearer token never
-reaches the browser.
+The page lives at its own origin, ``http://sac-<random>.localhost:PORT``, new at each start
+of ``sac listen`` (sac.listen.server): browsers resolve ``*.localhost`` to loopback
+themselves, so it reaches this server, and no other user of the host can have planted
+anything in that origin beforehand (a cached script, a service worker: both were shown to
+work against a fixed 127.0.0.1 origin, which anyone may hold while sac listen is down).
+Its cookie is host-only, so it goes to no other server on this host either. A session is
+answered at that origin only (its Host header); anywhere else, the sign-in page.
 
-Why a key beside the cookie: a browser sends 127.0.0.1's cookies to every port of it, so
-another user's server on this host (``http://127.0.0.1:9999``) that the owner happens to
-open would receive the cookie. localStorage is per origin, port included: a request needs
-the cookie *and* the key. A header is also what a cross-site form or fetch cannot send, so
-it is the CSRF defence too; POSTs must also come from this origin (``Origin``).
+Signing in: ``sac listen open`` makes a one-time code (sac.controlplane.new_login) and writes
+the link ``/ui/login?code=...`` into a 0600 file that redirects to it (as Jupyter does: a
+link handed to a browser or xdg-open is in their argv, which every user can read). That
+link, used once within two minutes, sets a session cookie (HttpOnly, SameSite=Strict) and
+hands the page a session *key*, which it keeps in its origin's localStorage and sends as
+``X-Sac-Key`` with every API call. The bearer token never reaches the browser.
+
+Why a key beside the cookie: a header is what a cross-site form or fetch cannot send, so it
+is the CSRF defence, and a cookie alone (from a jar another program may read) is not
+enough. POSTs must also come from this origin (``Origin``, ``Sec-Fetch-Site``).
 
 The page's data comes from the same ``/v1/`` routes as the API's; this module adds no data
 route. Everything here is refused without a session but ``/ui/login``, whose answer without
@@ -23,7 +30,6 @@ import base64
 import hashlib
 import hmac
 import html
-import ipaddress
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -48,10 +54,11 @@ def _digest(secret: str) -> bytes:
 
 
 class Sessions:
-    """The signed-in browsers, in the server's memory: session id (the cookie) -> key."""
+    """The signed-in browsers, in the server's memory: session id (the cookie) -> key.
+    ``host`` is the dashboard's HOST:PORT, the only place a session is good ('': nowhere)."""
 
-    def __init__(self, ttl: float = SESSION_TTL) -> None:
-        self.ttl = ttl
+    def __init__(self, host: str = "", ttl: float = SESSION_TTL) -> None:
+        self.host, self.ttl = host.lower(), ttl
         self._by_id: dict[bytes, tuple[bytes, float]] = {}  # sha256(id) -> (sha256(key), expires)
 
     def new(self) -> tuple[str, str]:
@@ -137,55 +144,47 @@ def cookie_name(scope: dict) -> str:
     return f"sac_session_{server[1]}"
 
 
-def _cookie(headers: dict[str, str], name: str) -> str:
+def _cookies(headers: dict[str, str], name: str) -> list[str]:
+    """Every value of cookie ``name``: another server on this host may have set one of the
+    same name (cookies ignore ports) to push ours out; each is tried."""
+    out = []
     for part in headers.get("cookie", "").split(";"):
         k, _, v = part.strip().partition("=")
-        if k == name:
-            return v
-    return ""
+        if k == name and v:
+            out.append(v)
+    return out
 
 
-def loopback_host(headers: dict[str, str]) -> bool:
-    """The Host header names a loopback address or localhost: a page from a name that
-    resolves to 127.0.0.1 (DNS rebinding) is never served a session's answers."""
-    host = headers.get("host", "")
-    if host.startswith("["):  # [v6]:port
-        name, sep, _ = host[1:].partition("]")
-        if not sep:
-            return False
-    else:
-        name = host.rsplit(":", 1)[0]
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+def at_dashboard(headers: dict[str, str], sessions: Sessions) -> bool:
+    """The request was made to the dashboard's own origin (its Host header): a session is
+    never answered under another name (DNS rebinding) or at 127.0.0.1 (anyone's origin)."""
+    return bool(sessions.host) and headers.get("host", "").lower() == sessions.host
 
 
 def same_origin(headers: dict[str, str]) -> bool:
-    """A state-changing request came from this origin (as far as the browser says so)."""
+    """A state-changing request came from the page itself (as far as the browser says so)."""
     site = headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
         return False
     origin = headers.get("origin")
-    return origin is None or origin == f"http://{headers.get('host', '')}"
+    return origin is None or origin.lower() == f"http://{headers.get('host', '').lower()}"
 
 
 def session_of(scope: dict, headers: dict[str, str], sessions: Sessions) -> str:
-    """The session id of a signed-in browser ('' if none): the cookie, on a loopback Host."""
-    sid = _cookie(headers, cookie_name(scope))
-    return sid if sid and loopback_host(headers) and sessions.known(sid) else ""
+    """The session id of a signed-in browser ('' if none): its cookie, at the dashboard."""
+    if not at_dashboard(headers, sessions):
+        return ""
+    return next((sid for sid in _cookies(headers, cookie_name(scope)) if sessions.known(sid)), "")
 
 
 def api_session(scope: dict, headers: dict[str, str], method: str, sessions: Sessions) -> bool | None:
     """For an API call without a bearer token: None when it carries no session at all,
     True when its cookie, key and origin are all right, False otherwise."""
-    sid = _cookie(headers, cookie_name(scope))
+    sids = _cookies(headers, cookie_name(scope))
     key = headers.get("x-sac-key", "")
-    if not sid and not key:
+    if not sids and not key:
         return None
-    if not (sid and key and loopback_host(headers) and sessions.check(sid, key)):
+    if not (key and at_dashboard(headers, sessions) and any(sessions.check(sid, key) for sid in sids)):
         return False
     return method in ("GET", "HEAD") or same_origin(headers)
 
@@ -203,7 +202,9 @@ def handle(scope: dict, headers: dict[str, str], query: dict[str, str], sessions
     if path == "/ui/login":
         if method != "GET":
             return signin_page(405)
-        if not loopback_host(headers) or not use_login(query.get("code", "")):
+        if not at_dashboard(headers, sessions):
+            return signin_page(401, "Open the link `sac listen open` gives: this is not the dashboard's address.")
+        if not use_login(query.get("code", "")):
             return signin_page(401, "That sign-in link was used already, has expired, or is not one.")
         sid, key = sessions.new()
         cookie = f"{cookie_name(scope)}={sid}; Path=/; HttpOnly; SameSite=Strict; Max-Age={int(SESSION_TTL)}"
@@ -213,7 +214,7 @@ def handle(scope: dict, headers: dict[str, str], query: dict[str, str], sessions
     if not sid:
         return signin_page()
     if path == "/ui/logout":
-        if method != "POST" or not same_origin(headers) or not sessions.check(sid, headers.get("x-sac-key", "")):
+        if method != "POST" or api_session(scope, headers, method, sessions) is not True:
             return page(403, b"sign out from the page", b"text/plain")
         sessions.drop(sid)
         cookie = f"{cookie_name(scope)}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -38,7 +39,15 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SHOTS = Path(os.environ.get("SAC_SCREENSHOTS") or REPO / "build" / "screenshots")
+# a turn that takes a while: its tool call shows on the page while the turn still runs
+SLOW_TOOL = """\
+  - match: "take your time"
+    tools:
+      - name: Bash
+        input: {command: "sleep 4; echo slept", description: "sleep a while"}
+    then: "Slept well."
+"""
+SHOTS = REPO / os.environ.get("SAC_SCREENSHOTS", "build/screenshots")  # relative: to the repository
 
 
 def free_port() -> int:
@@ -55,9 +64,18 @@ class Dash:
     def token(self) -> str:
         return (self.home / "listen" / "token").read_text().strip()
 
+    @property
+    def ui(self) -> str:
+        """The dashboard's origin: http://sac-RANDOM.localhost:PORT, new at each start."""
+        return json.loads((self.home / "listen" / "listen.json").read_text())["dashboard"]
+
     def login_url(self) -> str:
         done = run_sac("listen", "open", "--json", check=True)
         return json.loads(done.stdout)["url"]
+
+    def login_file(self) -> str:
+        """What `sac listen open` prints: a file:// page (0600) that goes on to the link."""
+        return run_sac("listen", "open", check=True).stdout.strip()
 
     def state(self, name: str) -> str:
         done = run_sac("agents", "status", name, "--json", check=True)
@@ -70,6 +88,8 @@ def dash(tmp_path_factory):
     home = isolate(mp, tmp_path_factory.mktemp("dash"))
     for name in ("alpha", "beta"):
         make_agent(home, name, "local")
+    with open(home / "agents" / "alpha" / "script.yaml", "a") as script:
+        script.write(SLOW_TOOL)
     run_sac("agents", "start", "alpha", "beta", check=True, timeout=180)
     port = free_port()
     log = home.parent / "listen.log"
@@ -83,6 +103,7 @@ def dash(tmp_path_factory):
     run_sac("agents", "stop", "alpha", "beta", timeout=120)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=20)
+    run_sac("listen", "stop", timeout=60)  # the one the last test restarted, detached
     mp.undo()
 
 
@@ -130,16 +151,17 @@ def new_page(browser, seen: Seen, **kw):
 
 @pytest.fixture(scope="module")
 def page(dash, browser, seen):
-    """One browser signed in with a one-time link, for the tests that use the dashboard."""
+    """One browser signed in as the owner does: the file `sac listen open` prints."""
     p = new_page(browser, seen)
-    p.goto(dash.login_url())
-    p.wait_for_url(f"{dash.url}/ui/")
+    p.goto(dash.login_file())
+    p.wait_for_url(f"{dash.ui}/ui/")
     yield p
     p.context.close()
 
 
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
@@ -147,23 +169,23 @@ def test_1_without_a_session_every_page_is_the_sign_in_page_and_the_link_signs_i
     from playwright.sync_api import expect
 
     stranger = new_page(browser, seen)
-    for path in ("/ui/", "/ui/static/app.js", "/", f"/ui/login?code={'x' * 43}"):
-        stranger.goto(dash.url + path)
-        expect(stranger.locator("#signin")).to_have_text("Sign in to sac")
-        assert "alpha" not in stranger.content() and "beta" not in stranger.content()
+    for origin in (dash.ui, dash.url):
+        for path in ("/ui/", "/ui/static/app.js", "/", f"/ui/login?code={'x' * 43}"):
+            stranger.goto(origin + path)
+            expect(stranger.locator("#signin")).to_have_text("Sign in to sac")
+            assert "alpha" not in stranger.content() and "beta" not in stranger.content()
     # a made-up cookie (and key) is no session: still the sign-in page, and the API refuses
-    stranger.context.add_cookies(
-        [{"name": f"sac_session_{dash.url.rsplit(':', 1)[1]}", "value": "forged" * 8, "url": dash.url}]
-    )
-    stranger.goto(dash.url + "/ui/")
+    cookie = f"sac_session_{dash.url.rsplit(':', 1)[1]}"
+    stranger.context.add_cookies([{"name": cookie, "value": "forged" * 8, "url": dash.ui}])
+    stranger.goto(dash.ui + "/ui/")
     expect(stranger.locator("#signin")).to_be_visible()
     status = stranger.evaluate("async () => (await fetch('/v1/agents', {headers: {'X-Sac-Key': 'forged'}})).status")
     assert status == 403
 
     link = dash.login_url()
-    assert dash.token not in link
+    assert dash.token not in link and link.startswith(dash.ui)
     stranger.goto(link)
-    stranger.wait_for_url(f"{dash.url}/ui/")  # the link is gone from the address bar (and the history entry)
+    stranger.wait_for_url(f"{dash.ui}/ui/")  # the link is gone from the address bar (and the history entry)
     expect(stranger.locator("tr[data-name=alpha] .state")).to_have_text("ready")
     expect(stranger.locator("tr[data-name=beta] .state")).to_have_text("ready")
     cookie = next(c for c in stranger.context.cookies() if c["name"].startswith("sac_session_"))
@@ -222,6 +244,14 @@ def test_3_a_turn_sent_from_the_page_shows_the_prompt_the_tool_call_and_the_repl
     expect(tool.locator("pre").first).to_contain_text("proof from HOME=")
     expect(tool.locator("pre.result")).to_be_visible()
     assert (dash.home / "runtime" / "alpha").exists()
+    # the reply as it happens: the tool call is on the page while the turn still runs
+    page.fill("#prompt", "take your time")
+    page.keyboard.press("Enter")
+    expect(page.locator(".msg.reply details.tool summary").last).to_have_text("tool: Bash", timeout=30_000)
+    assert not page.locator(".msg.reply").last.inner_text().count("Slept well.")
+    expect(page.locator("#send")).to_be_disabled()  # the send has not come back yet
+    expect(page.locator(".msg.reply").last).to_contain_text("Slept well.", timeout=60_000)
+    expect(page.locator("#send")).to_be_enabled()
     # the charts and the health panel follow the turns
     expect(page.locator("#charts figure")).to_have_count(3, timeout=35_000)
     expect(page.locator("#health dl")).to_contain_text("turns")
@@ -231,7 +261,7 @@ def test_3_a_turn_sent_from_the_page_shows_the_prompt_the_tool_call_and_the_repl
 def test_4_escape_interrupts_a_stalled_turn_and_the_next_turn_works(dash, page):
     from playwright.sync_api import expect
 
-    page.goto(f"{dash.url}/ui/#/agent/alpha")
+    page.goto(f"{dash.ui}/ui/#/agent/alpha")
     expect(page.locator(".agent-head h1")).to_have_text("alpha")
     page.fill("#prompt", "please hang")  # the scripted model starts a reply, then says nothing
     page.keyboard.press("Enter")
@@ -249,7 +279,7 @@ def test_4_escape_interrupts_a_stalled_turn_and_the_next_turn_works(dash, page):
 def test_5_stop_asks_first_then_the_state_changes_without_a_reload(dash, page):
     from playwright.sync_api import expect
 
-    page.goto(f"{dash.url}/ui/#/")
+    page.goto(f"{dash.ui}/ui/#/")
     row = page.locator("tr[data-name=beta]")
     expect(row.locator(".state")).to_have_text("ready")
     page.evaluate("window.__sameDocument = 'yes'")  # gone if the page reloads
@@ -290,7 +320,7 @@ def test_7_the_token_is_in_no_url_the_browser_asked_for_nor_the_log(dash, seen):
     token = dash.token
     assert len(seen.urls) > 20
     assert not [u for u in seen.urls if token in u]
-    assert all(u.startswith(dash.url) or u.startswith("data:") for u in seen.urls), "the page loaded from elsewhere"
+    assert all(u.startswith((dash.url, dash.ui, "data:", "file://")) for u in seen.urls), "loaded from elsewhere"
     assert token not in dash.log.read_text()
     assert not [line for line in seen.console if "Content Security Policy" in line or "page error" in line]
 
@@ -299,7 +329,9 @@ def test_7_the_token_is_in_no_url_the_browser_asked_for_nor_the_log(dash, seen):
 
 
 def request(dash, method: str, path: str, headers: dict | None = None, body: bytes | None = None):
-    req = urllib.request.Request(dash.url + path, data=body, method=method, headers=headers or {})
+    """To the dashboard's origin (its name in Host: Python does not resolve *.localhost)."""
+    headers = {"Host": dash.ui.split("//", 1)[1], **(headers or {})}
+    req = urllib.request.Request(dash.url + path, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, r.headers, r.read()
@@ -314,9 +346,11 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def sign_in(dash) -> dict[str, str]:
     """The headers of a signed-in browser (cookie and key), as the sign-in link gives them."""
-    link = dash.login_url()
+    req = urllib.request.Request(
+        dash.login_url().replace(dash.ui, dash.url), headers={"Host": dash.ui.split("//", 1)[1]}
+    )
     opener = urllib.request.build_opener(NoRedirect)
-    with opener.open(link, timeout=10) as r:
+    with opener.open(req, timeout=10) as r:
         cookie = r.headers["Set-Cookie"].split(";")[0]
         key = re.search(rb'name="sac-key" content="([^"]+)"', r.read()).group(1).decode()
     return {"Cookie": cookie, "X-Sac-Key": key}
@@ -362,17 +396,17 @@ def test_a_cross_site_post_is_refused_even_with_the_session(dash):
         got = request(dash, "POST", "/v1/agents/alpha/stop", {**session, **json_type, **foreign}, b"{}")
         assert got[0] == 403, (foreign, got)
     # a name that resolves to 127.0.0.1 (DNS rebinding) is not this page
-    got = request(dash, "GET", "/v1/agents", {**session, "Host": "evil.example:80"})
-    assert got[0] == 403
-    assert request(dash, "GET", "/ui/", {**session, "Host": "evil.example:80"})[0] == 401
+    # a name that resolves to 127.0.0.1 (DNS rebinding), or 127.0.0.1 itself, is not the page
+    for host in ("evil.example:80", dash.url.split("//", 1)[1]):
+        assert request(dash, "GET", "/v1/agents", {**session, "Host": host})[0] == 403
+        assert request(dash, "GET", "/ui/", {**session, "Host": host})[0] == 401
     assert dash.state("alpha") == "ready"
     # the page's own origin is accepted
-    port = dash.url.rsplit(":", 1)[1]
     ok = request(
         dash,
         "POST",
         "/v1/agents/alpha/interrupt",
-        {**session, **json_type, "Origin": f"http://127.0.0.1:{port}"},
+        {**session, **json_type, "Origin": dash.ui},
         b"{}",
     )
     assert ok[0] == 200 and json.loads(ok[2]) == {"ok": True, "interrupted": False}
@@ -390,8 +424,7 @@ def test_the_token_is_in_no_answer_and_sign_out_ends_the_session(dash):
         assert token not in request(dash, "GET", path, session)[2]
     assert token not in dash.log.read_text().encode()
 
-    port = dash.url.rsplit(":", 1)[1]
-    out = request(dash, "POST", "/ui/logout", {**session, "Origin": f"http://127.0.0.1:{port}"}, b"")
+    out = request(dash, "POST", "/ui/logout", {**session, "Origin": dash.ui}, b"")
     assert out[0] == 200 and "Max-Age=0" in out[1]["Set-Cookie"]
     assert request(dash, "GET", "/v1/agents", session)[0] == 403
     assert request(dash, "GET", "/ui/", session)[0] == 401
@@ -412,8 +445,34 @@ def test_a_sign_in_link_is_good_once_and_for_two_minutes(dash):
 
 
 def _open_status(opener, url: str) -> int:
+    origin = url.split("/ui/", 1)[0]
+    req = urllib.request.Request(
+        url.replace(origin, f"http://127.0.0.1:{origin.rsplit(':', 1)[1]}"), headers={"Host": origin.split("//")[1]}
+    )
     try:
-        with opener.open(url, timeout=10) as r:
+        with opener.open(req, timeout=10) as r:
             return r.status
     except urllib.error.HTTPError as e:
         return e.code
+
+
+def test_sac_listen_open_prints_a_private_file_and_no_code(dash):
+    printed = dash.login_file()
+    assert printed.startswith("file:///") and "code=" not in printed
+    path = Path(urllib.parse.unquote(printed.removeprefix("file://")))
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
+    assert f'content="0;url={dash.ui}/ui/login?code=' in path.read_text()
+    url = run_sac("listen", "open", "--url", check=True).stdout.strip()
+    assert url.startswith(f"{dash.ui}/ui/login?code=")
+
+
+def test_z_each_start_of_sac_listen_is_a_new_origin_and_ends_every_session(dash):
+    """Last: it restarts the control plane. Nothing planted in an earlier origin (a cached
+    script, a service worker, a cookie) can reach the next one."""
+    session = sign_in(dash)
+    before = dash.ui
+    run_sac("listen", "restart", "--bind", dash.url.split("//", 1)[1], check=True)
+    wait_for(lambda: _answers(dash.url), timeout=30, what="sac listen again")
+    assert dash.ui != before and re.fullmatch(r"http://sac-[0-9a-f]{16}\.localhost:\d+", dash.ui)
+    assert request(dash, "GET", "/v1/agents", session)[0] == 403
+    assert request(dash, "GET", "/v1/agents", {**session, "Host": before.split("//", 1)[1]})[0] == 403

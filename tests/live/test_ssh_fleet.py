@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -129,6 +131,7 @@ def world(tmp_path_factory):
     for h in ADDRESS:
         w.sac("host", "exec", h, "--", "sac", "agents", "stop", "a1", "a2", "b1", "b2", timeout=120)
     w.sac("host", "exec", "h2", "--", "sac", "listen", "stop", timeout=60)
+    w.sac("listen", "stop", timeout=60)
     for h in ADDRESS:
         w.sac("host", "remove", h, timeout=60)
     subprocess.run(["bash", str(HOSTS_SH), "link", "sshhost2", "up"], capture_output=True, timeout=60)
@@ -233,6 +236,42 @@ def test_2_a_fleet_of_four_on_two_hosts(world):
     assert any(
         e.get("type") == "prompt" and e["text"] == "what is 6 times 7" and e["source"] == "listen" for e in events
     )
+
+
+def test_2b_the_dashboard_shows_the_agents_of_every_host(world):
+    """The laptop's `sac listen` asks each host's sac (as `fleet status` does); its page
+    shows their agents beside the local ones, in a real browser."""
+    w = world
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("no /usr/bin/chromium: apt-get install chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    w.ok("listen", "restart", "--bind", f"127.0.0.1:{port}")
+    url = f"http://127.0.0.1:{port}"
+    token = (w.laptop / "listen" / "token").read_text().strip()
+    req = urllib.request.Request(url + "/v1/hosts", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=120) as r:
+        answer = json.loads(r.read())
+    assert {(a["fleet_host"], a["name"], a["state"]) for a in answer["agents"]} == {
+        ("h1", "a1", "ready"),
+        ("h1", "a2", "ready"),
+        ("h2", "b1", "ready"),
+        ("h2", "b2", "ready"),
+    }, answer
+    assert [(h["name"], h["reachable"]) for h in answer["hosts"]] == [("h1", True), ("h2", True)]
+    link = json.loads(w.ok("listen", "open", "--json").stdout)["url"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(link)
+        for name in ("a1@h1", "a2@h1", "b1@h2", "b2@h2"):
+            expect(page.locator(f'tr[data-name="{name}"] .state')).to_have_text("ready", timeout=30_000)
+        expect(page.locator("#summary")).to_contain_text("2 hosts")
+        browser.close()
+    w.ok("listen", "stop")
 
 
 def test_3_sync_finds_a_changed_spec_and_push_fixes_it(world):

@@ -10,7 +10,9 @@ const POLL_EVENTS_BUSY_MS = 250;
 
 // -- talking to the control plane ---------------------------------------------------------
 
-const etags = new Map(); // path -> [etag, data]: an unchanged answer is a 304, no body
+// path -> [etag, data, when it came]: an unchanged answer is a 304, no body. (The ETag leaves
+// out uptimes; `age` says how old the kept answer is, and uptimes are counted on by it.)
+const etags = new Map();
 
 class SignedOut extends Error {}
 
@@ -28,7 +30,7 @@ async function api(method, path, body) {
   });
   heard();
   if (r.status === 401 || r.status === 403) throw new SignedOut();
-  if (r.status === 304 && cached) return { data: cached[1], changed: false };
+  if (r.status === 304 && cached) return { data: cached[1], changed: false, age: (Date.now() - cached[2]) / 1000 };
   const data = await r.json().catch(() => null);
   if (!r.ok) {
     const err = new Error((data && data.error) || `HTTP ${r.status}`);
@@ -37,8 +39,8 @@ async function api(method, path, body) {
     throw err;
   }
   const etag = r.headers.get("ETag");
-  if (method === "GET" && etag) etags.set(path, [etag, data]);
-  return { data, changed: true };
+  if (method === "GET" && etag) etags.set(path, [etag, data, Date.now()]);
+  return { data, changed: true, age: 0 };
 }
 
 const get = async (path) => (await api("GET", path)).data;
@@ -114,6 +116,9 @@ function confirmAction(text, ok) {
 const money = (usd) => (usd ? `$${usd < 0.01 ? usd.toFixed(4) : usd.toFixed(2)}` : "$0");
 const tokens = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
 
+// an uptime as of `age` seconds after its answer came
+const uptime = (r, age) => (r.uptime_s === null || r.uptime_s === undefined ? "" : ago(r.uptime_s + (age || 0)));
+
 function ago(seconds) {
   if (seconds === null || seconds === undefined) return "";
   const s = Math.round(seconds);
@@ -126,7 +131,7 @@ function ago(seconds) {
 const SOURCES = { send: "sac agents send", listen: "sac listen (this page, or the API)", startup: "startup prompt", a2a: "A2A" };
 const GOOD = new Set(["ready"]);
 const BUSY = new Set(["busy", "starting", "stopping"]);
-const BAD = new Set(["failed", "dead", "unresponsive", "unhealthy", "unknown"]);
+const BAD = new Set(["failed", "dead", "unresponsive", "unhealthy", "unknown", "unreachable"]);
 const LIVE = new Set(["ready", "busy", "starting", "unresponsive", "unhealthy", "unknown"]);
 
 function badge(state) {
@@ -221,30 +226,47 @@ function fleetView() {
   document.getElementById("where").textContent = "";
 
   let rows = [];
+  let age = 0;
   let labels = new Map();
+  let remote = { hosts: [], agents: [] }; // the agents on `sac host`s, read-only here
   const draw = () => {
     const terms = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
-    const shown = rows.filter((r) => matches(r, labels, terms));
-    const live = rows.filter((r) => LIVE.has(r.state)).length;
-    summary.textContent = `${rows.length} agents, ${live} live` + (shown.length !== rows.length ? `, ${shown.length} shown` : "");
+    const there = remote.agents.map((r) => ({ ...r, host: r.fleet_host, remote: true }));
+    const all = [...rows, ...there];
+    const shown = all.filter((r) => matches(r, labels, terms));
+    const live = all.filter((r) => LIVE.has(r.state)).length;
+    const down = remote.hosts.filter((h) => !h.reachable);
+    summary.textContent =
+      `${all.length} agents, ${live} live` +
+      (remote.hosts.length ? ` · ${remote.hosts.length} hosts${down.length ? `, ${down.length} unreachable` : ""}` : "") +
+      (shown.length !== all.length ? ` · ${shown.length} shown` : "");
     const focused = document.activeElement && document.activeElement.closest("tr[data-name]");
     const keep = focused ? [focused.dataset.name, document.activeElement.dataset.action] : null;
     body.replaceChildren(
       ...shown.map((r) =>
         el(
           "tr",
-          { "data-name": r.name },
-          el("td", { "data-label": "Agent" }, el("a", { href: `#/agent/${encodeURIComponent(r.name)}` }, r.name)),
+          { "data-name": r.remote ? `${r.name}@${r.host}` : r.name, class: r.remote ? "remote" : null },
+          el("td", { "data-label": "Agent" }, r.remote ? `${r.name}@${r.host}` : el("a", { href: `#/agent/${encodeURIComponent(r.name)}` }, r.name)),
           el("td", { "data-label": "State" }, badge(r.state), r.job_state ? el("small", {}, ` ${r.job_state}`) : null),
           el("td", { "data-label": "Runtime" }, r.runtime || ""),
           el("td", { "data-label": "Isolation" }, r.isolation || ""),
           el("td", { "data-label": "Host" }, [r.host, r.placement && r.job_id ? `${r.placement} ${r.job_id}` : null].filter(Boolean).join(" · ")),
-          el("td", { "data-label": "Uptime" }, ago(r.uptime_s)),
+          el("td", { "data-label": "Uptime" }, uptime(r, r.remote ? 0 : age)),
           el("td", { "data-label": "Restarts", class: "num" }, r.restarts),
           el("td", { "data-label": "Turns", class: "num" }, r.turns),
           el("td", { "data-label": "Cost", class: "num" }, money(r.cost_usd)),
           el("td", { "data-label": "Last error", class: "error", title: r.last_error || "" }, r.last_error || ""),
-          el("td", {}, actionButtons(r.name, r.state)),
+          el("td", {}, r.remote ? el("small", { class: "muted" }, `sac agents … ${r.name}@${r.host}`) : actionButtons(r.name, r.state)),
+        ),
+      ),
+      ...down.map((h) =>
+        el(
+          "tr",
+          { "data-host": h.name, class: "remote" },
+          el("td", { "data-label": "Host" }, h.name),
+          el("td", { "data-label": "State" }, badge("unreachable")),
+          el("td", { colspan: 9, class: "error", "data-label": "Why" }, h.error || ""),
         ),
       ),
     );
@@ -259,12 +281,18 @@ function fleetView() {
   });
   const poll = async () => {
     const got = await api("GET", "/v1/agents");
-    if (got.changed || !rows.length) {
-      rows = got.data;
-      draw();
-    }
+    rows = got.data;
+    age = got.age;
+    draw(); // even unchanged: the uptimes count on
   };
   every(POLL_FLEET_MS, poll);
+  every(10000, async () => {
+    const got = await api("GET", "/v1/hosts");
+    if (got.changed) {
+      remote = got.data;
+      draw();
+    }
+  });
   every(10000, async () => {
     const got = await api("GET", "/v1/labels");
     if (got.changed) {
@@ -279,7 +307,16 @@ function fleetView() {
 
 function agentView(name) {
   const main = document.getElementById("main");
-  const head = el("div", { class: "agent-head" }, el("h1", {}, name), el("span", { id: "agent-state" }), el("span", { id: "agent-actions" }));
+  // this view's elements, held here: a poll that lands after leaving the view draws into
+  // them, detached, harmlessly
+  const stateEl = el("span", { id: "agent-state" });
+  const actionsEl = el("span", { id: "agent-actions" });
+  const healthEl = el("div", { id: "health" });
+  const chartsEl = el("div", { id: "charts" });
+  const cardEl = el("div", { id: "card" });
+  const specEl = el("pre", { id: "spec", class: "spec" });
+  let logEl = el("ol", { class: "events", id: "health-log" });
+  const head = el("div", { class: "agent-head" }, el("h1", {}, name), stateEl, actionsEl);
   const transcript = el("div", { id: "transcript", class: "transcript", "aria-live": "polite" });
   const input = el("textarea", {
     id: "prompt",
@@ -293,10 +330,10 @@ function agentView(name) {
   const side = el(
     "aside",
     { class: "side" },
-    el("section", {}, el("h2", {}, "Health"), el("div", { id: "health" })),
-    el("section", {}, el("h2", {}, "Usage"), el("div", { id: "charts" })),
-    el("section", {}, el("h2", {}, "Card"), el("div", { id: "card" })),
-    el("section", {}, el("h2", {}, "Spec"), el("pre", { id: "spec", class: "spec" })),
+    el("section", {}, el("h2", {}, "Health"), healthEl),
+    el("section", {}, el("h2", {}, "Usage"), chartsEl),
+    el("section", {}, el("h2", {}, "Card"), cardEl),
+    el("section", {}, el("h2", {}, "Spec"), specEl),
   );
   main.replaceChildren(
     el("p", { class: "crumbs" }, el("a", { href: "#/" }, "← Fleet")),
@@ -308,6 +345,7 @@ function agentView(name) {
   let offset = -1;
   let turnInFlight = false;
   let status = null;
+  let statusAge = 0;
   const tools = new Map(); // tool_use id -> its <details>
   const replies = new Map(); // turn -> the reply's element
 
@@ -377,14 +415,14 @@ function agentView(name) {
 
   const drawStatus = () => {
     if (!status) return;
-    document.getElementById("agent-state").replaceChildren(badge(status.state));
-    document.getElementById("agent-actions").replaceChildren(actionButtons(name, status.state));
+    stateEl.replaceChildren(badge(status.state));
+    actionsEl.replaceChildren(actionButtons(name, status.state));
     const busy = status.state === "busy" || turnInFlight;
     stopButton.disabled = !busy;
     const facts = [
       ["runtime", `${status.runtime || "?"}${status.isolation ? ` (${status.isolation})` : ""}`],
       ["host", [status.host, status.placement && `${status.placement} ${status.job_id || ""}`].filter(Boolean).join(" · ")],
-      ["uptime", ago(status.uptime_s)],
+      ["uptime", uptime(status, statusAge)],
       ["restarts", status.restarts],
       ["turns", status.turns],
       ["cost", `${money(status.cost_usd)} · ${tokens(status.input_tokens)} in / ${tokens(status.output_tokens)} out`],
@@ -392,9 +430,7 @@ function agentView(name) {
       ["last error", status.last_error || "none"],
     ];
     const dl = el("dl", { class: "facts" }, facts.map(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v ?? ""))]));
-    const h = document.getElementById("health");
-    const log = h.querySelector("ol");
-    h.replaceChildren(dl, log || el("ol", { class: "events", id: "health-log" }));
+    healthEl.replaceChildren(dl, logEl);
   };
 
   const history = async () => {
@@ -404,10 +440,10 @@ function agentView(name) {
       log.append(el("li", { class: e.kind }, el("time", {}, new Date(e.ts * 1000).toLocaleString()), ` ${e.kind}: ${e.text}`));
     }
     if (!data.health.length) log.append(el("li", { class: "muted" }, "no restarts, errors or interrupts"));
-    const old = document.getElementById("health-log");
-    if (old) old.replaceWith(log);
-    else document.getElementById("health").append(log);
-    document.getElementById("charts").replaceChildren(...charts(data.turns));
+    if (logEl.parentNode) logEl.replaceWith(log);
+    else healthEl.append(log);
+    logEl = log;
+    chartsEl.replaceChildren(...charts(data.turns));
   };
 
   const pollEvents = async () => {
@@ -424,7 +460,8 @@ function agentView(name) {
   const pollStatus = async () => {
     const got = await api("GET", agentPath(name));
     status = got.data;
-    if (got.changed) drawStatus();
+    statusAge = got.age;
+    drawStatus();
   };
 
   const interrupt = async () => {
@@ -478,15 +515,14 @@ function agentView(name) {
   every(POLL_FLEET_MS, pollStatus);
   every(30000, history);
   get(agentPath(name, "/card"))
-    .then((card) => document.getElementById("card").replaceChildren(cardView(card)))
+    .then((card) => cardEl.replaceChildren(cardView(card)))
     .catch(() => {});
   get(agentPath(name, "/spec"))
     .then((spec) => {
-      const pre = document.getElementById("spec");
-      pre.textContent = spec.text;
-      pre.title = spec.path;
+      specEl.textContent = spec.text;
+      specEl.title = spec.path;
     })
-    .catch((e) => (document.getElementById("spec").textContent = e.message));
+    .catch((e) => (specEl.textContent = e.message));
   refresh = () => pollStatus().catch(() => {});
   input.focus();
 }
