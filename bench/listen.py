@@ -5,7 +5,7 @@
 
 * ``sac listen``: requests/s and latency percentiles under wrk, 32 connections, of
   ``GET /v1/health``, of one agent's status (``GET /v1/agents/NAME``, bearer token) and of
-  the fleet's (``GET /v1/agents``) with 20 agents: the live one and 19 laid out as runners
+  the fleet's (``GET /v1/agents``, and with the ETag the dashboard sends back: 304s) with 20 agents: the live one and 19 laid out as runners
   leave them (spec, state.json naming a live process, cli.pid), their heartbeats rewritten
   every second as runners do, so the status the routes serve keeps changing.
 * Turn overhead on one live agent (local runtime, scripted model), median of 20 turns:
@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -199,6 +200,18 @@ def main() -> None:
                 "listen_status": wrk("http://127.0.0.1:7899/v1/agents/bench", args.seconds, auth),
                 "listen_fleet": wrk("http://127.0.0.1:7899/v1/agents", args.seconds, auth),
             }
+            # what the dashboard polls: the same fleet, answered 304 while nothing changed
+            req = urllib.request.Request("http://127.0.0.1:7899/v1/agents", headers=auth)
+            with urllib.request.urlopen(req, timeout=10) as r:
+                etag, out["fleet_bytes"] = r.headers["ETag"], len(r.read())
+            try:  # (wrk counts only 4xx and 5xx as failures: say that the answer is a 304)
+                urllib.request.urlopen(urllib.request.Request(req.full_url, headers={**auth, "If-None-Match": etag}))
+                out["fleet_304_status"] = 200
+            except urllib.error.HTTPError as e:
+                out["fleet_304_status"] = e.code
+            out["listen_fleet_304"] = wrk(
+                "http://127.0.0.1:7899/v1/agents", args.seconds, {**auth, "If-None-Match": etag}
+            )
             state = json.loads((home / "runtime" / "bench" / "state.json").read_text())
             a2a = state["urls"]["a2a"]
             # the agent's A2A port needs its own token (0600 file named in state.json)
@@ -226,9 +239,13 @@ def main() -> None:
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    for key in ("listen_health", "listen_status", "listen_fleet", "a2a_echo_baseline"):
+    for key in ("listen_health", "listen_status", "listen_fleet", "listen_fleet_304", "a2a_echo_baseline"):
         r = out[key]
         print(f"{key:22} {r['rps']:9.0f} req/s   p50 {r['p50']:>8}   p99 {r['p99']:>8}   non-2xx {r['non_2xx']}")
+    ui = Path(__file__).resolve().parents[1] / "sac" / "listen" / "ui"
+    page = {f.name: f.stat().st_size for f in sorted(ui.iterdir())}
+    print(f"the fleet's answer: {out['fleet_bytes']} bytes; with its ETag: HTTP {out['fleet_304_status']}, no body")
+    print(f"the dashboard's files (bytes): {page}")
     print("one turn on a live agent (median of 20, ms):")
     for k, v in out["turn_ms"].items():
         print(f"  {k:20} {v:7.1f}")
