@@ -206,6 +206,52 @@ def test_a_live_agent_air_gapped_from_the_pyz(air_gapped, tmp_path):
     assert "minimal-agent: ready on local" in done.stderr and "minimal-agent: stopped" in done.stdout
 
 
+SIGN_IN = """\
+import json, sys, time, urllib.request
+for _ in range(200):  # the control plane comes up
+    try:
+        urllib.request.urlopen("http://127.0.0.1:7878/v1/health", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.1)
+import subprocess
+link = json.loads(subprocess.run(sys.argv[1:] + ["listen", "open", "--json"], capture_output=True).stdout)["url"]
+origin, path = link.split("/ui/", 1)
+host = origin.split("//", 1)[1]
+with urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:7878/ui/" + path, headers={"Host": host})) as r:
+    page = r.read().decode()
+    cookie = r.headers["Set-Cookie"].split(";")[0]
+key = page.split('name="sac-key" content="')[1].split('"')[0]
+for path in ("/ui/", "/ui/static/app.js", "/v1/agents"):
+    req = urllib.request.Request("http://127.0.0.1:7878" + path, headers={"Host": host, "Cookie": cookie, "X-Sac-Key": key})
+    with urllib.request.urlopen(req) as r:
+        print(path, r.status, len(r.read()))
+"""
+
+
+def test_the_pyz_serves_the_dashboard_air_gapped(air_gapped, tmp_path):
+    """The page's files are inside the pyz: signed in, the page, its script and the fleet
+    answer with no network at all."""
+    (tmp_path / "sign_in.py").write_text(SIGN_IN)
+    pyz_cmd = f"{BASE_PYTHON} -S {air_gapped.pyz}"
+    script = (
+        f"ip link set lo up && ({pyz_cmd} listen --bind 127.0.0.1:7878 2>/dev/null &) && "
+        f"{BASE_PYTHON} -S sign_in.py {pyz_cmd}; code=$?; {pyz_cmd} listen stop >/dev/null; exit $code"
+    )
+    done = subprocess.run(
+        ["env", "-i", f"HOME={tmp_path}", f"SAC_HOME={tmp_path / 'home'}", f"SHIV_ROOT={tmp_path / 'shiv'}"]
+        + ["unshare", "-n", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert lines["/ui/"].startswith("200 ") and lines["/v1/agents"] == "200 2"  # [] : no agents here
+    assert int(lines["/ui/static/app.js"].split()[1]) > 10_000
+
+
 @pytest.mark.slow
 def test_the_full_pyz_runs_an_agent_air_gapped_with_its_own_cli(tmp_path):
     """`dist/sac.pyz`, the one users copy: no SAC_CLAUDE_CLI, no claude on PATH, no network;
