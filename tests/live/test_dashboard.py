@@ -274,6 +274,7 @@ def test_4_escape_interrupts_a_stalled_turn_and_the_next_turn_works(dash, page):
     page.fill("#prompt", "What is 2+3?")
     page.keyboard.press("Enter")
     expect(page.locator(".msg.reply").last).to_contain_text("5", timeout=60_000)
+    expect(page.locator("#health-log li.interrupt")).to_contain_text("interrupted")  # its health history
 
 
 def test_5_stop_asks_first_then_the_state_changes_without_a_reload(dash, page):
