@@ -83,7 +83,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     (
         "the Python API and the control plane",
         ["sac.api", "sac.listen", "sac.listen.server", "sac.listen.card", "sac.listen.routes", "sac.listen.openapi"]
-        + ["sac.listen.app", "sac.listen.status_cache", "sac.listen.web"],
+        + ["sac.listen.app", "sac.listen.status_cache", "sac.listen.web", "sac.listen.loopback"],
     ),
     ("the CLI", ["sac.cli", "sac.__main__"]),  # and every sac.cli.* module
     (

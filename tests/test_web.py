@@ -212,3 +212,10 @@ def test_the_etag_leaves_out_uptimes_and_nothing_else():
     text = b'[{"last_error":"\\"uptime_s\\":1","uptime_s":1}]'  # inside a string: part of the answer
     assert etag_of(text) != etag_of(text.replace(b'\\"uptime_s\\":1', b'\\"uptime_s\\":2'))
     assert etag_of(a).startswith(b'W/"')
+
+
+def test_at_port_80_the_host_has_no_port():
+    s = web.Sessions("sac-abc.localhost:80")
+    assert web.at_dashboard({"host": "sac-abc.localhost"}, s) and web.at_dashboard({"host": "sac-abc.localhost:80"}, s)
+    assert not web.at_dashboard({"host": "sac-abc.localhost"}, web.Sessions("sac-abc.localhost:8080"))
+    assert not web.at_dashboard({"host": ""}, web.Sessions(""))

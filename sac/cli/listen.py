@@ -89,7 +89,10 @@ def open_(print_url: bool, as_json: bool) -> None:
     if not info:
         raise SacError("sac listen does not run on this host", hint="start it with `sac listen restart`")
     if not info.get("dashboard"):
-        raise SacError("this sac listen serves no dashboard (it is older)", hint="`sac listen restart`")
+        raise SacError(
+            "this sac listen serves no dashboard: it listens on a non-loopback address (or is older)",
+            hint="the dashboard is served on a loopback --bind only: `sac listen restart --bind 127.0.0.1:7878`",
+        )
     url = f"{info['dashboard']}/ui/login?code={new_login()}"
     folder = listen_dir() / "open"
     private_dirs(folder)

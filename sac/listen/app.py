@@ -676,7 +676,8 @@ def create_app() -> ListenApp:
     from sac.controlplane import read_token
     from sac.listen.server import DASHBOARD_ENV
 
-    app = ListenApp(read_token(), dashboard=os.environ.get(DASHBOARD_ENV, ""))
+    # taken out of the environment: agents this worker starts must not inherit it
+    app = ListenApp(read_token(), dashboard=os.environ.pop(DASHBOARD_ENV, ""))
     _follow_parent()
     return app
 

@@ -16,6 +16,7 @@ import socket
 
 from sac.controlplane import listen_dir, read_token, running
 from sac.errors import SacError, UsageError
+from sac.listen.loopback import forward, hold, other_loopback
 from sac_hookspecs.toolkit.files import private_dirs, write_atomic
 
 DEFAULT_BIND = "127.0.0.1:7878"
@@ -63,16 +64,24 @@ def serve(host: str, port: int, echo=print) -> None:
             except OSError as e:
                 raise SacError(f"cannot listen on {host}:{port}: {e.strerror}", hint="choose another --bind") from None
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
-        # the dashboard's origin: a name under .localhost (browsers resolve it to loopback
-        # themselves), new at each start. Nobody can have planted anything in an origin that
-        # did not exist before (a cached script, a service worker, a cookie), and its cookie
-        # goes to no other server on this host (sac.listen.web).
-        dashboard = f"sac-{secrets.token_hex(8)}.localhost:{port}"
-        os.environ[DASHBOARD_ENV] = dashboard  # for granian's worker, which makes the app
-        info = {"pid": os.getpid(), "url": url, "host": socket.gethostname(), "dashboard": f"http://{dashboard}"}
+        info = {"pid": os.getpid(), "url": url, "host": socket.gethostname()}
+        twin = other_loopback(host)
+        if twin is not None:  # a loopback bind: the dashboard too
+            # its origin: a name under .localhost (browsers resolve it to loopback themselves),
+            # new at each start. Nobody can have planted anything in an origin that did not
+            # exist before (a cached script, a service worker, a cookie), and its cookie goes
+            # to no other server on this host (sac.listen.web). The name leads to both
+            # loopback addresses: the other one is held too, before the name is given out.
+            held = hold(twin, port)
+            if held is not None:
+                forward(held, (host, port))
+            dashboard = f"sac-{secrets.token_hex(8)}.localhost:{port}"
+            os.environ[DASHBOARD_ENV] = dashboard  # for granian's worker, which takes it out again
+            info["dashboard"] = f"http://{dashboard}"
         write_atomic(d / "listen.json", json.dumps(info).encode())
         echo(f"sac listen on {url} (token in {d / 'token'})")
-        echo("the dashboard: `sac listen open` prints a one-time sign-in link")
+        if twin is not None:
+            echo("the dashboard: `sac listen open` prints a one-time sign-in link")
         from granian import Granian
         from granian.constants import Interfaces, Loops
 

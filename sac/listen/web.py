@@ -59,6 +59,8 @@ class Sessions:
 
     def __init__(self, host: str = "", ttl: float = SESSION_TTL) -> None:
         self.host, self.ttl = host.lower(), ttl
+        # a browser leaves out the default port: at :80, Host is the bare name
+        self.hosts = {self.host, self.host.removesuffix(":80")} if self.host else set()
         self._by_id: dict[bytes, tuple[bytes, float]] = {}  # sha256(id) -> (sha256(key), expires)
 
     def new(self) -> tuple[str, str]:
@@ -158,7 +160,7 @@ def _cookies(headers: dict[str, str], name: str) -> list[str]:
 def at_dashboard(headers: dict[str, str], sessions: Sessions) -> bool:
     """The request was made to the dashboard's own origin (its Host header): a session is
     never answered under another name (DNS rebinding) or at 127.0.0.1 (anyone's origin)."""
-    return bool(sessions.host) and headers.get("host", "").lower() == sessions.host
+    return headers.get("host", "").lower() in sessions.hosts
 
 
 def same_origin(headers: dict[str, str]) -> bool:

@@ -303,6 +303,9 @@ def test_5_stop_asks_first_then_the_state_changes_without_a_reload(dash, page):
     row.locator("[data-action=start]").click()  # no confirmation for a start
     expect(row.locator(".state")).to_have_text("ready", timeout=120_000)
     assert page.evaluate("window.__sameDocument") == "yes"
+    # started by the control plane's worker: the dashboard's name is not in its environment
+    pid = json.loads(run_sac("agents", "status", "beta", "--json", check=True).stdout)["pid"]
+    assert b"SAC_LISTEN_DASHBOARD" not in Path(f"/proc/{pid}/environ").read_bytes()
 
 
 def test_6_a_phone_sees_the_fleet_as_cards(dash, browser, seen, page):
@@ -465,6 +468,41 @@ def test_sac_listen_open_prints_a_private_file_and_no_code(dash):
     assert f'content="0;url={dash.ui}/ui/login?code=' in path.read_text()
     url = run_sac("listen", "open", "--url", check=True).stdout.strip()
     assert url.startswith(f"{dash.ui}/ui/login?code=")
+
+
+def test_the_other_loopback_address_is_held_and_leads_to_the_dashboard(dash):
+    """The dashboard's name resolves to ::1 as well (Chromium tries it first): sac listen
+    holds [::1]:PORT itself, so nobody else can listen there."""
+    port = int(dash.url.rsplit(":", 1)[1])
+    if not socket.has_ipv6 or not Path("/proc/net/if_inet6").exists():
+        pytest.skip("no IPv6 on this machine: ::1 cannot be taken by anyone")
+    with socket.create_connection(("::1", port), timeout=10) as c:
+        c.sendall(f"GET /v1/health HTTP/1.1\r\nHost: {dash.ui.split('//')[1]}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := c.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and b'"ok":true' in answer
+    squatter = socket.socket(socket.AF_INET6)
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    with pytest.raises(OSError) as taken:
+        squatter.bind(("::1", port))
+        squatter.listen()
+    squatter.close()
+    assert taken.value.errno == 98  # EADDRINUSE
+
+
+def test_sac_listen_will_not_start_while_another_program_holds_the_other_loopback_address(dash):
+    if not Path("/proc/net/if_inet6").exists():
+        pytest.skip("no IPv6 on this machine")
+    with socket.socket(socket.AF_INET6) as squatter:
+        squatter.bind(("::1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with socket.socket() as free:  # the same port on 127.0.0.1 is free
+            free.bind(("127.0.0.1", port))
+        done = run_sac("listen", "--bind", f"127.0.0.1:{port}", env={"SAC_HOME": str(dash.home.parent / "other-home")})
+    assert done.returncode == 1, done.stderr
+    assert f"cannot listen on [::1]:{port} too" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_z_each_start_of_sac_listen_is_a_new_origin_and_ends_every_session(dash):
