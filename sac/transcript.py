@@ -262,3 +262,50 @@ def history(events: list[Event | dict[str, Any]]) -> History:
 
 def _usage(u: Usage) -> dict[str, Any]:
     return msgspec.structs.asdict(u.usage())
+
+
+class HistoryReader:
+    """:func:`history` of a transcript that grows, reading only what was appended since the
+    last call (the dashboard asks every 30 s and after each turn; a long-lived agent's
+    transcript runs to many MB). Keeps the last ``keep`` turns and health events."""
+
+    def __init__(self, path: Path, keep: int = 5000) -> None:
+        import threading
+        from collections import deque
+
+        self.path, self._lock = path, threading.Lock()
+        self._ino: int | None = None
+        self._offset = 0
+        self._turns: deque[TurnPoint] = deque(maxlen=keep)
+        self._health: deque[HealthEvent] = deque(maxlen=keep)
+
+    def read(self) -> History:
+        with self._lock:
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                return History(turns=[], health=[])
+            if st.st_ino != self._ino or st.st_size < self._offset:  # a new transcript
+                self._ino, self._offset = st.st_ino, 0
+                self._turns.clear()
+                self._health.clear()
+            found, self._offset = read_events(self.path, self._offset)
+            more = history(found)
+            self._turns.extend(more.turns)
+            self._health.extend(more.health)
+            return History(turns=list(self._turns), health=list(self._health))
+
+
+def tail_start(path: Path, window: int) -> int:
+    """The offset of the first whole line in the last ``window`` bytes of ``path`` (0 when
+    the file is smaller): where to read the latest events from without reading it all."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size <= window:
+                return 0
+            f.seek(size - window - 1)
+            f.readline()  # the rest of a line that began before the window (or its newline)
+            return f.tell()
+    except FileNotFoundError:
+        return 0

@@ -102,3 +102,44 @@ def test_a_transcript_an_older_sac_wrote_reads_whole(tmp_path):
     assert last_turn(path) == (3, 3)  # turn 3 has a prompt and no result: its runner died in it
     summary = summarize(events)
     assert (summary["turns"], summary["errors"], summary["cost_usd"]) == (2, 1, 0.5)
+
+
+def test_the_history_reader_reads_only_what_was_appended_and_starts_over_on_a_new_file(tmp_path):
+    from sac.transcript import HistoryReader, Prompt, Result, append_event
+
+    path = tmp_path / "session.jsonl"
+    reader = HistoryReader(path, keep=3)
+    assert reader.read().turns == []
+    append_event(path, Prompt(turn=1, text="a"))
+    append_event(path, Result(turn=1, ok=True, cost_usd=0.25))
+    assert [t.cost_usd for t in reader.read().turns] == [0.25]
+    size = path.stat().st_size
+    append_event(path, Result(turn=2, ok=False, error="boom"))
+    h = reader.read()
+    assert [t.turn for t in h.turns] == [1, 2] and [e.kind for e in h.health] == ["failed_turn"]
+    assert reader._offset > size  # read on, not again from the start
+    for turn in range(3, 7):
+        append_event(path, Result(turn=turn, ok=True))
+    assert [t.turn for t in reader.read().turns] == [4, 5, 6]  # the last `keep`
+    path.unlink()  # a new transcript (the agent made again)
+    append_event(path, Result(turn=1, ok=True, cost_usd=1.0))
+    assert [(t.turn, t.cost_usd) for t in reader.read().turns] == [(1, 1.0)]
+
+
+def test_tail_start_is_the_first_whole_line_of_the_window(tmp_path):
+    from sac.transcript import Prompt, append_event, read_events, tail_start
+
+    path = tmp_path / "session.jsonl"
+    assert tail_start(path, 100) == 0
+    for i in range(50):
+        append_event(path, Prompt(turn=i, text="x" * i))
+    data = path.read_bytes()
+    assert tail_start(path, len(data)) == 0
+    longest = max(len(line) + 1 for line in data.splitlines())
+    for window in (longest, longest + 1, 500, len(data) - 1):
+        start = tail_start(path, window)
+        assert start > 0 and data[start - 1 : start] == b"\n"
+        assert len(data) - start <= window
+        events, end = read_events(path, start)
+        assert end == len(data) and events and events[-1].turn == 49
+    assert tail_start(path, 1) == len(data)  # a window shorter than the last line holds none

@@ -75,6 +75,10 @@ class Interrupted(msgspec.Struct, kw_only=True):
 class Events(msgspec.Struct, kw_only=True):
     offset: int  # where to read on from: ?after=<offset>
     events: list[Event]
+    start: int = 0  # where these events begin (> 0: there are earlier ones, not read)
+
+
+TAIL_WINDOW = 4 * 1024 * 1024  # bytes: the last n events are looked for in the end of the file
 
 
 class SpecText(msgspec.Struct, kw_only=True):
@@ -394,7 +398,7 @@ def _read_events(name: str, after: int, n: int) -> dict[str, Any]:
     import os
 
     from sac.state import AgentDir
-    from sac.transcript import read_events
+    from sac.transcript import read_events, tail_start
 
     path = AgentDir(name).transcript
     try:
@@ -403,10 +407,15 @@ def _read_events(name: str, after: int, n: int) -> dict[str, Any]:
         size = 0
     if after > size:  # a new transcript (the agent was deleted and made again): from its start
         after = -1
-    found, offset = read_events(path, max(after, 0))
+    # the last n: from the end of the file (n=0, all: from its start)
+    start = tail_start(path, TAIL_WINDOW) if after < 0 and n > 0 else max(after, 0)
+    found, offset = read_events(path, start)
+    if not found and after < 0 and start > 0:  # the last event alone is longer than the window
+        start = tail_start(path, 16 * TAIL_WINDOW)
+        found, offset = read_events(path, start)
     if after < 0 and n > 0:
         found = found[-n:]
-    return {"offset": offset, "events": found}
+    return {"offset": offset, "events": found, "start": start}
 
 
 async def events(req: Request) -> dict[str, Any]:
@@ -422,13 +431,14 @@ async def events(req: Request) -> dict[str, Any]:
 
 async def history(req: Request) -> History:
     from sac.state import AgentDir
-    from sac.transcript import history as history_of
-    from sac.transcript import read_events
+    from sac.transcript import HistoryReader
 
     name = req.params["name"]
     _agent_exists(name)
-    found, _ = await asyncio.to_thread(read_events, AgentDir(name).transcript, 0)
-    return history_of(found)
+    reader = req.app.histories.get(name)
+    if reader is None:  # one per agent, reading on from where it stopped
+        reader = req.app.histories[name] = HistoryReader(AgentDir(name).transcript)
+    return await asyncio.to_thread(reader.read)
 
 
 def _labels_of(specs: dict[str, str]) -> list[Labels]:
@@ -578,6 +588,7 @@ class ListenApp:
         # the dashboard's signed-in browsers, only ever at its own origin (HOST:PORT; none: no dashboard)
         self.sessions = Sessions(dashboard)
         self.hosts_lock = asyncio.Lock()
+        self.histories: dict[str, Any] = {}  # agent -> its HistoryReader
         self.hosts_answer: tuple[float, HostsFleet | None] = (0.0, None)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
