@@ -117,13 +117,16 @@ def test_a_local_agent_of_this_host_is_never_read_as_placed(home):
 
 
 class _Served:
-    """A real runner-side TCP control endpoint in a thread, answering Health."""
+    """A real runner-side TCP control endpoint in a thread, answering every request with its
+    name; ``requests`` is what reached the runner."""
 
     def __init__(self, token: str) -> None:
         self.loop = asyncio.new_event_loop()
+        self.requests: list[str] = []
         ready = threading.Event()
 
         async def handle(request):
+            self.requests.append(type(request).__name__)
             return {"ok": True, "op": type(request).__name__}
 
         async def main():
@@ -155,6 +158,149 @@ def test_the_control_endpoint_answers_its_token_only_and_sac_finds_it_from_the_s
     d.path(control.TOKEN_FILE).unlink()
     with pytest.raises(control.SacError, match="cannot read the token"):
         control.call(d.socket, control.Health(), timeout=10)
+
+
+class _Relay:
+    """The cluster network between sac and a runner, as someone on it sees it: a TCP relay
+    that records both directions and may change bytes on the way (``edit(direction, data)``)."""
+
+    def __init__(self, upstream: tuple[str, int], edit=lambda direction, data: data) -> None:
+        import socket
+
+        self.seen = {"up": b"", "down": b""}
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+
+        def pump(src, dst, direction):
+            while chunk := src.recv(65536):
+                self.seen[direction] += chunk
+                dst.sendall(edit(direction, chunk))
+            dst.shutdown(socket.SHUT_WR)
+
+        def serve():
+            while True:
+                client, _ = self.listener.accept()
+                server = socket.create_connection(upstream)
+                threading.Thread(target=pump, args=(client, server, "up"), daemon=True).start()
+                threading.Thread(target=pump, args=(server, client, "down"), daemon=True).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+
+
+def _placed_at(home, url: str, token: bytes = b"s3cret-token"):
+    from sac_hookspecs.toolkit.files import write_atomic
+
+    d = _write(home, Phase.READY)
+    st = d.read_state()
+    st.control_url = url
+    d.write_state(st)
+    write_atomic(d.path(control.TOKEN_FILE), token + b"\n", mode=0o600)
+    return d
+
+
+def test_the_token_never_crosses_the_network_and_a_recorded_exchange_cannot_be_replayed(home):
+    import socket
+
+    served = _Served("s3cret-token")
+    relay = _Relay(("127.0.0.1", int(served.url.rsplit(":", 1)[1])))
+    d = _placed_at(home, f"sac+tcp://127.0.0.1:{relay.port}")
+    assert control.call(d.socket, control.Health(), timeout=10) == {"ok": True, "op": "Health"}
+    assert asyncio.run(control.acall(d.socket, control.Interrupt(), timeout=10)) == {"ok": True, "op": "Interrupt"}
+    assert served.requests == ["Health", "Interrupt"]
+    assert b"s3cret-token" not in relay.seen["up"] + relay.seen["down"]
+    assert relay.seen["down"].startswith(control.HELLO + b" ")
+
+    # someone who recorded that exchange sends it again: the server's nonce is new, so is the proof
+    recorded = relay.seen["up"]
+    with socket.create_connection(("127.0.0.1", int(served.url.rsplit(":", 1)[1])), timeout=10) as s:
+        s.recv(256)  # the new hello
+        s.sendall(recorded.split(b"\n")[0] + b"\n")
+        answer = s.makefile("rb").readline()
+    assert json.loads(answer) == {"ok": False, "error": control.UNAUTHORIZED}
+    assert served.requests == ["Health", "Interrupt"]  # nothing more reached the runner
+
+
+def test_an_older_client_sending_its_token_in_the_clear_is_refused(home):
+    import socket
+
+    served = _Served("s3cret-token")
+    with socket.create_connection(("127.0.0.1", int(served.url.rsplit(":", 1)[1])), timeout=10) as s:
+        s.sendall(b"s3cret-token\n" + b'{"op": "health"}\n')
+        lines = s.makefile("rb")
+        assert lines.readline().startswith(control.HELLO + b" ")
+        assert json.loads(lines.readline()) == {"ok": False, "error": control.UNAUTHORIZED}
+    assert served.requests == []
+
+
+def test_a_request_or_answer_changed_on_the_network_is_refused(home):
+    served = _Served("s3cret-token")
+    upstream = ("127.0.0.1", int(served.url.rsplit(":", 1)[1]))
+
+    def health_to_stop(direction, data):  # the one request that ends an agent
+        return data.replace(b'{"op":"health"}', b'{"op":"stop"}') if direction == "up" else data
+
+    d = _placed_at(home, f"sac+tcp://127.0.0.1:{_Relay(upstream, health_to_stop).port}")
+    answer = control.call(d.socket, control.Health(), timeout=10)
+    assert answer == {"ok": False, "error": "the request failed its integrity check (changed on the network?)"}
+    assert served.requests == []  # the runner never saw a stop
+
+    def forge_answer(direction, data):
+        return data.replace(b'"ok":true', b'"ok":false') if direction == "down" else data
+
+    d = _placed_at(home, f"sac+tcp://127.0.0.1:{_Relay(upstream, forge_answer).port}")
+    with pytest.raises(control.SacError, match="answer from .* failed its integrity check"):
+        control.call(d.socket, control.Health(), timeout=10)
+
+
+def test_a_program_on_the_runners_port_without_the_token_gets_no_request(home):
+    """The runner ended and another user's program took its port: it greets as a runner would,
+    but cannot prove the token, so sac sends it nothing of the request (a prompt, say)."""
+    import socket
+
+    heard: list[bytes] = []
+    impostor = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            conn, _ = impostor.accept()
+            with conn:
+                conn.sendall(control.HELLO + b" " + b"ab" * 16 + b"\n")
+                heard.append(conn.recv(4096))
+                conn.sendall(b"0" * 64 + b"\n")  # a proof it cannot make
+                conn.settimeout(2)
+                try:
+                    heard.append(conn.recv(4096))
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    d = _placed_at(home, f"sac+tcp://127.0.0.1:{impostor.getsockname()[1]}")
+    with pytest.raises(control.SacError, match="did not prove it holds the agent's token: nothing was sent"):
+        control.call(d.socket, control.Send(text="the secret plan"), timeout=10)
+    with pytest.raises(control.SacError, match="did not prove"):
+        asyncio.run(control.acall(d.socket, control.Send(text="the secret plan"), timeout=10))
+    time.sleep(0.3)
+    assert heard and all(b"secret" not in h and b"s3cret-token" not in h for h in heard)
+
+
+def test_an_older_runners_clear_text_endpoint_is_not_sent_the_token(home):
+    import socket
+
+    heard: list[bytes] = []
+    old = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _ = old.accept()
+        conn.settimeout(2)
+        with conn:
+            heard.append(conn.recv(4096))
+
+    threading.Thread(target=serve, daemon=True).start()
+    d = _placed_at(home, f"tcp://127.0.0.1:{old.getsockname()[1]}")
+    with pytest.raises(control.SacError, match="started by an older sac") as e:
+        control.call(d.socket, control.Health(), timeout=5)
+    assert "sac agents restart placed" in (e.value.hint or "")
+    assert heard == []  # it never even connected
 
 
 def test_a_placed_agent_without_a_control_endpoint_says_where_it_runs(home):

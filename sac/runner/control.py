@@ -4,7 +4,9 @@ Requests are the tagged structs below (``{"op": "send", "text": ..., "timeout": 
 decoded strictly: a request that is not one of them gets an error, never a guess. Answers
 carry ``ok``; failures carry ``error``, a sentence for people (a turn's answer is a
 :class:`sac_hookspecs.TurnResult`, whose ``reason`` says why it failed). The socket file
-is 0600 inside the agent's runtime dir: only its owner can talk to the agent.
+is 0600 inside the agent's runtime dir: only its owner can talk to the agent. A placed runner
+also serves TCP, for the host that submitted it: there both sides prove they hold the agent's
+token without sending it (the handshake below).
 """
 
 from __future__ import annotations
@@ -94,9 +96,93 @@ if TYPE_CHECKING:
 SOCKET_PATH_MAX = 107
 
 
-async def _token_line(reader: Any) -> bytes:
-    """The first line of a TCP connection, the token: at most 256 bytes within 5 s (anyone on
-    the cluster network can connect; nothing is buffered for them before the token is right)."""
+# -- the TCP endpoint's handshake ----------------------------------------------------------
+#
+# Over TCP (a placed runner, reached from the submitting host across the cluster network) the
+# token itself never crosses the wire. Both sides prove they hold it, each over the other's
+# fresh nonce, and the client sends nothing of its request until the server has proved it:
+#
+#   server: SAC-CONTROL/2 <nonce_s>
+#   client: <nonce_c> <HMAC(token, client|nonce_s|nonce_c)>
+#   server: <HMAC(token, server|nonce_s|nonce_c)>     (or an "unauthorized" JSON answer)
+#   client: <MAC(request)> <request JSON>
+#   server: <MAC(answer)> <answer JSON>
+#
+# The MACs use a key derived from both nonces, so a request or answer changed on the way, or
+# replayed from another connection, is refused. What is not hidden is the content: prompts
+# and replies cross the network readable, as they did before (docs/slurm.md, "Network trust").
+
+#: The TCP endpoint's URL scheme and first line; a ``tcp://`` URL is an older runner's, which
+#: took the token in the clear: sac no longer sends it there.
+TCP_SCHEME, HELLO = "sac+tcp", b"SAC-CONTROL/2"
+UNAUTHORIZED = "unauthorized: a wrong or missing token"
+_NONCE_HEX = 32
+
+
+def _mac(key: bytes, label: bytes, *parts: bytes) -> bytes:
+    import hashlib
+    import hmac
+
+    return hmac.new(key, b"\0".join((label, *parts)), hashlib.sha256).hexdigest().encode()
+
+
+def _is_nonce(b: bytes) -> bool:
+    return len(b) == _NONCE_HEX and all(c in b"0123456789abcdef" for c in b)
+
+
+class Session:
+    """The client's side of one authenticated TCP connection (sans I/O: ``call`` and ``acall``
+    move the bytes). Raises :class:`SacError` when the server does not prove the token."""
+
+    def __init__(self, token: bytes, where: str) -> None:
+        import secrets
+
+        self.token, self.where = token, where
+        self.nonce_c = secrets.token_hex(_NONCE_HEX // 2).encode()
+        self.nonce_s = self.key = b""
+
+    def greet(self, hello: bytes) -> bytes:
+        """Our proof, for the server's first line."""
+        word, _, nonce_s = hello.strip().partition(b" ")
+        if word != HELLO or not _is_nonce(nonce_s):
+            raise SacError(
+                f"{self.where} does not speak sac's control protocol (it said {hello[:40]!r})",
+                hint="the runner may have ended and another program taken its port; see `sac agents status`",
+            )
+        self.nonce_s = nonce_s
+        self.key = _mac(self.token, b"session", nonce_s, self.nonce_c)
+        return self.nonce_c + b" " + _mac(self.token, b"client", nonce_s, self.nonce_c) + b"\n"
+
+    def check(self, line: bytes) -> dict[str, Any] | None:
+        """The server's proof: None when it holds the token; its answer when it refused ours."""
+        import hmac
+
+        if line.lstrip().startswith(b"{"):
+            return _answer(line)
+        if not hmac.compare_digest(line.strip(), _mac(self.token, b"server", self.nonce_s, self.nonce_c)):
+            raise SacError(
+                f"{self.where} did not prove it holds the agent's token: nothing was sent to it",
+                hint="another program may hold the runner's port; see `sac agents status`",
+            )
+        return None
+
+    def seal(self, request: Request) -> bytes:
+        body = msgspec.json.encode(request)
+        return _mac(self.key, b"request", body) + b" " + body + b"\n"
+
+    def open(self, line: bytes) -> bytes:
+        """The answer's JSON, once its MAC is right."""
+        import hmac
+
+        mac, _, body = line.rstrip(b"\n").partition(b" ")
+        if not hmac.compare_digest(mac, _mac(self.key, b"answer", body)):
+            raise SacError(f"the answer from {self.where} failed its integrity check (changed on the network?)")
+        return body
+
+
+async def _short_line(reader: Any) -> bytes:
+    """A handshake line: at most 256 bytes within 5 s (anyone on the cluster network can
+    connect; nothing is buffered for them before they prove the token)."""
     import asyncio
 
     buf = b""
@@ -113,26 +199,46 @@ async def _token_line(reader: Any) -> bytes:
         await asyncio.wait_for(read(), 5.0)
     except asyncio.TimeoutError:
         return b""
-    line, _, rest = buf.partition(b"\n")
-    if rest:  # the request came in the same packet: give it back to the reader
-        reader._buffer[0:0] = rest  # noqa: SLF001 - asyncio.StreamReader has no unread()
-    return line.strip()
+    line, nl, rest = buf.partition(b"\n")
+    return line.strip() if nl and not rest else b""  # a client waits for our proof: nothing follows
+
+
+async def _authenticate(reader: Any, writer: Any, token: bytes) -> bytes | None:
+    """The server's side of the handshake: the session key, or None (and the refusal sent)."""
+    import hmac
+    import secrets
+
+    nonce_s = secrets.token_hex(_NONCE_HEX // 2).encode()
+    writer.write(HELLO + b" " + nonce_s + b"\n")
+    await writer.drain()
+    nonce_c, _, proof = (await _short_line(reader)).partition(b" ")
+    if not _is_nonce(nonce_c) or not hmac.compare_digest(proof, _mac(token, b"client", nonce_s, nonce_c)):
+        # the same answer for a wrong and a missing token; nothing of the agent
+        writer.write(msgspec.json.encode(failure(UNAUTHORIZED)) + b"\n")
+        await writer.drain()
+        return None
+    writer.write(_mac(token, b"server", nonce_s, nonce_c) + b"\n")
+    await writer.drain()
+    return _mac(token, b"session", nonce_s, nonce_c)
 
 
 def _client(handle: Handler, token: bytes | None) -> Callable[..., Awaitable[None]]:
-    """One connection: (over TCP, the token line first, then) a request line, its answer."""
+    """One connection: (over TCP, the handshake first, then) a request line, its answer."""
     import asyncio
     import hmac
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            key = None
             try:
-                if token is not None and not hmac.compare_digest(await _token_line(reader), token):
-                    # the same answer for a wrong and a missing token; nothing of the agent
-                    writer.write(msgspec.json.encode(failure("unauthorized: a wrong or missing token")) + b"\n")
-                    await writer.drain()
+                if token is not None and (key := await _authenticate(reader, writer, token)) is None:
                     return
-                request = _decode(await reader.readline())
+                line = await reader.readline()
+                if key is not None:
+                    mac, _, line = line.rstrip(b"\n").partition(b" ")
+                    if not hmac.compare_digest(mac, _mac(key, b"request", line)):
+                        line = b""  # changed on the way, or not from the client that proved itself
+                request = _decode(line) if line else "the request failed its integrity check (changed on the network?)"
             except (ValueError, asyncio.LimitOverrunError):
                 request = "the request is not a JSON object on one line"
             if isinstance(request, str):
@@ -142,7 +248,8 @@ def _client(handle: Handler, token: bytes | None) -> Callable[..., Awaitable[Non
                     answer = await handle(request)
                 except Exception as e:  # noqa: BLE001 - the caller gets a sentence, the runner lives on
                     answer = failure(f"the runner failed on this request: {type(e).__name__}: {e}")
-            writer.write(msgspec.json.encode(answer) + b"\n")
+            body = msgspec.json.encode(answer)
+            writer.write((body if key is None else _mac(key, b"answer", body) + b" " + body) + b"\n")
             await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the caller went away; a turn it started still finishes
@@ -176,21 +283,21 @@ TOKEN_FILE = "control.token"
 
 async def serve_tcp(address: str, handle: Handler, token: str) -> tuple[asyncio.AbstractServer, str]:
     """Serve ``handle`` over TCP on ``address`` (a free port), for sac on another host (a
-    placed runner's submitting host): every connection starts with ``token`` on its own line.
-    Returns the server and its URL, ``tcp://ADDRESS:PORT``."""
+    placed runner's submitting host): every connection starts with the handshake above, over
+    ``token``. Returns the server and its URL, ``sac+tcp://ADDRESS:PORT``."""
     import asyncio
 
     server = await asyncio.start_server(_client(handle, token.encode()), host=address, port=0, limit=MAX_REQUEST)
     port = server.sockets[0].getsockname()[1]
     host = f"[{address}]" if ":" in address else address
-    return server, f"tcp://{host}:{port}"
+    return server, f"{TCP_SCHEME}://{host}:{port}"
 
 
 class _Remote(NamedTuple):
     host: str
     port: int
     token: bytes
-    where: str  # for messages: "node1 (tcp://10.0.0.1:4321)"
+    where: str  # for messages: "node1 (sac+tcp://10.0.0.1:4321)"
 
 
 def _remote(path: Path) -> _Remote | None:
@@ -215,6 +322,14 @@ def _remote(path: Path) -> _Remote | None:
     if not d.alive_elsewhere(st):  # its port may be anyone's now: the token never goes there
         raise NotRunning(f"agent {d.name}'s runner on {st.host} is not running (its heartbeat is stale or it stopped)")
     url = urlsplit(st.control_url)
+    if url.scheme == "tcp":  # before the handshake: that runner would read the token itself
+        raise SacError(
+            f"agent {d.name}'s runner on {st.host} was started by an older sac, whose control endpoint"
+            " takes the token in the clear: sac no longer sends it there",
+            hint=f"restart it with this sac: `sac agents restart {d.name}`",
+        )
+    if url.scheme != TCP_SCHEME or not url.hostname or not url.port:
+        raise SacError(f"agent {d.name} records a control endpoint sac cannot use: {st.control_url!r}")
     try:
         token = (read_bytes(d.root, TOKEN_FILE) or b"").strip()
     except (OSError, PlantedLink):
@@ -224,14 +339,32 @@ def _remote(path: Path) -> _Remote | None:
             f"cannot read the token of agent {d.name}'s control endpoint ({d.root / TOKEN_FILE})",
             hint="agents answer only the user who started them",
         ) from None
-    if url.scheme != "tcp" or not url.hostname or not url.port:
-        raise SacError(f"agent {d.name} records a control endpoint sac cannot use: {st.control_url!r}")
     return _Remote(url.hostname, url.port, token, f"{st.host} ({st.control_url})")
 
 
-def _connect(path: Path, timeout: float) -> socket.socket:
+class _Conn(NamedTuple):
+    sock: socket.socket
+    session: Session | None  # over TCP: the handshake's, which seals the request and opens the answer
+    refused: dict[str, Any] | None  # the endpoint's answer when it refused our proof
+
+
+def _recv_line(s: socket.socket, where: str) -> bytes:
+    """One handshake line (the server sends nothing more until we answer it)."""
+    buf = b""
+    while not buf.endswith(b"\n") and len(buf) < 4096:
+        try:
+            chunk = s.recv(4096)
+        except TimeoutError:
+            raise NotRunning(f"{where} accepted the connection but did not answer") from None
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def _connect(path: Path, timeout: float) -> _Conn:
     """A connection to the runner behind ``path``: its Unix socket here, or its TCP endpoint
-    (the token sent first) when it runs on another host."""
+    (after the handshake, both sides proved) when it runs on another host."""
     remote = _remote(path)
     if remote is None:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -249,14 +382,19 @@ def _connect(path: Path, timeout: float) -> socket.socket:
         except BaseException:
             s.close()
             raise
-        return s
+        return _Conn(s, None, None)
     try:
         s = socket.create_connection((remote.host, remote.port), timeout=timeout)
     except OSError as e:
         raise NotRunning(f"nothing answers on {remote.where} ({e.strerror or e})") from None
-    s.settimeout(timeout)
-    s.sendall(remote.token + b"\n")
-    return s
+    try:
+        s.settimeout(timeout)
+        session = Session(remote.token, remote.where)
+        s.sendall(session.greet(_recv_line(s, remote.where)))
+        return _Conn(s, session, session.check(_recv_line(s, remote.where)))
+    except BaseException:
+        s.close()
+        raise
 
 
 #: How often a waiting client asks whether the runner still lives (its heartbeat), and how
@@ -287,8 +425,11 @@ def call(path: Path, request: Request, timeout: float | None = 30.0) -> dict[str
     import time
 
     deadline = None if timeout is None else time.monotonic() + timeout
-    with _connect(path, CHECK_EVERY if timeout is None else min(timeout, CHECK_EVERY)) as s:
-        s.sendall(msgspec.json.encode(request) + b"\n")
+    s, session, refused = _connect(path, CHECK_EVERY if timeout is None else min(timeout, CHECK_EVERY))
+    with s:
+        if refused is not None:
+            return refused
+        s.sendall(session.seal(request) if session else msgspec.json.encode(request) + b"\n")
         chunks: list[bytes] = []
         while not chunks or not chunks[-1].endswith(b"\n"):
             try:
@@ -309,7 +450,8 @@ def call(path: Path, request: Request, timeout: float | None = 30.0) -> dict[str
             if not chunk:
                 break
             chunks.append(chunk)
-    return _answer(b"".join(chunks))
+    data = b"".join(chunks)
+    return _answer(session.open(data) if session and data else data)
 
 
 def _answer(data: bytes) -> dict[str, Any]:
@@ -324,6 +466,15 @@ def _answer(data: bytes) -> dict[str, Any]:
         raise SacError(f"the agent answered something that is not JSON: {data[:80]!r}") from None
 
 
+async def _handshake_line(reader: Any, where: str) -> bytes:
+    import asyncio
+
+    try:
+        return await asyncio.wait_for(reader.readline(), CHECK_EVERY)
+    except asyncio.TimeoutError:
+        raise NotRunning(f"{where} accepted the connection but did not answer") from None
+
+
 async def acall(path: Path, request: Request, timeout: float | None = None) -> dict[str, Any]:
     """``call`` for event loops (the control plane): no thread is held while a turn runs."""
     import asyncio
@@ -334,7 +485,6 @@ async def acall(path: Path, request: Request, timeout: float | None = None) -> d
             reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_REQUEST)
         else:
             reader, writer = await asyncio.open_connection(remote.host, remote.port, limit=MAX_REQUEST)
-            writer.write(remote.token + b"\n")
     except (FileNotFoundError, ConnectionRefusedError) as e:
         raise NotRunning(f"nothing answers on {remote.where if remote else path} ({e.strerror})") from None
     except PermissionError:
@@ -343,8 +493,15 @@ async def acall(path: Path, request: Request, timeout: float | None = None) -> d
         raise NotRunning(f"nothing answers on {remote.where if remote else path} ({e.strerror or e})") from None
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
+    session = None
     try:
-        writer.write(msgspec.json.encode(request) + b"\n")
+        if remote is not None:
+            session = Session(remote.token, remote.where)
+            writer.write(session.greet(await _handshake_line(reader, remote.where)))
+            refused = session.check(await _handshake_line(reader, remote.where))
+            if refused is not None:
+                return refused
+        writer.write(session.seal(request) if session else msgspec.json.encode(request) + b"\n")
         await writer.drain()
         line = asyncio.ensure_future(reader.readline())
         while True:
@@ -362,4 +519,4 @@ async def acall(path: Path, request: Request, timeout: float | None = None) -> d
                 raise SacError(f"the agent cannot answer: {why}")
     finally:
         writer.close()
-    return _answer(data)
+    return _answer(session.open(data) if session and data else data)

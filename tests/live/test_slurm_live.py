@@ -68,9 +68,10 @@ def _placed(
     script: str | None = None,
     slurm: str = "{}",
     restart: str = "on-failure",
-    a2a: bool = False,
+    a2a: bool | str = False,
 ) -> Path:
-    extra = f"  placement:\n    slurm: {slurm}\n" + ("  a2a: {port: auto}\n" if a2a else "")
+    a2a = "{port: auto}" if a2a is True else a2a
+    extra = f"  placement:\n    slurm: {slurm}\n" + (f"  a2a: {a2a}\n" if a2a else "")
     spec = make_agent(home, name, "local", restart=restart, extra=extra)
     if script is not None:
         (spec.parent / "script.yaml").write_text(script)
@@ -133,25 +134,35 @@ def test_an_agent_on_slurm_runs_on_a_node_and_is_driven_from_the_login_side(clus
 
 
 def test_the_control_endpoint_refuses_a_wrong_token(cluster, fleet, sac):
-    """The TCP endpoint on the node answers only with the token in the owner's 0600 file."""
+    """The TCP endpoint on the node answers only a client that proves the token in the owner's
+    0600 file, and never takes the token itself."""
     import socket
     from urllib.parse import urlsplit
 
-    _placed(fleet, "guarded")
+    _placed(fleet, "guarded", a2a="{port: auto, host: 127.0.0.1}")
     assert sac("agents", "start", "guarded", "--on", "slurm").returncode == 0
+    # an explicit loopback A2A address stays loopback on the node (left out, it is the node's)
+    assert status(sac, "guarded")["urls"]["a2a"].startswith("http://127.0.0.1:")
     d = fleet / "runtime" / "guarded"
     state = json.loads((d / "state.json").read_text())
     token_file = d / "control.token"
     assert token_file.stat().st_mode & 0o777 == 0o600
     url = urlsplit(state["control_url"])
-    for token in (b"wrong", b""):
+    assert url.scheme == "sac+tcp"
+    token = token_file.read_bytes().strip()
+    # a wrong proof, none, and the real token itself sent in the clear (an older sac's way)
+    for said in (b"ab" * 16 + b" " + b"0" * 64, b"", token):
         with socket.create_connection((url.hostname, url.port), timeout=10) as s:
-            s.sendall(token + b"\n" + b'{"op": "health"}\n')
-            answer = json.loads(s.makefile().readline())
+            lines = s.makefile("rb")
+            assert lines.readline().startswith(b"SAC-CONTROL/2 ")
+            s.sendall(said + b"\n")
+            answer = json.loads(lines.readline())
         assert answer == {"ok": False, "error": "unauthorized: a wrong or missing token"}
-    with socket.create_connection((url.hostname, url.port), timeout=10) as s:
-        s.sendall(token_file.read_bytes().strip() + b"\n" + b'{"op": "health"}\n')
-        assert json.loads(s.makefile().readline())["ok"] is True
+    from sac.runner import control
+    from sac.state import AgentDir
+
+    # the owner's side: both proofs over the token file, then the request
+    assert control.call(AgentDir("guarded", d).socket, control.Health(), timeout=10)["ok"] is True
 
 
 def test_two_agents_on_two_nodes_talk_with_peer_post_turn(cluster, fleet, sac):

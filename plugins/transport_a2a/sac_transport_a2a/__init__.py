@@ -29,7 +29,10 @@ class A2ASpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_def
     ``runtime/<name>/a2a.token`` (0600, the same across restarts). On a shared host any
     local user can reach a loopback port, so the token is what keeps them out."""
 
-    host: str = "127.0.0.1"
+    #: None (the default): loopback, or, on a node a placement runs the agent on (Slurm), that
+    #: node's address, so the submitting host reaches it. An address given here is kept as is:
+    #: an explicit 127.0.0.1 stays loopback on a node too.
+    host: str | None = None
     port: Port | Literal["auto"] | None = None  # auto: a free port, recorded in state
     auth: Literal["token", "none"] = "token"  # none: anyone on this host may drive the agent
     auth_token_env: str | None = None  # the token callers must send (else a generated one)
@@ -61,7 +64,7 @@ class A2ATransport(Transport):
         if cfg is None or cfg.port is None:
             return []
         rows = []
-        if cfg.host != "localhost" and not _is_ip(cfg.host):
+        if cfg.host is not None and cfg.host != "localhost" and not _is_ip(cfg.host):
             rows.append(
                 CheckResult(
                     name="a2a host",
@@ -81,7 +84,7 @@ class A2ATransport(Transport):
                         fix="remove one of spec.a2a.auth and spec.a2a.auth_token_env",
                     )
                 )
-            elif not _is_loopback(cfg.host):
+            elif cfg.host is not None and not _is_loopback(cfg.host):
                 rows.append(
                     CheckResult(
                         name="a2a exposure",
@@ -109,7 +112,7 @@ class A2ATransport(Transport):
                     fix=f"export {cfg.auth_token_env}=<a token callers will send>",
                 )
             )
-        host = "127.0.0.1" if cfg.host == "localhost" else cfg.host
+        host = "127.0.0.1" if cfg.host in (None, "localhost") else cfg.host
         if cfg.port != "auto":
             rows.append(_port_free(host, cfg.port))
         else:  # an address that is not this host's fails at start ("Cannot assign requested address")
@@ -132,11 +135,12 @@ class A2ATransport(Transport):
         from .server import serve
         from .token import agent_token
 
-        host = "127.0.0.1" if cfg.host == "localhost" else cfg.host  # servers bind addresses (D18)
+        if cfg.host is None:  # loopback here; placed on a node (Slurm): where the submitting host reaches it
+            host = port.address
+        else:
+            host = "127.0.0.1" if cfg.host == "localhost" else cfg.host  # servers bind addresses (D18)
         if not _is_ip(host):
             raise RuntimeError(f"spec.a2a.host {cfg.host!r} is not an IP address")
-        if host == "127.0.0.1" and port.address != host:
-            host = port.address  # placed on a node (Slurm): served where the submitting host reaches it
 
         # Enforced here, not only in the preflight: `start --foreground` and the API come here too.
         if cfg.auth == "none" and cfg.auth_token_env:
