@@ -142,7 +142,9 @@ class Runner:
         self.placed = placed
         self.resubmit = resubmit
         self.draining = False  # its time is nearly up: no new turns, the current one finishes
-        self.ending: str | None = None  # "requeue" or "resubmit": what happens after the shutdown
+        #: what happens after the shutdown: "requeue" (time up), "resubmit" (ended from outside,
+        #: the restart policy says again), "ended" (ended from outside, it says not again)
+        self.ending: str | None = None
         self.tcp_server: Any = None  # the control endpoint over TCP, in a job
 
     # -- state ----------------------------------------------------------------------
@@ -623,10 +625,9 @@ class Runner:
             if again and self.resubmit is not None:
                 self.state.last_error = why
                 self.ending = "resubmit"
-            else:  # not a stop its owner asked for: it failed, and says why
-                self.record(
-                    Phase.FAILED, last_error=f"{why}; not submitted again (spec.restart.policy: {restart.policy})"
-                )
+            else:  # not a stop its owner asked for: failed, unless the scheduler runs it again (after_job)
+                self.state.last_error = f"{why}; not submitted again (spec.restart.policy: {restart.policy})"
+                self.ending = "ended"
         self.stopping.set()
 
     async def after_job(self) -> None:
@@ -638,7 +639,7 @@ class Runner:
             return
         assert self.state is not None
         placement, here = self.placed
-        if self.ending == "resubmit":  # a SIGTERM sac did not send: the scheduler's own requeue?
+        if self.ending in ("resubmit", "ended"):  # a SIGTERM sac did not send: the scheduler's own requeue?
             try:
                 by_scheduler = await asyncio.to_thread(placement.requeued, here)
             except Exception as e:  # noqa: BLE001 - cannot tell: submitting again is the safe side of a lost agent
@@ -647,6 +648,9 @@ class Runner:
             if by_scheduler:  # it runs again by itself: a second submission would be a second agent
                 self.record(Phase.QUEUED, step="requeued by the scheduler", last_error=None, control_url=None)
                 self.echo(f"job {here.job_id} was requeued by the scheduler: not submitting it again")
+                return
+            if self.ending == "ended":  # and its restart policy says not again: it failed, and says why
+                self.record(Phase.FAILED, step=None)
                 return
         if self.ending == "requeue":
             try:
@@ -685,10 +689,13 @@ class Runner:
         assert self.state is not None
         # a placed runner whose job goes on (requeued, or submitted again) is queued, never
         # stopped for a moment: status must not say its owner stopped it
-        going_on = self.ending is not None and self.placed is not None and not self.lost
+        going_on = self.ending in ("requeue", "resubmit") and self.placed is not None and not self.lost
         going_on = going_on and not self.dir.path(STOP_REQUESTED).exists()
         final = Phase.FAILED if self.state.state == Phase.FAILED else Phase.QUEUED if going_on else Phase.STOPPED
-        if final == Phase.STOPPED:
+        if final == Phase.STOPPED and self.ending == "ended" and self.placed is not None and not self.lost:
+            if not self.dir.path(STOP_REQUESTED).exists():
+                final = Phase.STOPPING  # failed, or requeued by the scheduler: after_job asks, then says
+        if final in (Phase.STOPPED, Phase.STOPPING):
             self.record(Phase.STOPPING)
         for serving in self.serving:
             try:

@@ -252,16 +252,19 @@ def test_a_job_cancelled_from_outside_is_reported_and_resubmitted(cluster, fleet
     assert len([j for j in _squeue("victim") if j[1] == "RUNNING"]) == 1
 
 
-def test_a_job_requeued_by_slurm_itself_runs_again_and_is_not_submitted_twice(cluster, fleet, sac):
+@pytest.mark.parametrize("restart", ["on-failure", "never"])
+def test_a_job_requeued_by_slurm_itself_runs_again_and_is_not_submitted_twice(cluster, fleet, sac, restart):
     """An administrator's `scontrol requeue` (or a preemption) also ends the runner with a
     SIGTERM sac did not send: Slurm runs the same job again, and the runner must not add a
-    second job for the agent (review of issue 16, finding 1)."""
-    _placed(fleet, "bounced")
-    done = sac("agents", "start", "bounced", "--on", "slurm", "--json")
+    second job for the agent (review of issue 16, finding 1). Under `restart: never` too, it is
+    queued on the way, never `failed`: the scheduler, not sac, runs it again."""
+    name = "bounced" if restart == "on-failure" else "bounced-once"
+    _placed(fleet, name, restart=restart)
+    done = sac("agents", "start", name, "--on", "slurm", "--json")
     assert done.returncode == 0, done.stderr
     first = json.loads(done.stdout)[0]
-    assert sac("agents", "send", "bounced", "remember the word plum").returncode == 0
-    d = fleet / "runtime" / "bounced"
+    assert sac("agents", "send", name, "remember the word plum").returncode == 0
+    d = fleet / "runtime" / name
     began = json.loads((d / "state.json").read_text())["started_at"]
     subprocess.run(["scontrol", "requeue", first["job_id"]], check=True, timeout=30)
     seen = set()  # every state the agent passes through on the way: never `stopped`
@@ -273,14 +276,14 @@ def test_a_job_requeued_by_slurm_itself_runs_again_and_is_not_submitted_twice(cl
 
     wait_for(running_again, 180, "the requeued job to run the agent again")
     assert "was requeued by the scheduler" in (d / "runner.log").read_text()
-    assert "queued" in seen and "stopped" not in seen, seen
-    st = status(sac, "bounced")
+    assert "queued" in seen and "stopped" not in seen and "failed" not in seen, seen
+    st = status(sac, name)
     assert st["job_id"] == first["job_id"] and st["session_id"] == first["session_id"], st  # the same job, session
     assert st["restarts"] == first["restarts"] and not st["last_error"], st
     assert "submitted again" not in (d / "runner.log").read_text()
-    jobs = _squeue("bounced")
+    jobs = _squeue(name)
     assert [j for j, state in jobs] == [first["job_id"]], jobs  # one job, never a second
-    assert sac("agents", "send", "bounced", "What is 2+2?").stdout.strip() == "4"
+    assert sac("agents", "send", name, "What is 2+2?").stdout.strip() == "4"
 
 
 def test_a_job_cancelled_from_outside_with_restart_never_says_so(cluster, fleet, sac):
