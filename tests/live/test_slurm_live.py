@@ -199,9 +199,10 @@ rules:
 
 
 def test_the_time_limit_requeues_and_the_same_session_goes_on(cluster, fleet, sac):
-    """A one-minute job told 50 s before its end: the runner finishes its turn, requeues its
-    job, and the requeued runner (perhaps on the other node) resumes the same session."""
-    _placed(fleet, "longrun", script=WHERE, slurm="{time: '1', signal_before: 50}")
+    """A two-minute job told 60 s before its end: the runner finishes its turn, requeues its
+    job, and the requeued runner (perhaps on the other node) resumes the same session. (Slurm
+    sends the signal up to 30 s early, so a one-minute job could be told before its first turn.)"""
+    _placed(fleet, "longrun", script=WHERE, slurm="{time: '2', signal_before: 60}")
     done = sac("agents", "start", "longrun", "--json")
     assert done.returncode == 0, done.stderr
     first = json.loads(done.stdout)[0]
@@ -218,7 +219,9 @@ def test_the_time_limit_requeues_and_the_same_session_goes_on(cluster, fleet, sa
         240,
         "the requeued runner to be ready",
     )
-    assert "requeued job" in (d / "runner.log").read_text()
+    log = (d / "runner.log").read_text()
+    assert "requeued job" in log and "submitted again" not in log, log
+    assert [j for j, _ in _squeue("longrun")] == [first["job_id"]]  # one job: never a second agent
     st = status(sac, "longrun")
     assert st["job_id"] == first["job_id"] and st["session_id"] == session, st  # the same job, the same session
 

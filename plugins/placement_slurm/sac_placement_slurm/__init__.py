@@ -221,7 +221,14 @@ class Slurm(Placement):
         )
 
     def requeue(self, here: Here) -> None:
-        slurm.run(["scontrol", "requeue", here.job_id])
+        try:
+            slurm.run(["scontrol", "requeue", here.job_id])
+        except SacError:
+            # Requeueing its own job ends every process of the job, this scontrol among them,
+            # sometimes before it exits 0 (measured: "exit status -15", the job requeued all the
+            # same). Submitting again then would run the agent twice: ask Slurm what happened.
+            if not self.requeued(here):
+                raise
 
     def requeued(self, here: Here) -> bool:
         """Slurm counts a job's requeues (``Restarts=``); this run began at SLURM_RESTART_COUNT.
