@@ -155,7 +155,8 @@ def _read_placed(d: AgentDir, st: AgentState, spec: str | None, jobs: JobBook | 
 
     job = (jobs or JobBook()).get(st.placement or "", st.job_id) if st.job_id else None
     beat = d.read_heartbeat()
-    fresh = beat is not None and beat.pid == st.pid and time.time() - beat.time <= UNRESPONSIVE_AFTER
+    age = d.beat_age(beat) if beat is not None else None  # by the shared filesystem's clock: nodes' may differ
+    fresh = beat is not None and age is not None and beat.pid == st.pid and age <= UNRESPONSIVE_AFTER
     phase, error = st.state, st.last_error
     job_state = getattr(job, "state", None) if job is not JobBook.GONE else "gone"
     ended = job is JobBook.GONE or (job is not None and not getattr(job, "live", True))
@@ -206,7 +207,8 @@ def _read_placed(d: AgentDir, st: AgentState, spec: str | None, jobs: JobBook | 
         job_state=job_state,
         host=(st.host or getattr(job, "node", None) or None) if phase != Phase.DEAD else None,
     )
-    return Reading(answer, st.started_at if alive else None, beat.time + UNRESPONSIVE_AFTER if alive and beat else None)
+    stale_at = time.time() + UNRESPONSIVE_AFTER - age if alive and age is not None else None
+    return Reading(answer, st.started_at if alive else None, stale_at)
 
 
 def _cli_alive(d: AgentDir) -> bool:

@@ -97,6 +97,29 @@ class Phase(str, enum.Enum):
 #: A heartbeat older than this means its runner is hung or gone (it beats every second).
 BEAT_STALE_AFTER = 30.0
 
+_fs_clock: dict[Path, tuple[float, float]] = {}  # folder: (its clock's time, our monotonic time then)
+
+
+def filesystem_now(folder: Path) -> float:
+    """Now, by the clock that stamps the files in ``folder``, read off a file written there.
+    On NFS that is the file server's clock for every host, so two hosts whose own clocks
+    differ still agree on how old a file is. Read again after 2 s; OSError if it cannot be."""
+    mono = time.monotonic()
+    known = _fs_clock.get(folder)
+    if known is not None and mono - known[1] < 2.0:
+        return known[0] + (mono - known[1])
+    probe = folder / ".clock"
+    # never through a link; O_NONBLOCK: a fifo there would not hang a status
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    fd = os.open(probe, flags, 0o600)
+    try:
+        os.write(fd, b"now\n")
+    finally:
+        os.close(fd)  # on NFS the write reaches the server, which stamps it, by close
+    stamp = os.lstat(probe).st_mtime
+    _fs_clock[folder] = (stamp, time.monotonic())
+    return stamp
+
 
 class AgentState(Usage, kw_only=True):
     name: str
@@ -223,6 +246,18 @@ class AgentDir:
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
 
+    def beat_age(self, beat: Heartbeat) -> float:
+        """How long ago ``beat`` was written, for a runner on another host: the heartbeat
+        file's timestamp against the filesystem's clock now (:func:`filesystem_now`), so a
+        node whose clock is a minute off is neither dead while it beats nor alive after it
+        stopped (review of issue 16, finding 10). Where the filesystem cannot tell, by the
+        clocks: the one that wrote ``beat.time`` and ours."""
+        try:
+            written = os.lstat(self.path("heartbeat.json")).st_mtime
+            return max(filesystem_now(self.root.parent) - written, 0.0)
+        except OSError:
+            return time.time() - beat.time
+
     def write_heartbeat(self, beat: Heartbeat) -> None:
         write_atomic(self.path("heartbeat.json"), msgspec.json.encode(beat), mode=0o600)
 
@@ -282,7 +317,7 @@ class AgentDir:
         if now is None or not now.state.is_live or (now.pid, now.host) != (state.pid, state.host):
             return False
         beat = self.read_heartbeat()
-        return beat is not None and beat.pid == now.pid and time.time() - beat.time <= BEAT_STALE_AFTER
+        return beat is not None and beat.pid == now.pid and self.beat_age(beat) <= BEAT_STALE_AFTER
 
     @contextlib.contextmanager
     def lock(self):

@@ -45,8 +45,17 @@ def _write(home, phase: Phase, *, host="node9", pid=77, job_id="12", beat_age: f
         )
     )
     if beat_age is not None:
-        d.write_heartbeat(Heartbeat(time=time.time() - beat_age, state=phase, pid=pid))
+        _beat(d, phase, pid, written=time.time() - beat_age)
     return d
+
+
+def _beat(d: AgentDir, phase: Phase, pid: int, *, written: float, node_clock_off: float = 0.0) -> None:
+    """The heartbeat a runner on a node wrote at ``written`` (this host's time), by a node
+    clock ``node_clock_off`` seconds ahead; the file stamped as a shared filesystem stamps it."""
+    import os
+
+    d.write_heartbeat(Heartbeat(time=written + node_clock_off, state=phase, pid=pid))
+    os.utime(d.path("heartbeat.json"), (written, written))
 
 
 def _book(answer: Job | str | None) -> JobBook:
@@ -89,6 +98,47 @@ def test_status_of_a_placed_agent(home, phase, pid, beat_age, job, want, error_s
     if want.is_live and want != Phase.UNRESPONSIVE:
         said = job.state if isinstance(job, Job) else "gone" if job is JobBook.GONE else None
         assert st.host == "node9" and st.job_state == said
+
+
+@pytest.mark.parametrize(
+    ("node_clock_off", "beat_written_ago", "want", "alive"),
+    [
+        (-120.0, 0.5, Phase.READY, True),  # a node two minutes behind, beating now: alive
+        (+120.0, 60.0, Phase.UNRESPONSIVE, False),  # two minutes ahead, silent for a minute: not alive
+        (-120.0, 60.0, Phase.UNRESPONSIVE, False),
+        (+120.0, 0.5, Phase.READY, True),
+    ],
+)
+def test_a_nodes_clock_off_by_minutes_changes_nothing_status_concludes(
+    home, node_clock_off, beat_written_ago, want, alive
+):
+    """Finding 10 of issue 16's review: freshness by the shared filesystem's clock (the
+    heartbeat file's stamp against a file written now), not the node's clock in the beat."""
+    d = _write(home, Phase.READY, beat_age=None)
+    _beat(d, Phase.READY, 77, written=time.time() - beat_written_ago, node_clock_off=node_clock_off)
+    assert lifecycle.read_status(d, jobs=_book(RUNNING)).status.state == want
+    assert d.alive_elsewhere(d.read_state()) is alive
+
+
+def test_the_filesystems_clock_is_read_off_a_file_and_never_through_a_link(home, tmp_path):
+    import os
+
+    from sac.state import _fs_clock, filesystem_now
+
+    d = _write(home, Phase.READY, beat_age=None)
+    assert abs(filesystem_now(d.root.parent) - time.time()) < 2  # one clock here: the same time
+    _fs_clock.clear()
+    target = tmp_path / "precious"
+    target.write_text("keep")
+    (d.root.parent / ".clock").unlink()
+    (d.root.parent / ".clock").symlink_to(target)
+    with pytest.raises(OSError):
+        filesystem_now(d.root.parent)
+    assert target.read_text() == "keep"
+    # then the clocks decide, as before: the beat's own time against ours
+    _beat(d, Phase.READY, 77, written=time.time(), node_clock_off=-120.0)
+    os.utime(d.path("heartbeat.json"))
+    assert d.beat_age(d.read_heartbeat()) > 100
 
 
 def test_a_local_agent_of_this_host_is_never_read_as_placed(home):

@@ -414,8 +414,10 @@ def runner_stalled(path: Path) -> str | None:
     if state is not None and not d.runner_alive(state):
         return f"its runner (pid {state.pid}) is gone"
     beat = d.read_heartbeat()
-    if beat is not None and time.time() - beat.time > STALE_AFTER:
-        return f"its runner has not beaten for {time.time() - beat.time:.0f} s (stopped or hung?)"
+    if beat is not None:  # on another host: by the shared filesystem's clock (the nodes' may differ)
+        age = d.beat_age(beat) if state is not None and state.elsewhere() else time.time() - beat.time
+        if age > STALE_AFTER:
+            return f"its runner has not beaten for {age:.0f} s (stopped or hung?)"
     return None
 
 
