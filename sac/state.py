@@ -108,15 +108,19 @@ def filesystem_now(folder: Path) -> float:
     known = _fs_clock.get(folder)
     if known is not None and mono - known[1] < 2.0:
         return known[0] + (mono - known[1])
-    probe = folder / ".clock"
-    # never through a link; O_NONBLOCK: a fifo there would not hang a status
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    fd = os.open(probe, flags, 0o600)
+    import secrets
+
+    # a new file each time, made here (O_EXCL): never a link or a file someone left there
+    probe = folder / f".clock.{secrets.token_hex(6)}"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, b"now\n")
+        try:
+            os.write(fd, b"now\n")
+        finally:
+            os.close(fd)  # on NFS the write reaches the server, which stamps it, by close
+        stamp = os.lstat(probe).st_mtime
     finally:
-        os.close(fd)  # on NFS the write reaches the server, which stamps it, by close
-    stamp = os.lstat(probe).st_mtime
+        probe.unlink(missing_ok=True)
     _fs_clock[folder] = (stamp, time.monotonic())
     return stamp
 
@@ -254,9 +258,12 @@ class AgentDir:
         clocks: the one that wrote ``beat.time`` and ours."""
         try:
             written = os.lstat(self.path("heartbeat.json")).st_mtime
-            return max(filesystem_now(self.root.parent) - written, 0.0)
         except OSError:
-            return time.time() - beat.time
+            return max(time.time() - beat.time, 0.0)
+        try:
+            return max(filesystem_now(self.root.parent) - written, 0.0)
+        except OSError:  # no probe (a full quota, a read-only mount): the file's stamp, never the node's clock
+            return max(time.time() - written, 0.0)
 
     def write_heartbeat(self, beat: Heartbeat) -> None:
         write_atomic(self.path("heartbeat.json"), msgspec.json.encode(beat), mode=0o600)

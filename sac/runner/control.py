@@ -117,6 +117,11 @@ SOCKET_PATH_MAX = 107
 TCP_SCHEME, HELLO = "sac+tcp", b"SAC-CONTROL/2"
 UNAUTHORIZED = "unauthorized: a wrong or missing token"
 _NONCE_HEX = 32
+#: A handshake line's bytes at most; an answer line's (its MAC and a space included).
+LINE_MAX, ANSWER_MAX = 256, MAX_REQUEST + 128
+#: Before it proves the token, a connection gets this long and no more than this many
+#: others at once: anyone on the cluster network could otherwise hold the runner's files open.
+PREAUTH_WITHIN, PREAUTH_AT_ONCE = 2.0, 32
 
 
 def _mac(key: bytes, label: bytes, *parts: bytes) -> bytes:
@@ -153,18 +158,21 @@ class Session:
         self.key = _mac(self.token, b"session", nonce_s, self.nonce_c)
         return self.nonce_c + b" " + _mac(self.token, b"client", nonce_s, self.nonce_c) + b"\n"
 
-    def check(self, line: bytes) -> dict[str, Any] | None:
-        """The server's proof: None when it holds the token; its answer when it refused ours."""
+    def check(self, line: bytes) -> None:
+        """The server's proof. Nothing before it is authenticated, so nothing in its place is
+        ever taken for an answer: a refusal or anything else raises."""
         import hmac
 
-        if line.lstrip().startswith(b"{"):
-            return _answer(line)
+        if line.strip() == msgspec.json.encode(failure(UNAUTHORIZED)):
+            raise SacError(
+                f"{self.where} refused the token in {TOKEN_FILE} (or something between changed ours)",
+                hint="agents answer only the user who started them; see `sac agents status`",
+            )
         if not hmac.compare_digest(line.strip(), _mac(self.token, b"server", self.nonce_s, self.nonce_c)):
             raise SacError(
                 f"{self.where} did not prove it holds the agent's token: nothing was sent to it",
                 hint="another program may hold the runner's port; see `sac agents status`",
             )
-        return None
 
     def seal(self, request: Request) -> bytes:
         body = msgspec.json.encode(request)
@@ -180,27 +188,27 @@ class Session:
         return body
 
 
-async def _short_line(reader: Any) -> bytes:
-    """A handshake line: at most 256 bytes within 5 s (anyone on the cluster network can
-    connect; nothing is buffered for them before they prove the token)."""
+async def _read_line(reader: Any, within: float) -> bytes | None:
+    """A handshake line, newline included: at most LINE_MAX bytes within ``within`` s, and
+    nothing after it (each side waits for the other's line); None otherwise."""
     import asyncio
 
     buf = b""
 
     async def read() -> None:
         nonlocal buf
-        while b"\n" not in buf and len(buf) < 256:
-            chunk = await reader.read(256 - len(buf))
+        while b"\n" not in buf and len(buf) <= LINE_MAX:
+            chunk = await reader.read(LINE_MAX + 1 - len(buf))
             if not chunk:
                 return
             buf += chunk
 
     try:
-        await asyncio.wait_for(read(), 5.0)
+        await asyncio.wait_for(read(), within)
     except asyncio.TimeoutError:
-        return b""
+        return None
     line, nl, rest = buf.partition(b"\n")
-    return line.strip() if nl and not rest else b""  # a client waits for our proof: nothing follows
+    return line + nl if nl and not rest else None
 
 
 async def _authenticate(reader: Any, writer: Any, token: bytes) -> bytes | None:
@@ -211,7 +219,7 @@ async def _authenticate(reader: Any, writer: Any, token: bytes) -> bytes | None:
     nonce_s = secrets.token_hex(_NONCE_HEX // 2).encode()
     writer.write(HELLO + b" " + nonce_s + b"\n")
     await writer.drain()
-    nonce_c, _, proof = (await _short_line(reader)).partition(b" ")
+    nonce_c, _, proof = (await _read_line(reader, PREAUTH_WITHIN) or b"").strip().partition(b" ")
     if not _is_nonce(nonce_c) or not hmac.compare_digest(proof, _mac(token, b"client", nonce_s, nonce_c)):
         # the same answer for a wrong and a missing token; nothing of the agent
         writer.write(msgspec.json.encode(failure(UNAUTHORIZED)) + b"\n")
@@ -227,12 +235,23 @@ def _client(handle: Handler, token: bytes | None) -> Callable[..., Awaitable[Non
     import asyncio
     import hmac
 
+    unproved = 0  # TCP connections in their handshake now
+
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal unproved
         try:
             key = None
             try:
-                if token is not None and (key := await _authenticate(reader, writer, token)) is None:
-                    return
+                if token is not None:
+                    if unproved >= PREAUTH_AT_ONCE:
+                        return  # closed unread: proved clients get through once the others time out
+                    unproved += 1
+                    try:
+                        key = await _authenticate(reader, writer, token)
+                    finally:
+                        unproved -= 1
+                    if key is None:
+                        return
                 line = await reader.readline()
                 if key is not None:
                     mac, _, line = line.rstrip(b"\n").partition(b" ")
@@ -286,7 +305,14 @@ async def serve_tcp(address: str, handle: Handler, token: str) -> tuple[asyncio.
     placed runner's submitting host): every connection starts with the handshake above, over
     ``token``. Returns the server and its URL, ``sac+tcp://ADDRESS:PORT``."""
     import asyncio
+    import resource
 
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:  # room for the connections anyone on the network may open (they are capped)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
     server = await asyncio.start_server(_client(handle, token.encode()), host=address, port=0, limit=MAX_REQUEST)
     port = server.sockets[0].getsockname()[1]
     host = f"[{address}]" if ":" in address else address
@@ -345,26 +371,37 @@ def _remote(path: Path) -> _Remote | None:
 class _Conn(NamedTuple):
     sock: socket.socket
     session: Session | None  # over TCP: the handshake's, which seals the request and opens the answer
-    refused: dict[str, Any] | None  # the endpoint's answer when it refused our proof
 
 
-def _recv_line(s: socket.socket, where: str) -> bytes:
-    """One handshake line (the server sends nothing more until we answer it)."""
+def _recv_line(s: socket.socket, where: str, deadline: float) -> bytes:
+    """One handshake line by ``deadline`` (the server sends nothing more until we answer)."""
+    import time
+
     buf = b""
-    while not buf.endswith(b"\n") and len(buf) < 4096:
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise NotRunning(f"{where} accepted the connection but did not finish sac's handshake in time")
+        s.settimeout(left)
         try:
-            chunk = s.recv(4096)
+            chunk = s.recv(LINE_MAX + 1 - len(buf))
         except TimeoutError:
-            raise NotRunning(f"{where} accepted the connection but did not answer") from None
+            continue
+        except OSError as e:
+            raise NotRunning(f"{where} closed the connection during the handshake ({e.strerror or e})") from None
         if not chunk:
             break
         buf += chunk
+        if len(buf) > LINE_MAX:
+            raise SacError(f"{where} does not speak sac's control protocol (a handshake line over {LINE_MAX} bytes)")
     return buf
 
 
 def _connect(path: Path, timeout: float) -> _Conn:
     """A connection to the runner behind ``path``: its Unix socket here, or its TCP endpoint
-    (after the handshake, both sides proved) when it runs on another host."""
+    (after the handshake, both sides proved, within ``timeout``) when it runs on another host."""
+    import time
+
     remote = _remote(path)
     if remote is None:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -382,16 +419,22 @@ def _connect(path: Path, timeout: float) -> _Conn:
         except BaseException:
             s.close()
             raise
-        return _Conn(s, None, None)
+        return _Conn(s, None)
+    deadline = time.monotonic() + timeout
     try:
         s = socket.create_connection((remote.host, remote.port), timeout=timeout)
     except OSError as e:
         raise NotRunning(f"nothing answers on {remote.where} ({e.strerror or e})") from None
     try:
-        s.settimeout(timeout)
         session = Session(remote.token, remote.where)
-        s.sendall(session.greet(_recv_line(s, remote.where)))
-        return _Conn(s, session, session.check(_recv_line(s, remote.where)))
+        greeting = session.greet(_recv_line(s, remote.where, deadline))
+        try:
+            s.sendall(greeting)
+        except OSError as e:
+            raise NotRunning(f"{remote.where} closed the connection during the handshake ({e.strerror or e})") from None
+        session.check(_recv_line(s, remote.where, deadline))
+        s.settimeout(timeout)
+        return _Conn(s, session)
     except BaseException:
         s.close()
         raise
@@ -423,34 +466,50 @@ def runner_stalled(path: Path) -> str | None:
 
 def call(path: Path, request: Request, timeout: float | None = 30.0) -> dict[str, Any]:
     """Send one request to a runner and return its answer (blocking). With no timeout it
-    waits as long as the runner lives and beats, never forever on a hung one (review D15)."""
+    waits as long as the runner lives and beats, never forever on a hung one (review D15);
+    with one, never longer, however the bytes arrive."""
     import time
 
     deadline = None if timeout is None else time.monotonic() + timeout
-    s, session, refused = _connect(path, CHECK_EVERY if timeout is None else min(timeout, CHECK_EVERY))
+    s, session = _connect(path, CHECK_EVERY if timeout is None else min(timeout, CHECK_EVERY))
     with s:
-        if refused is not None:
-            return refused
-        s.sendall(session.seal(request) if session else msgspec.json.encode(request) + b"\n")
+        try:
+            s.sendall(session.seal(request) if session else msgspec.json.encode(request) + b"\n")
+        except OSError as e:
+            raise SacError(f"the agent closed the connection before the request was sent ({e.strerror or e})") from None
         chunks: list[bytes] = []
+        size, check_at = 0, time.monotonic() + CHECK_EVERY
         while not chunks or not chunks[-1].endswith(b"\n"):
-            try:
-                chunk = s.recv(65536)
-            except TimeoutError:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise SacError(
-                        f"the agent did not answer within {timeout:g} s",
-                        hint="it may still be working; see `sac agents tail`",
-                    ) from None
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise SacError(
+                    f"the agent did not answer within {timeout:g} s",
+                    hint="it may still be working; see `sac agents tail`",
+                )
+            if now >= check_at:  # bytes trickling in do not stand for a runner that beats
+                check_at = now + CHECK_EVERY
                 why = runner_stalled(path)
                 if why:
                     raise SacError(
                         f"the agent cannot answer: {why}",
                         hint="see `sac agents status`; `sac agents restart` starts it again",
-                    ) from None
+                    )
+            until = check_at if deadline is None else min(check_at, deadline)
+            s.settimeout(max(until - now, 0.01))
+            try:
+                chunk = s.recv(65536)
+            except TimeoutError:
                 continue
+            except OSError as e:
+                raise SacError(
+                    f"the agent closed the connection without answering ({e.strerror or e})",
+                    hint="see `sac agents status` and its runner.log",
+                ) from None
             if not chunk:
                 break
+            size += len(chunk)
+            if size > ANSWER_MAX:
+                raise SacError(f"the agent's answer is larger than {ANSWER_MAX} bytes: not read on")
             chunks.append(chunk)
     data = b"".join(chunks)
     return _answer(session.open(data) if session and data else data)
@@ -468,13 +527,11 @@ def _answer(data: bytes) -> dict[str, Any]:
         raise SacError(f"the agent answered something that is not JSON: {data[:80]!r}") from None
 
 
-async def _handshake_line(reader: Any, where: str) -> bytes:
-    import asyncio
-
-    try:
-        return await asyncio.wait_for(reader.readline(), CHECK_EVERY)
-    except asyncio.TimeoutError:
-        raise NotRunning(f"{where} accepted the connection but did not answer") from None
+async def _handshake_line(reader: Any, where: str, within: float) -> bytes:
+    line = await _read_line(reader, within)
+    if line is None:
+        raise NotRunning(f"{where} accepted the connection but did not finish sac's handshake in time")
+    return line
 
 
 async def acall(path: Path, request: Request, timeout: float | None = None) -> dict[str, Any]:
@@ -482,27 +539,27 @@ async def acall(path: Path, request: Request, timeout: float | None = None) -> d
     import asyncio
 
     remote = await asyncio.to_thread(_remote, path)
+    where = remote.where if remote else str(path)
     try:
         if remote is None:
-            reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_REQUEST)
+            reader, writer = await asyncio.open_unix_connection(str(path), limit=ANSWER_MAX)
         else:
-            reader, writer = await asyncio.open_connection(remote.host, remote.port, limit=MAX_REQUEST)
+            reader, writer = await asyncio.open_connection(remote.host, remote.port, limit=ANSWER_MAX)
     except (FileNotFoundError, ConnectionRefusedError) as e:
-        raise NotRunning(f"nothing answers on {remote.where if remote else path} ({e.strerror})") from None
+        raise NotRunning(f"nothing answers on {where} ({e.strerror})") from None
     except PermissionError:
         raise SacError(f"no permission to talk to the agent on {path}") from None
     except OSError as e:
-        raise NotRunning(f"nothing answers on {remote.where if remote else path} ({e.strerror or e})") from None
+        raise NotRunning(f"nothing answers on {where} ({e.strerror or e})") from None
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
     session = None
     try:
         if remote is not None:
+            within = CHECK_EVERY if timeout is None else min(timeout, CHECK_EVERY)
             session = Session(remote.token, remote.where)
-            writer.write(session.greet(await _handshake_line(reader, remote.where)))
-            refused = session.check(await _handshake_line(reader, remote.where))
-            if refused is not None:
-                return refused
+            writer.write(session.greet(await _handshake_line(reader, where, within)))
+            session.check(await _handshake_line(reader, where, within))
         writer.write(session.seal(request) if session else msgspec.json.encode(request) + b"\n")
         await writer.drain()
         line = asyncio.ensure_future(reader.readline())
@@ -519,6 +576,10 @@ async def acall(path: Path, request: Request, timeout: float | None = None) -> d
             if why:
                 line.cancel()
                 raise SacError(f"the agent cannot answer: {why}")
+    except (ValueError, asyncio.LimitOverrunError):  # StreamReader's words for a line over its limit
+        raise SacError(f"the agent's answer is larger than {ANSWER_MAX} bytes: not read on") from None
+    except OSError as e:
+        raise NotRunning(f"{where} closed the connection ({e.strerror or e})") from None
     finally:
         writer.close()
     return _answer(session.open(data) if session and data else data)
