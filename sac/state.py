@@ -254,8 +254,8 @@ class AgentDir:
         """How long ago ``beat`` was written, for a runner on another host: the heartbeat
         file's timestamp against the filesystem's clock now (:func:`filesystem_now`), so a
         node whose clock is a minute off is neither dead while it beats nor alive after it
-        stopped (review of issue 16, finding 10). Where the filesystem cannot tell, by the
-        clocks: the one that wrote ``beat.time`` and ours."""
+        stopped (review of issue 16, finding 10). Without a probe, the file's timestamp
+        against our clock: never the time the node wrote."""
         try:
             written = os.lstat(self.path("heartbeat.json")).st_mtime
         except OSError:

@@ -253,11 +253,15 @@ def _client(handle: Handler, token: bytes | None) -> Callable[..., Awaitable[Non
                     if key is None:
                         return
                 line = await reader.readline()
-                if key is not None:
-                    mac, _, line = line.rstrip(b"\n").partition(b" ")
-                    if not hmac.compare_digest(mac, _mac(key, b"request", line)):
-                        line = b""  # changed on the way, or not from the client that proved itself
-                request = _decode(line) if line else "the request failed its integrity check (changed on the network?)"
+                if key is None:
+                    request = _decode(line)
+                else:
+                    mac, _, body = line.rstrip(b"\n").partition(b" ")
+                    sealed = hmac.compare_digest(mac, _mac(key, b"request", body))
+                    # not sealed: changed on the way, or not from the client that proved itself
+                    request = (
+                        _decode(body) if sealed else "the request failed its integrity check (changed on the network?)"
+                    )
             except (ValueError, asyncio.LimitOverrunError):
                 request = "the request is not a JSON object on one line"
             if isinstance(request, str):

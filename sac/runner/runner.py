@@ -688,13 +688,17 @@ class Runner:
         """Close the socket and the session, stop the instance; record what is left."""
         assert self.state is not None
         # a placed runner whose job goes on (requeued, or submitted again) is queued, never
-        # stopped for a moment: status must not say its owner stopped it
-        going_on = self.ending in ("requeue", "resubmit") and self.placed is not None and not self.lost
-        going_on = going_on and not self.dir.path(STOP_REQUESTED).exists()
-        final = Phase.FAILED if self.state.state == Phase.FAILED else Phase.QUEUED if going_on else Phase.STOPPED
-        if final == Phase.STOPPED and self.ending == "ended" and self.placed is not None and not self.lost:
-            if not self.dir.path(STOP_REQUESTED).exists():
-                final = Phase.STOPPING  # failed, or requeued by the scheduler: after_job asks, then says
+        # stopped for a moment: status must not say its owner stopped it. One ended from
+        # outside under a policy that says not again failed, or the scheduler requeued it:
+        # after_job asks, then says which; until then it is stopping.
+        after = self.placed is not None and not self.lost and not self.dir.path(STOP_REQUESTED).exists()
+        final = Phase.STOPPED
+        if self.state.state == Phase.FAILED:
+            final = Phase.FAILED
+        elif after and self.ending in ("requeue", "resubmit"):
+            final = Phase.QUEUED
+        elif after and self.ending == "ended":
+            final = Phase.STOPPING
         if final in (Phase.STOPPED, Phase.STOPPING):
             self.record(Phase.STOPPING)
         for serving in self.serving:
